@@ -1,0 +1,1 @@
+"""Algorithms in pure PyTorch: no verl import anywhere below this package."""

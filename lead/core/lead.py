@@ -1,0 +1,393 @@
+r"""LEAD: Length-Efficient Adaptive and Dynamic reasoning (arXiv 2605.09806), as pure PyTorch.
+
+One call of :func:`lead_advantages` turns a batch of ``N`` rollouts (``G`` prompts, ``n`` rollouts
+each, grouped by prompt id, in any row order) into one advantage per rollout:
+
+1. **Target length** per prompt ``q`` from the group's correct rollouts (:func:`target_lengths`)
+
+   .. math:: L^*_q = \mathrm{clamp}(\mathrm{agg}\{l_i : i \in q, c_i > \theta\},\ L_{floor},\ B_{max})
+
+   and ``L*_q = B_max`` when no rollout of ``q`` is correct.
+2. **Efficiency reward** around ``L*`` (:func:`efficiency_rewards`), e.g. ``max_sym``:
+   ``r_i = max(-1, 1 - |l_i - L*| / L*)``.
+3. **Decoupled normalisation**: correctness ``c`` and efficiency ``r`` are each z-scored in
+   their own prompt group (``A^c``, ``A^e``; :func:`~lead.core.groups.group_zscore`).
+4. **PSI controller** (:func:`psi_statistics`, :class:`LeadController`): coefficients of
+   variation by the law of total variance, potentials ``P_c = (1 - mu_c)^alpha`` and
+   ``P_e = ((1 - mu_e) / 2)^alpha``, ``D_k = CVn_k P_k``, targets ``tau_k = D_k / sum D``, an EMA
+   ``w <- beta w + (1 - beta) tau`` and the floor ``lambda_c = max(w_c, lambda_min)``,
+   ``lambda_e = 1 - lambda_c``.
+5. **Combination and whitening**: ``A_i = lambda_c A^c_i + lambda_e A^e_i``, whitened over
+   the batch with token weights ``l_i`` (:func:`whiten`).
+
+With the default :class:`LeadConfig` the result equals the paper release's estimator; the release's
+questionable behaviours are kept by default and fixed by opt-in knobs (see the field docs).
+The module imports nothing from verl, so the verl estimator, the CPU lab and the benchmarks all
+call these same functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import torch
+
+from lead.core.groups import (
+    group_count,
+    group_index,
+    group_mean,
+    group_median,
+    group_min,
+    group_var,
+    group_zscore,
+)
+
+LSTAR_MODES = ("max_sym", "max_asym", "upper_only")
+AGGREGATORS = ("mean_correct", "min_correct", "median_correct", "mean_all")
+WHITEN_WEIGHTINGS = ("token", "sequence")
+
+# Numeric code of each efficiency mode in the ``lead/lstar_mode`` metric. The release logged 0.0
+# for max_asym and 1.0 for both other modes; max_sym and max_asym keep their codes so dashboards
+# stay comparable, and upper_only gets its own.
+LSTAR_MODE_CODES = {"max_asym": 0.0, "max_sym": 1.0, "upper_only": 2.0}
+
+
+@dataclass
+class LeadConfig:
+    """LEAD's knobs. Defaults reproduce the paper's runs (``algorithm.lead.*`` in verl).
+
+    The release's name of each knob is ``algorithm.lead_<name>`` for the first eight fields.
+    """
+
+    alpha: float = 1.0
+    """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""
+    beta: float = 0.95
+    """EMA coefficient of the controller's weights, in ``[0, 1)``; 0 follows the targets at once."""
+    epsilon: float = 1e-8
+    """Guards the CV denominators, the CV normalisation and the target normalisation."""
+    bmax: float = 8000.0
+    """Upper clamp of L*, and L* of a prompt with no correct rollout. Set it to the rollout's
+    ``max_response_length`` (the launch scripts tie both to ``BUDGET``)."""
+    lambda_min: float = 0.3
+    """Floor on the correctness weight ``lambda_c`` (dynamic mode; static mode too with ``static_floor``)."""
+    lstar_mode: str = "max_sym"
+    """Efficiency reward shape: ``max_sym`` (the paper's), ``max_asym``, or ``upper_only``. The
+    release's yaml defaulted to ``max_asym`` although every script and the paper use ``max_sym``."""
+    aggregator: str = "mean_correct"
+    """How L* is estimated from a group: ``mean_correct``, ``min_correct``, ``median_correct``
+    (mean of the two middle values for an even count), or ``mean_all`` (all rollouts, correct or not)."""
+    static_lambda_corr: float | None = None
+    """When set, a fixed ``lambda_c`` (and ``lambda_e = 1 - lambda_c``) replaces the controller;
+    the targets are still computed and logged. ``lambda_min`` is ignored unless ``static_floor``."""
+    lstar_floor: float = 1000.0
+    """Lower clamp of L* in tokens."""
+    min_correct_len: float = 500.0
+    """``max_asym`` only: a correct rollout shorter than this gets efficiency reward 0."""
+    correct_threshold: float = 0.5
+    """A rollout is correct when its summed reward exceeds this. Assumes a 1/0 reward; with
+    other reward values (e.g. +1/-1) set it between the two."""
+    group_std_eps: float = 1e-6
+    """Added to the group std in the decoupled normalisation (verl's GRPO epsilon)."""
+    sigma_eps: float = 1e-8
+    """Added inside the square root of the PSI standard deviations (so sigma >= 1e-4)."""
+    whiten_eps: float = 1e-8
+    """Added to the batch variance before the final whitening."""
+    zero_unsolved_efficiency: bool = False
+    """Opt-in fix. The release gives prompts with no correct rollout ``L* = bmax``; under
+    ``max_sym`` that makes ``r = l / bmax`` and rewards the LONGER rollouts of unsolved prompts.
+    When true, their efficiency reward is 0, so unsolved prompts carry no length signal."""
+    static_floor: bool = False
+    """Opt-in fix: apply ``lambda_min`` to ``static_lambda_corr`` too (the release ignores it)."""
+    whiten_weighting: str = "token"
+    """``token`` (the release: long responses weigh more in the batch mean/variance) or
+    ``sequence`` (every response counts once)."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "LeadConfig":
+        """Build from a dict-like (an omegaconf node, a dict). Unknown keys are an error."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"algorithm.lead: unknown key(s) {unknown}; allowed keys are {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the key, the value and what is allowed."""
+
+        def bad(key: str, allowed: str) -> None:
+            raise ValueError(f"algorithm.lead.{key}={getattr(self, key)!r} is invalid: {allowed}")
+
+        def number(key: str) -> float:
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                bad(key, "expected a finite number")
+            return float(value)
+
+        if self.lstar_mode not in LSTAR_MODES:
+            bad("lstar_mode", f"expected one of {list(LSTAR_MODES)}")
+        if self.aggregator not in AGGREGATORS:
+            bad("aggregator", f"expected one of {list(AGGREGATORS)}")
+        if self.whiten_weighting not in WHITEN_WEIGHTINGS:
+            bad("whiten_weighting", f"expected one of {list(WHITEN_WEIGHTINGS)}")
+        if number("alpha") <= 0:
+            bad("alpha", "expected alpha > 0")
+        if not 0 <= number("beta") < 1:
+            bad("beta", "expected 0 <= beta < 1")
+        if not 0 <= number("lambda_min") <= 1:
+            bad("lambda_min", "expected 0 <= lambda_min <= 1")
+        if number("bmax") <= 0:
+            bad("bmax", "expected bmax > 0 (tokens)")
+        if number("lstar_floor") <= 0:
+            bad("lstar_floor", "expected lstar_floor > 0 (tokens)")
+        if self.lstar_floor > self.bmax:
+            bad("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
+        if number("min_correct_len") < 0:
+            bad("min_correct_len", "expected min_correct_len >= 0 (tokens)")
+        number("correct_threshold")
+        for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
+            if number(key) < 0:
+                bad(key, "expected a value >= 0")
+        if self.static_lambda_corr is not None and not 0 <= number("static_lambda_corr") <= 1:
+            bad("static_lambda_corr", "expected null or a value in [0, 1]")
+        for key in ("zero_unsolved_efficiency", "static_floor"):
+            if not isinstance(getattr(self, key), bool):
+                bad(key, "expected true or false")
+
+
+def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
+                   cfg: LeadConfig) -> torch.Tensor:
+    r"""Per-prompt target length ``L*``, ``[G]``.
+
+    .. math:: L^*_q = \mathrm{clamp}(\mathrm{agg}_q,\ \texttt{lstar\_floor},\ \texttt{bmax})
+
+    ``agg`` is the mean / min / median of the correct lengths of ``q`` (``mean_correct``,
+    ``min_correct``, ``median_correct``), or the mean of all its lengths (``mean_all``). A prompt
+    with no correct rollout gets ``bmax``, except under ``mean_all``, which never falls back.
+    """
+    if cfg.aggregator == "mean_all":
+        raw = group_mean(lengths, gid, num_groups)
+        solved = torch.ones(num_groups, dtype=torch.bool, device=lengths.device)
+    else:
+        solved = group_count(gid, num_groups, correct) > 0
+        if cfg.aggregator == "min_correct":
+            raw = group_min(lengths, gid, num_groups, correct)
+        elif cfg.aggregator == "median_correct":
+            raw = group_median(lengths, gid, num_groups, correct)
+        else:
+            raw = group_mean(lengths, gid, num_groups, correct)
+    lstar = raw.clamp(max=cfg.bmax).clamp(min=cfg.lstar_floor)
+    return torch.where(solved, lstar, torch.full_like(lstar, cfg.bmax))
+
+
+def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torch.Tensor,
+                       cfg: LeadConfig) -> torch.Tensor:
+    r"""Efficiency reward of each rollout, ``[N]``, given its prompt's ``L*`` (``lstar``, ``[N]``).
+
+    * ``max_sym``:    :math:`r = \max(-1,\ 1 - |l - L^*| / L^*)` for every rollout.
+    * ``upper_only``: :math:`r = \max(-1,\ \min(0,\ 1 - l / L^*))` for every rollout.
+    * ``max_asym``:   correct: :math:`r = \max(0,\ 1 - l / L^*)`, or 0 when ``l < min_correct_len``;
+      incorrect: :math:`r = \mathrm{clamp}(1 - l / L^*,\ -1,\ 0)`.
+    """
+    ratio = lengths / lstar
+    if cfg.lstar_mode == "max_sym":
+        return (1.0 - (lengths - lstar).abs() / lstar).clamp(min=-1.0)
+    if cfg.lstar_mode == "upper_only":
+        return (1.0 - ratio).clamp(min=-1.0, max=0.0)
+    correct_r = torch.where(lengths < cfg.min_correct_len, torch.zeros_like(ratio), (1.0 - ratio).clamp(min=0.0))
+    return torch.where(correct, correct_r, (1.0 - ratio).clamp(min=-1.0, max=0.0))
+
+
+def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None,
+                          sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompt-weighted mean and law-of-total-variance std over the groups with a selected member:
+    ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``; (0, 0) if none."""
+    present = group_count(gid, num_groups, mask, dtype=x.dtype) > 0
+    if not bool(present.any()):
+        zero = x.new_zeros(())
+        return zero, zero
+    means = group_mean(x, gid, num_groups, mask)[present]
+    variances = group_var(x, gid, num_groups, mask)[present]
+    return means.mean(), (variances.mean() + means.var(unbiased=False) + sigma_eps).sqrt()
+
+
+def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
+                   num_groups: int, cfg: LeadConfig) -> dict[str, torch.Tensor]:
+    r"""Potential-Scaled Instability of both rewards, and the controller's targets.
+
+    Correctness uses every rollout, efficiency only correct rollouts (and only prompts with one).
+    For each reward ``k``: ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
+    ``P_c = (1 - clip(mu_c, 0, 1))^alpha``, ``P_e = (1 - (clip(mu_e, -1, 1) + 1) / 2)^alpha``,
+    ``D_k = CVn_k P_k`` and the targets ``tau_k = D_k / (D_c + D_e + eps)``.
+    """
+    eps = cfg.epsilon
+    mu_c, sigma_c = _total_variance_stats(scores, gid, num_groups, None, cfg.sigma_eps)
+    mu_e, sigma_e = _total_variance_stats(r_eff, gid, num_groups, correct, cfg.sigma_eps)
+    cv_c = sigma_c / (mu_c.abs() + eps)
+    cv_e = sigma_e / (mu_e.abs() + eps)
+    cv_sum = cv_c + cv_e + eps
+    p_c = (1.0 - mu_c.clamp(0.0, 1.0)) ** cfg.alpha
+    p_e = (1.0 - (mu_e.clamp(-1.0, 1.0) + 1.0) / 2.0) ** cfg.alpha
+    d_c, d_e = cv_c / cv_sum * p_c, cv_e / cv_sum * p_e
+    d_sum = d_c + d_e + eps
+    return {
+        "mu_corr": mu_c, "sigma_corr": sigma_c, "mu_eff": mu_e, "sigma_eff": sigma_e,
+        "cv_corr": cv_c, "cv_eff": cv_e, "cv_corr_norm": cv_c / cv_sum, "cv_eff_norm": cv_e / cv_sum,
+        "potential_corr": p_c, "potential_eff": p_e, "D_corr": d_c, "D_eff": d_e,
+        "target_w_corr": d_c / d_sum, "target_w_eff": d_e / d_sum,
+    }
+
+
+class LeadController:
+    """The PSI controller's memory: the EMA weights, whether they are initialised, and the step.
+
+    ``state_dict()`` is plain JSON-serialisable data; checkpointing it and calling
+    ``load_state_dict`` on resume makes the next advantages identical to an uninterrupted run.
+    """
+
+    def __init__(self) -> None:
+        self.weights: list[float] | None = None
+        self.initialized = False
+        self.step = 0
+
+    def update(self, target_corr: float, target_eff: float, cfg: LeadConfig) -> tuple[float, float]:
+        r"""Advance one step and return the weights to use, ``(lambda_c, lambda_e)``.
+
+        Dynamic: ``w = beta w_prev + (1 - beta) tau`` with ``w_prev = (0.5, 0.5)`` on the first
+        step; ``lambda_c = max(w_c, lambda_min)``, ``lambda_e = 1 - lambda_c``. The stored ``w`` is
+        the unfloored EMA. Static: ``lambda_c = static_lambda_corr`` (floored only with
+        ``static_floor``), and the stored weights become the pair used.
+        """
+        self.step += 1
+        if cfg.static_lambda_corr is not None:
+            lam_c = float(cfg.static_lambda_corr)
+            if cfg.static_floor:
+                lam_c = max(lam_c, cfg.lambda_min)
+            self.weights = [lam_c, 1.0 - lam_c]
+        else:
+            prev = self.weights if (self.initialized and self.weights is not None) else [0.5, 0.5]
+            self.weights = [cfg.beta * prev[0] + (1.0 - cfg.beta) * target_corr,
+                            cfg.beta * prev[1] + (1.0 - cfg.beta) * target_eff]
+            lam_c = max(self.weights[0], cfg.lambda_min)
+        self.initialized = True
+        return lam_c, 1.0 - lam_c
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"weights": None if self.weights is None else [float(w) for w in self.weights],
+                "initialized": bool(self.initialized), "step": int(self.step)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        missing = {"weights", "initialized", "step"} - set(state)
+        if missing:
+            raise ValueError(f"LEAD controller state is missing {sorted(missing)}: {dict(state)!r}")
+        weights = state["weights"]
+        if weights is not None and len(weights) != 2:
+            raise ValueError(f"LEAD controller weights must have 2 entries, got {weights!r}")
+        self.weights = None if weights is None else [float(w) for w in weights]
+        self.initialized = bool(state["initialized"])
+        self.step = int(state["step"])
+
+
+def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token", eps: float = 1e-8) -> torch.Tensor:
+    r"""Whiten per-sequence values as if they were broadcast over each response's tokens.
+
+    ``token``: with weights ``w_i = l_i`` and ``T = sum l_i``,
+    ``mean = sum w_i x_i / T``, ``var = sum w_i (x_i - mean)^2 / (T - 1)`` (verl's ``masked_whiten``
+    over the response mask, without materialising ``[N, L]``); ``sequence``: ``w_i = 1`` for every
+    non-empty response. Returns ``(x - mean) / sqrt(var + eps)``; with fewer than two weighted units
+    the variance is taken as 0.
+    """
+    weights = lengths.to(values.dtype) if weighting == "token" else (lengths > 0).to(values.dtype)
+    total = weights.sum()
+    if float(total) <= 0:
+        raise ValueError("cannot whiten advantages: every response in the batch is empty")
+    mean = (weights * values).sum() / total
+    sq = (weights * (values - mean) ** 2).sum()
+    var = sq / (total - 1) if float(total) > 1 else torch.zeros_like(sq)
+    return (values - mean) * torch.rsqrt(var + eps)
+
+
+def _masked_stat(x: torch.Tensor, mask: torch.Tensor, reduce: str) -> torch.Tensor:
+    """mean/min/max/median of ``x[mask]``, 0 when nothing is selected (the release's convention)."""
+    if not bool(mask.any()):
+        return x.new_zeros(())
+    sel = x[mask]
+    if reduce == "median":
+        return group_median(sel, torch.zeros_like(sel, dtype=torch.long), 1)[0]
+    return getattr(sel, reduce)()
+
+
+def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig,
+                    controller: LeadController) -> tuple[torch.Tensor, dict[str, float]]:
+    """LEAD's per-rollout advantage, ``[N]``, and its ``lead/*`` metrics.
+
+    Args:
+        scores: summed reward of each rollout (``c_i``), ``[N]``.
+        lengths: response length in tokens (``l_i``, the response-mask sum), ``[N]``.
+        group_ids: prompt id of each rollout (uid strings, ints or a tensor), length ``N``.
+        cfg: the knobs.
+        controller: advanced by one step (the only state that crosses steps).
+
+    The advantage is constant along a response; broadcast it with ``adv[:, None] * response_mask``.
+    """
+    if scores.ndim != 1 or scores.shape != lengths.shape:
+        raise ValueError(f"scores and lengths must both be [N]; got {tuple(scores.shape)} and {tuple(lengths.shape)}")
+    gid, num_groups = group_index(group_ids, device=scores.device)
+    if gid.shape[0] != scores.shape[0]:
+        raise ValueError(f"got {gid.shape[0]} group ids for {scores.shape[0]} rollouts")
+    c = scores.to(torch.float64)
+    length = lengths.to(torch.float64)
+    correct = c > cfg.correct_threshold
+
+    lstar = target_lengths(length, correct, gid, num_groups, cfg)
+    solved = group_count(gid, num_groups, correct) > 0
+    r_eff = efficiency_rewards(length, correct, lstar[gid], cfg)
+    if cfg.zero_unsolved_efficiency:
+        r_eff = torch.where(solved[gid], r_eff, torch.zeros_like(r_eff))
+
+    adv_c = group_zscore(c, gid, num_groups, eps=cfg.group_std_eps)
+    adv_e = group_zscore(r_eff, gid, num_groups, eps=cfg.group_std_eps)
+    psi = psi_statistics(c, r_eff, correct, gid, num_groups, cfg)
+    tau_c, tau_e = float(psi["target_w_corr"]), float(psi["target_w_eff"])
+    lam_c, lam_e = controller.update(tau_c, tau_e, cfg)
+
+    combined = lam_c * adv_c + lam_e * adv_e
+    adv = whiten(combined, length, cfg.whiten_weighting, cfg.whiten_eps)
+
+    solvable = lstar < cfg.bmax
+    tensors = {
+        "lstar_mean": lstar.mean(),
+        "lstar_mean_solvable": _masked_stat(lstar, solvable, "mean"),
+        "lstar_median_solvable": _masked_stat(lstar, solvable, "median"),
+        "lstar_min_solvable": _masked_stat(lstar, solvable, "min"),
+        "lstar_max_solvable": _masked_stat(lstar, solvable, "max"),
+        "num_solvable_prompts": solvable.sum(),
+        "num_unsolved_prompts": (~solvable).sum(),
+        "accuracy_batch": correct.to(torch.float64).mean(),
+        "r_eff_mean": r_eff.mean(),
+        "r_eff_mean_correct": _masked_stat(r_eff, correct, "mean"),
+        "r_eff_min_correct": _masked_stat(r_eff, correct, "min"),
+        "r_eff_max_correct": _masked_stat(r_eff, correct, "max"),
+        "resp_len_mean": length.mean(),
+        "resp_len_mean_correct": _masked_stat(length, correct, "mean"),
+        **psi,
+    }
+    values = torch.stack([t.to(torch.float64) for t in tensors.values()]).tolist()
+    metrics = {f"lead/{k}": v for k, v in zip(tensors, values)}
+    metrics.update({
+        "lead/step": float(controller.step),
+        "lead/lstar_mode": LSTAR_MODE_CODES[cfg.lstar_mode],
+        "lead/w_corr": lam_c,
+        "lead/w_eff": lam_e,
+    })
+    if cfg.static_lambda_corr is not None:
+        metrics["lead/static_w_corr"] = lam_c
+    return adv.to(scores.dtype if scores.is_floating_point() else torch.float32), metrics
