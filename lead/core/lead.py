@@ -43,6 +43,7 @@ from lead.core.groups import (
     group_var,
     group_zscore,
 )
+from lead.core.registry import RolloutBatch, register_method
 
 LSTAR_MODES = ("max_sym", "max_asym", "upper_only")
 AGGREGATORS = ("mean_correct", "min_correct", "median_correct", "mean_all")
@@ -391,3 +392,23 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     if cfg.static_lambda_corr is not None:
         metrics["lead/static_w_corr"] = lam_c
     return adv.to(scores.dtype if scores.is_floating_point() else torch.float32), metrics
+
+
+@register_method("lead")
+class LeadMethod:
+    """LEAD behind the common method interface (:mod:`lead.core.registry`)."""
+
+    config_cls = LeadConfig
+
+    def __init__(self, config: LeadConfig) -> None:
+        self.config = config
+        self.controller = LeadController()
+
+    def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        return lead_advantages(batch.scores, batch.lengths, batch.group_ids, self.config, self.controller)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.controller.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.controller.load_state_dict(state)
