@@ -9,7 +9,7 @@ Interface of a method class (see :class:`Method`):
 * ``config_cls``: a dataclass whose fields are the method's knobs (documented, with the
   defaults of its paper), validating itself in ``__post_init__`` and offering
   ``from_mapping(dict)`` that rejects unknown keys;
-* ``__init__(config)``;
+* ``__init__(config)``, keeping the config object as ``self.config``;
 * ``advantages(batch) -> (adv [N], metrics)`` with metric names prefixed ``<method>/``;
 * ``state_dict()`` / ``load_state_dict(state)`` with plain JSON-serialisable data (``{}`` for a
   stateless method); restoring it must make the next call identical to an uninterrupted run.
@@ -43,6 +43,7 @@ class RolloutBatch:
 class Method(Protocol):
     name: str
     config_cls: type
+    config: Any
 
     def __init__(self, config: Any) -> None: ...
 

@@ -1,0 +1,113 @@
+"""verl v1 synchronous trainer with the hooks this package's estimators need.
+
+Registered as ``trainer.v1.trainer_mode=lead_sync``. Compared with verl's ``sync`` trainer it
+
+* validates the estimator's knobs in ``__init__``, before workers or models start;
+* hands the estimators the stable prompt ids (``extra_info.index``) when a method needs them;
+* moves the estimators' per-step metrics (``lead/*``, ...) into the step's metrics, so they reach
+  every configured logger;
+* writes the estimators' state to ``global_step_N/lead_state.json`` *before* verl writes its
+  ``latest_checkpointed_iteration.txt`` marker, and restores it on resume, so a resumed run
+  computes exactly the advantages an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from typing import Any
+
+import transfer_queue as tq
+from verl.trainer.ppo.v1.trainer_base import register_trainer
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from lead.core.registry import get_method
+from lead.verl_plugin.algo_config import validate_run_config
+from lead.verl_plugin.estimators import STORE, is_lead_estimator
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "lead_state.json"
+STATE_VERSION = 1
+
+
+@register_trainer("lead_sync")
+class LeadTrainerSync(PPOTrainerSync):
+    """``PPOTrainerSync`` plus metrics, prompt ids and checkpointed estimator state."""
+
+    # verl compares ``self.trainer_mode`` with "sync" in several places (replay buffer, refill,
+    # checkpointing of TransferQueue); a subclass must read as "sync" there or it silently takes
+    # the asynchronous branches.
+    @property
+    def trainer_mode(self) -> str:
+        return "sync"
+
+    @trainer_mode.setter
+    def trainer_mode(self, _: Any) -> None:
+        pass
+
+    def __init__(self, config: Any) -> None:
+        validate_run_config(config)
+        super().__init__(config)
+
+    @property
+    def _estimator(self) -> str | None:
+        name = self.config.algorithm.adv_estimator
+        return name if is_lead_estimator(name) else None
+
+    def _compute_advantage(self, batch: Any, metrics: dict) -> Any:
+        name = self._estimator
+        if name is not None and getattr(get_method(name), "needs_prompt_keys", False):
+            rows = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["index"])
+            STORE.set_prompt_keys(list(rows["index"]))
+        batch = super()._compute_advantage(batch, metrics)
+        metrics.update(STORE.pop_metrics())
+        return batch
+
+    def _save_checkpoint(self) -> None:
+        if self._estimator is not None:
+            folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+            save_estimator_state(folder, self.global_steps)
+        super()._save_checkpoint()
+
+    def _load_checkpoint(self) -> None:
+        super()._load_checkpoint()
+        if self._estimator is None or self.global_steps == 0:
+            return
+        mode = self.config.trainer.resume_mode
+        folder = (self.config.trainer.resume_from_path if mode == "resume_path"
+                  else os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}"))
+        if not os.path.isabs(folder):
+            folder = os.path.join(os.getcwd(), folder)
+        load_estimator_state(folder, self.config.algorithm)
+
+
+def save_estimator_state(folder: str, global_step: int) -> str:
+    """Write every live estimator's state to ``<folder>/lead_state.json`` atomically."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, STATE_FILE)
+    payload = {"version": STATE_VERSION, "global_step": int(global_step), "methods": STORE.state_dict()}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def load_estimator_state(folder: str, algorithm_config: Any) -> bool:
+    """Restore estimator state from ``<folder>/lead_state.json``; warns and returns False when the
+    checkpoint has none (e.g. written by another trainer), in which case state starts fresh."""
+    path = os.path.join(folder, STATE_FILE)
+    if not os.path.exists(path):
+        warnings.warn(f"{path} does not exist: the estimator state (e.g. LEAD's controller weights) "
+                      "starts fresh instead of continuing the checkpointed run", stacklevel=2)
+        return False
+    with open(path) as f:
+        payload = json.load(f)
+    if payload.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: unsupported state version {payload.get('version')!r} (expected {STATE_VERSION})")
+    STORE.load_state_dict(payload["methods"], algorithm_config)
+    logger.info("Restored estimator state from %s: %s", path, payload["methods"])
+    return True
