@@ -1,0 +1,331 @@
+"""The verl 0.9.1 integration: discovery, verl's own advantage paths, config, trainer hooks.
+
+Everything that imports verl lives in this one module so the suite pays verl's import cost
+once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("verl", reason="verl==0.9.1 is a declared dependency; install the project first")
+
+from hydra import compose, initialize_config_module  # noqa: E402
+from hydra.errors import ConfigCompositionException  # noqa: E402
+from omegaconf import OmegaConf, open_dict  # noqa: E402
+
+from lead.core.lead import LeadConfig, LeadController, lead_advantages  # noqa: E402
+from lead.core.registry import load_methods  # noqa: E402
+from lead.verl_plugin import plugin  # noqa: E402
+from lead.verl_plugin.algo_config import LeadAlgoConfig, validate_run_config  # noqa: E402
+from lead.verl_plugin.estimators import STORE, register_estimators  # noqa: E402
+from lead.verl_plugin.main import check_config  # noqa: E402
+from lead.verl_plugin.trainer import STATE_FILE, LeadTrainerSync  # noqa: E402
+from tests.helpers import make_batch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_RUN = [
+    "data.train_batch_size=8", "actor_rollout_ref.rollout.n=4", "trainer.n_gpus_per_node=1",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=8", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2",
+]
+
+
+def compose_config(*overrides: str):
+    with initialize_config_module("lead.verl_plugin.config", version_base=None):
+        return compose("lead_trainer", overrides=[*SMALL_RUN, *overrides])
+
+
+@pytest.fixture(autouse=True)
+def fresh_store():
+    STORE.reset()
+    yield
+    STORE.reset()
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env}, cwd=REPO)
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+def test_fresh_import_of_verl_finds_estimator_and_trainer_through_entry_point():
+    code = ("import verl\n"
+            "from verl.trainer.ppo.core_algos import get_adv_estimator_fn\n"
+            "from verl.trainer.ppo.v1.trainer_base import get_trainer_cls\n"
+            "print(get_adv_estimator_fn('lead').__module__, get_trainer_cls('lead_sync').__name__)\n")
+    found = run_python(code)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert "lead.verl_plugin.estimators LeadTrainerSync" in found.stdout
+    without = run_python(code, VERL_USE_EXTERNAL_PLUGINS="none")
+    assert without.returncode != 0 and "Unknown advantage estimator" in without.stderr
+
+
+def test_plugin_failure_is_a_warning_naming_the_error(monkeypatch):
+    import lead.verl_plugin.estimators as estimators
+
+    def broken():
+        raise RuntimeError("registry exploded")
+
+    monkeypatch.setattr(estimators, "register_estimators", broken)
+    with pytest.warns(UserWarning, match="registry exploded"):
+        plugin._load()
+
+
+def test_every_registry_method_is_a_verl_estimator_except_verl_builtins():
+    from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+    names = register_estimators()
+    assert "lead" in names and "grpo" not in names  # verl's own grpo stays in charge
+    assert set(names) == set(load_methods()) - {"grpo"}
+    for name in names:
+        assert get_adv_estimator_fn(name).__name__ == f"compute_{name}_advantage"
+    assert register_estimators() == names  # idempotent
+
+
+# --- verl's advantage paths -------------------------------------------------------------------
+
+def make_dataproto(seed: int, num_prompts: int = 4, n: int = 4, max_len: int = 3000):
+    from verl import DataProto
+
+    scores, mask, uids = make_batch(num_prompts, n, max_len, seed=seed, min_len=100)
+    data = DataProto.from_dict(
+        tensors={"responses": torch.zeros_like(mask), "attention_mask": torch.cat([torch.ones_like(mask), mask], 1),
+                 "response_mask": mask, "token_level_rewards": scores},
+        non_tensors={"uid": np.array(uids, dtype=object)})
+    return data, scores, mask, uids
+
+
+def test_verl_compute_advantage_runs_lead_on_a_real_dataproto():
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    cfg = compose_config("algorithm.lead.bmax=3000")
+    expected_ctl = LeadController()
+    for step in range(3):
+        data, scores, mask, uids = make_dataproto(seed=step)
+        out = compute_advantage(data, adv_estimator="lead", config=cfg.algorithm)
+        want, _ = lead_advantages((scores * mask).sum(-1), mask.sum(-1), uids, LeadConfig(bmax=3000), expected_ctl)
+        assert torch.allclose(out.batch["advantages"], want[:, None] * mask, atol=1e-6)
+        assert torch.equal(out.batch["returns"], out.batch["advantages"])
+        metrics = STORE.pop_metrics()
+        assert metrics["lead/step"] == step + 1 and metrics["lead/w_corr"] == pytest.approx(expected_ctl.weights[0]
+                                                                                           if expected_ctl.weights[0] > 0.3 else 0.3)
+
+
+def test_dataclass_algorithm_config_works_too():
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+    from verl.utils.config import omega_conf_to_dataclass
+
+    cfg = compose_config("algorithm.lead.lstar_mode=upper_only")
+    algo = omega_conf_to_dataclass(cfg.algorithm)
+    assert isinstance(algo, LeadAlgoConfig) and algo.lead["lstar_mode"] == "upper_only"
+    data, *_ = make_dataproto(seed=0)
+    compute_advantage(data, adv_estimator="lead", config=algo)
+    assert STORE.pop_metrics()["lead/lstar_mode"] == 2.0
+
+
+class FakeTransferQueue:
+    """In-memory stand-in for the two TransferQueue calls ``_compute_advantage`` makes."""
+
+    def __init__(self, rows: dict[str, dict]):
+        self.rows = rows
+
+    def kv_batch_get(self, keys, partition_id, select_fields):
+        from verl.utils import tensordict_utils as tu
+
+        out = {}
+        for field in select_fields:
+            if field not in self.rows[keys[0]]:
+                continue
+            values = [self.rows[k][field] for k in keys]
+            out[field] = (torch.nested.as_nested_tensor(values, layout=torch.jagged)
+                          if isinstance(values[0], torch.Tensor) else np.array(values, dtype=object))
+        return tu.get_tensordict(out)
+
+    def kv_batch_put(self, keys, partition_id, fields=None, tags=None):
+        for i, key in enumerate(keys):
+            for name in fields.keys():
+                self.rows[key][name] = fields[name][i]
+        return "written"
+
+
+def test_v1_compute_advantage_writes_lead_advantages_and_metrics(monkeypatch):
+    import lead.verl_plugin.trainer as trainer_module
+    import verl.trainer.ppo.v1.trainer_base as base
+    from transfer_queue import KVBatchMeta
+
+    scores, mask, uids = make_batch(4, 4, 600, seed=3, min_len=50)
+    keys = [f"{u}_{i}_0" for i, u in enumerate(uids)]
+    rows = {k: {"uid": u, "response_mask": mask[i][mask[i] > 0], "rm_scores": scores[i][mask[i] > 0], "index": 100 + i}
+            for i, (k, u) in enumerate(zip(keys, uids))}
+    fake = FakeTransferQueue(rows)
+    monkeypatch.setattr(base, "tq", fake)
+    monkeypatch.setattr(trainer_module, "tq", fake)
+
+    trainer = LeadTrainerSync.__new__(LeadTrainerSync)
+    trainer.config = compose_config("algorithm.lead.bmax=1000", "algorithm.lead.lstar_floor=10")
+    trainer.trainer_mode = "lead_sync"
+    assert trainer.trainer_mode == "sync"
+    metrics: dict = {}
+    batch = KVBatchMeta(keys=keys, tags=[{} for _ in keys], partition_id="train")
+    assert trainer._compute_advantage(batch, metrics) == "written"
+
+    want, _ = lead_advantages((scores * mask).sum(-1), mask.sum(-1), uids,
+                              LeadConfig(bmax=1000, lstar_floor=10), LeadController())
+    for i, key in enumerate(keys):
+        adv = rows[key]["advantages"]
+        assert adv.shape[0] == int(mask[i].sum()) and torch.allclose(adv, torch.full_like(adv, want[i]), atol=1e-6)
+    assert metrics["lead/step"] == 1.0 and "lead/target_w_corr" in metrics and not STORE.pop_metrics()
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+def test_yaml_lead_block_equals_the_dataclass_defaults():
+    cfg = compose_config()
+    assert OmegaConf.to_container(cfg.algorithm.lead) == LeadConfig().to_dict()
+    assert cfg.algorithm.adv_estimator == "lead" and cfg.trainer.v1.trainer_mode == "lead_sync"
+
+
+def test_composed_config_passes_our_and_verls_validation():
+    check_config(compose_config("algorithm.lead.lstar_mode=max_asym", "algorithm.lead.bmax=4000",
+                                "data.max_response_length=4000"))
+
+
+@pytest.mark.parametrize("override,message", [
+    ("algorithm.lead.lstar_mode=paper", "algorithm.lead.lstar_mode='paper'"),
+    ("algorithm.lead.aggregator=max", "algorithm.lead.aggregator='max'"),
+    ("algorithm.lead.lambda_min=1.2", "algorithm.lead.lambda_min=1.2"),
+    ("algorithm.lead.beta=1.0", "algorithm.lead.beta=1.0"),
+    ("algorithm.lead.bmax=-5", "algorithm.lead.bmax=-5"),
+    ("algorithm.use_kl_in_reward=true", "use_kl_in_reward"),
+])
+def test_bad_values_fail_at_start_up_naming_key_and_value(override, message):
+    with pytest.raises(ValueError) as err:
+        validate_run_config(compose_config(override))
+    assert message in str(err.value)
+
+
+def test_misspelt_key_is_refused_by_hydra_and_by_the_knob_check():
+    with pytest.raises(ConfigCompositionException, match="alpah"):
+        compose_config("algorithm.lead.alpah=2")
+    cfg = compose_config("+algorithm.lead.alpah=2")
+    with pytest.raises(ValueError, match="alpah"):
+        validate_run_config(cfg)
+
+
+def test_bmax_below_response_cap_warns():
+    with pytest.warns(UserWarning, match="bmax=2000 is below data.max_response_length=4000"):
+        validate_run_config(compose_config("algorithm.lead.bmax=2000", "data.max_response_length=4000"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_run_config(compose_config("algorithm.lead.bmax=4000", "data.max_response_length=4000"))
+
+
+def test_trainer_refuses_bad_knobs_before_any_setup():
+    cfg = compose_config("algorithm.lead.aggregator=nope")
+    with pytest.raises(ValueError, match="aggregator='nope'"):
+        LeadTrainerSync(cfg)
+
+
+# --- checkpoint and resume ----------------------------------------------------------------------
+
+class StubWorkerGroup:
+    def __init__(self, state_dir: Path | None = None):
+        self.saved, self.loaded = [], []
+        self.state_dir = state_dir
+
+    def save_checkpoint(self, local_path, remote_path, global_step, max_ckpt_to_keep=None):
+        # verl writes the actor first; our state must already be on disk by then.
+        assert (Path(local_path).parent / STATE_FILE).exists()
+        self.saved.append(local_path)
+
+    def load_checkpoint(self, local_path, del_local_after_load=False):
+        self.loaded.append(local_path)
+
+
+class StubLoader:
+    def state_dict(self):
+        return {"position": 7}
+
+    def load_state_dict(self, state):
+        self.restored = state
+
+
+class StubCallback:
+    def on_save(self, **kwargs):
+        self.kwargs = kwargs
+
+
+def stub_trainer(config) -> LeadTrainerSync:
+    trainer = LeadTrainerSync.__new__(LeadTrainerSync)
+    trainer.config = config
+    trainer.use_critic = False
+    trainer.actor_rollout_wg = StubWorkerGroup()
+    trainer.train_dataloader = StubLoader()
+    trainer.checkpoint_callback = StubCallback()
+    return trainer
+
+
+def lead_step(cfg, seed):
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    data, *_ = make_dataproto(seed=seed)
+    return compute_advantage(data, adv_estimator="lead", config=cfg.algorithm).batch["advantages"]
+
+
+def test_checkpoint_resume_gives_the_advantages_of_an_uninterrupted_run(tmp_path):
+    cfg = compose_config(f"trainer.default_local_dir={tmp_path}", "trainer.resume_mode=auto",
+                         "algorithm.lead.bmax=3000", "algorithm.lead.beta=0.5")
+    trainer = stub_trainer(cfg)
+    for step in (1, 2):
+        lead_step(cfg, seed=step)
+    trainer.global_steps = 2
+    trainer._save_checkpoint()
+    assert (tmp_path / "latest_checkpointed_iteration.txt").read_text() == "2"
+    saved = json.loads((tmp_path / "global_step_2" / STATE_FILE).read_text())
+    assert saved["methods"]["lead"]["step"] == 2 and saved["methods"]["lead"]["initialized"]
+    uninterrupted = lead_step(cfg, seed=3)
+
+    STORE.reset()
+    resumed = stub_trainer(cfg)
+    resumed._load_checkpoint()
+    assert resumed.global_steps == 2 and resumed.train_dataloader.restored == {"position": 7}
+    assert STORE.methods["lead"].state_dict() == saved["methods"]["lead"]
+    assert torch.equal(lead_step(cfg, seed=3), uninterrupted)
+    assert STORE.pop_metrics()["lead/step"] == 3.0
+
+    STORE.reset()
+    fresh = lead_step(cfg, seed=3)
+    assert not torch.allclose(fresh, uninterrupted)  # the restored state is what made them equal
+
+
+def test_resume_from_a_checkpoint_without_state_warns(tmp_path):
+    folder = tmp_path / "global_step_5"
+    folder.mkdir()
+    (tmp_path / "latest_checkpointed_iteration.txt").write_text("5")
+    cfg = compose_config(f"trainer.default_local_dir={tmp_path}", "trainer.resume_mode=auto")
+    with pytest.warns(UserWarning, match="starts fresh"):
+        stub_trainer(cfg)._load_checkpoint()
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+def test_lead_train_dry_run_and_stock_main_ppo_compose_our_config():
+    env = {**os.environ, "DRY_RUN": "1"}
+    dry = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.alpha=2.0"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "DRY_RUN: configuration is valid" in dry.stdout and "alpha: 2.0" in dry.stdout
+    bad = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.beta=2"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert bad.returncode != 0 and "algorithm.lead.beta=2" in bad.stderr
