@@ -107,13 +107,13 @@ def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, respo
             "correctness from token_level_rewards, which then include the KL penalty. Use the actor's KL loss "
             "(actor_rollout_ref.actor.use_kl_loss=True) instead.")
     method = STORE.get(name, method_block(config, name))
-    mask = response_mask.to(token_level_rewards.dtype)
-    batch = RolloutBatch(scores=(token_level_rewards * mask).sum(-1), lengths=response_mask.sum(-1),
+    # verl puts the outcome reward on the last valid token and zeros elsewhere, so a plain row
+    # sum (what verl's own outcome estimators do) is the masked sum without another [B, L] pass.
+    batch = RolloutBatch(scores=token_level_rewards.sum(-1), lengths=response_mask.sum(-1),
                          group_ids=index, prompt_keys=STORE.take_prompt_keys(response_mask.shape[0]))
     adv, metrics = method.advantages(batch)
     STORE.add_metrics(metrics)
-    advantages = adv.to(token_level_rewards.dtype).unsqueeze(-1) * mask
-    return advantages
+    return adv.to(token_level_rewards.dtype).unsqueeze(-1) * response_mask
 
 
 _ESTIMATORS: dict[str, Any] = {}
