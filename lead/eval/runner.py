@@ -1,0 +1,366 @@
+"""The evaluation loop: prompts -> generation -> grading -> per-sample records and benchmark summaries.
+
+Layout of a run folder (``--out``):
+
+* ``run.json``: the model, backend and every setting that shapes the samples (preset, resolved
+  per-benchmark sampling, seed, prompt template, chat template use, limit, versions).
+* ``<benchmark>.jsonl``: one record per sample: problem ``id``, ``sample`` index, its ``seed``,
+  the exact ``prompt`` text, the ``answer`` (gold list), the ``response`` text, ``tokens``,
+  ``truncated``, ``finish_reason``, ``extracted`` answer and ``correct``, plus the preset and
+  sampling values (temperature, top-p, top-k, budget) it was drawn with.
+* ``<benchmark>.summary.json``: the settings and the metrics of :func:`lead.eval.metrics.summarize`.
+
+Work items are (problem, sample) pairs ordered sample-major (every problem's sample 0, then
+every problem's sample 1, ...), so an interrupted run already holds complete early samples.
+They are generated in chunks and each chunk is appended and flushed as soon as it is done; a
+rerun with the same settings skips finished samples, drops a half-written last line, and
+continues. Each sample has its own seed derived from (seed, benchmark, problem id, sample
+index), so a resumed run draws the same samples as an uninterrupted one.
+
+Token counts are the generated token ids without the final stop token; a response that hits
+the budget is ``truncated`` and counted at the budget. Grading uses the project's math grader on
+the last ``\\boxed{}`` after ``</think>``; a truncated response is scored wrong unless
+``grade_truncated`` is set (the convention of the training reward).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lead.eval.backends import Generation, HFBackend, VLLMBackend, stop_token_ids, vllm_available
+from lead.eval.metrics import summarize
+from lead.eval.models import resolve_model
+from lead.eval.presets import Sampling, resolve_sampling
+
+
+class EvalError(ValueError):
+    """Bad evaluation input or an inconsistent results folder."""
+
+
+DEFAULT_CHUNK = {"hf": 8, "vllm": 1024}
+# Settings that change which samples are drawn: a rerun into the same folder must match them.
+_GENERATION_KEYS = ("model_path", "backend", "dtype", "seed", "preset", "prompt_template", "chat_template",
+                    "system_prompt", "limit")
+
+
+@dataclass
+class EvalOptions:
+    model: str
+    benchmarks: list[str]
+    out_dir: Path
+    data_dir: Path
+    preset: str = "sober"
+    n: int | dict[str, int] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int = 0
+    backend: str = "auto"
+    dtype: str = "auto"
+    device: str | None = None
+    chunk_size: int | None = None
+    limit: int | None = None
+    chat_template: bool = True
+    system_prompt: str | None = None
+    prompt_template: str | None = None
+    merged_dir: str | None = None
+    fresh: bool = False
+    rescore: bool = False
+    grade_truncated: bool = False
+    progress: bool = True
+    name: str | None = None
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    trust_remote_code: bool = False
+
+
+def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
+    """A 32-bit seed per sample, stable across runs, machines and chunkings."""
+    digest = hashlib.sha256(f"{seed}/{benchmark}/{problem_id}/{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def default_prompt_template() -> str:
+    from lead.data.eval_sets import build_prompt
+
+    return build_prompt("{problem}")
+
+
+def render_prompt(tokenizer: Any, problem: str, template: str, chat_template: bool,
+                  system_prompt: str | None = None) -> tuple[str, list[int]]:
+    """The prompt text the model sees and its token ids."""
+    content = template.replace("{problem}", problem)
+    if not chat_template:
+        return content, list(tokenizer(content)["input_ids"])
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else [])
+    messages.append({"role": "user", "content": content})
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # The template already wrote BOS and role markers as text; tokenising must not add them again.
+    return text, list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+# ---------------------------------------------------------------------------------------------
+# results files
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records of a results file; an unterminated last line (a write cut short) is dropped and
+    the file rewritten without it, any other unreadable line is an error."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    records, torn = [], False
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                torn = True
+                continue
+            raise EvalError(f"{path}:{i + 1} is not valid JSON; the results file is damaged "
+                            "(delete it or rerun with --fresh)") from None
+    if torn:
+        print(f"{path}: dropping a half-written last line left by an interrupted run", file=sys.stderr)
+        write_records(path, records)
+    return records
+
+
+def append_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# grading
+
+
+def grade_records(records: list[dict], grade_truncated: bool = False) -> None:
+    """Fill ``extracted`` and ``correct`` in place with the project's grader."""
+    from lead.rewards.math import extract_answer, grade_many
+
+    for r in records:
+        r["extracted"] = extract_answer(r["response"])
+    todo = [r for r in records if r["extracted"] is not None and (grade_truncated or not r["truncated"])]
+    verdicts = grade_many([r["extracted"] for r in todo], [r["answer"] for r in todo]) if todo else []
+    for r in records:
+        r["correct"] = False
+    for r, ok in zip(todo, verdicts, strict=True):
+        r["correct"] = bool(ok)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _check_compatible(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path,
+                      benchmarks_with_results: Sequence[str]) -> None:
+    diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in _GENERATION_KEYS if old.get(k) != new.get(k)]
+    for b in benchmarks_with_results:
+        was, now = old.get("benchmarks", {}).get(b), new["benchmarks"][b]
+        if was is not None and was != now:
+            diffs.append(f"{b} sampling: {was} -> {now}")
+    if diffs:
+        raise EvalError(f"{out_dir} holds results made with other settings ({'; '.join(diffs)}); "
+                        "use another --out, or --fresh to start this run over")
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for pkg in ("lead-reasoning", "torch", "transformers", "vllm", "math-verify"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _pick_backend(requested: str) -> str:
+    if requested == "auto":
+        return "vllm" if vllm_available() else "hf"
+    if requested not in ("hf", "vllm"):
+        raise EvalError(f"unknown backend {requested!r}; expected auto, vllm or hf")
+    return requested
+
+
+def evaluate(opts: EvalOptions) -> dict[str, dict]:
+    """Run (or resume) an evaluation; returns ``{benchmark: summary}`` and writes the run folder."""
+    from lead.data.eval_sets import BENCHMARKS, load_benchmark
+
+    benchmarks = list(dict.fromkeys(opts.benchmarks))
+    if not benchmarks:
+        raise EvalError("no benchmark given")
+    unknown = [b for b in benchmarks if b not in BENCHMARKS]
+    if unknown:
+        raise EvalError(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    if opts.limit is not None and opts.limit < 1:
+        raise EvalError(f"--limit {opts.limit} is invalid: expected an integer >= 1")
+    if opts.chunk_size is not None and opts.chunk_size < 1:
+        raise EvalError(f"--chunk-size {opts.chunk_size} is invalid: expected an integer >= 1")
+    try:
+        sampling = resolve_sampling(opts.preset, benchmarks, n=opts.n, temperature=opts.temperature,
+                                    top_p=opts.top_p, top_k=opts.top_k, max_tokens=opts.max_tokens)
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+    template = opts.prompt_template if opts.prompt_template is not None else default_prompt_template()
+    if "{problem}" not in template:
+        raise EvalError(f"prompt template {template!r} has no {{problem}} placeholder")
+    problems = {b: load_benchmark(b, opts.data_dir)[: opts.limit] for b in benchmarks}
+    backend_name = _pick_backend(opts.backend)
+
+    resolved = resolve_model(opts.model, opts.merged_dir, opts.trust_remote_code)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=opts.trust_remote_code)
+    if opts.chat_template and not tokenizer.chat_template:
+        raise EvalError(f"{opts.model} has no chat template; pass --no-chat-template to feed the plain prompt")
+    prompts = {b: [render_prompt(tokenizer, p["problem"], template, opts.chat_template, opts.system_prompt)
+                   for p in problems[b]] for b in benchmarks}
+
+    out_dir = Path(opts.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
+    settings = {
+        "name": opts.name or out_dir.name, "model": opts.model, "model_path": model_path, "model_kind": resolved.kind,
+        "backend": backend_name, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
+        "prompt_template": template, "chat_template": opts.chat_template, "system_prompt": opts.system_prompt,
+        "limit": opts.limit, "grade_truncated": opts.grade_truncated, "data_dir": str(Path(opts.data_dir).resolve()),
+        "benchmarks": {b: sampling[b].to_dict() for b in benchmarks},
+    }
+    run_file = out_dir / "run.json"
+    if opts.fresh:
+        for f in [run_file, *(out_dir / f"{b}.jsonl" for b in BENCHMARKS),
+                  *(out_dir / f"{b}.summary.json" for b in BENCHMARKS)]:
+            f.unlink(missing_ok=True)
+    regrade_all = opts.rescore
+    if run_file.exists():
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+        with_results = [b for b in benchmarks if (out_dir / f"{b}.jsonl").exists()]
+        _check_compatible(old, settings, out_dir, with_results)
+        if old.get("grade_truncated") != opts.grade_truncated:
+            regrade_all = True
+        settings["benchmarks"] = {**old.get("benchmarks", {}), **settings["benchmarks"]}
+    write_json(run_file, {**settings, "versions": _versions(), "command": sys.argv})
+
+    stop_ids = stop_token_ids(resolved.path, tokenizer)
+    existing = {b: _load_existing(out_dir / f"{b}.jsonl", problems[b], sampling[b]) for b in benchmarks}
+    pending = {b: [(q, j) for j in range(sampling[b].n) for q in range(len(problems[b]))
+                   if (str(problems[b][q]["id"]), j) not in existing[b]] for b in benchmarks}
+
+    backend = None
+    if any(pending.values()):
+        if backend_name == "vllm":
+            longest = max(len(ids) for b in benchmarks for _, ids in prompts[b])
+            backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
+                                  tensor_parallel_size=opts.tensor_parallel_size,
+                                  gpu_memory_utilization=opts.gpu_memory_utilization,
+                                  max_model_len=opts.max_model_len or longest + max(s.max_tokens for s in sampling.values()),
+                                  seed=opts.seed, trust_remote_code=opts.trust_remote_code)
+        else:
+            backend = HFBackend(resolved.path, tokenizer, stop_ids, dtype=opts.dtype, device=opts.device,
+                                trust_remote_code=opts.trust_remote_code)
+    chunk = opts.chunk_size or DEFAULT_CHUNK[backend_name]
+
+    summaries = {}
+    for b in benchmarks:
+        path = out_dir / f"{b}.jsonl"
+        if pending[b]:
+            _generate(backend, tokenizer, stop_ids, b, problems[b], prompts[b], sampling[b], pending[b], path,
+                      chunk, opts, total=sampling[b].n * len(problems[b]))
+        records = read_records(path)
+        ungraded = [r for r in records if r.get("correct") is None]
+        if regrade_all or ungraded:
+            grade_records(records if regrade_all else ungraded, opts.grade_truncated)
+            write_records(path, records)
+        summary = {
+            "benchmark": b, "name": settings["name"], "model": opts.model, "model_path": model_path,
+            "settings": {**sampling[b].to_dict(), **{k: settings[k] for k in (
+                "preset", "seed", "backend", "dtype", "prompt_template", "chat_template", "system_prompt", "limit",
+                "grade_truncated")}},
+            "results_file": path.name,
+            "metrics": summarize(records),
+        }
+        write_json(out_dir / f"{b}.summary.json", summary)
+        summaries[b] = summary
+    return summaries
+
+
+def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: Sampling) -> set[tuple[str, int]]:
+    ids = {str(p["id"]) for p in problems}
+    done: set[tuple[str, int]] = set()
+    for r in read_records(path):
+        key = (str(r["id"]), int(r["sample"]))
+        if key[0] not in ids or not 0 <= key[1] < sampling.n:
+            raise EvalError(f"{path} has a record for problem {key[0]!r} sample {key[1]} that is not part of this "
+                            "evaluation (different data or --limit); use another --out or --fresh")
+        if key in done:
+            raise EvalError(f"{path} has two records for problem {key[0]!r} sample {key[1]}")
+        done.add(key)
+    return done
+
+
+def _generate(backend: Any, tokenizer: Any, stop_ids: Sequence[int], benchmark: str,
+              problems: Sequence[Mapping[str, Any]], prompts: Sequence[tuple[str, list[int]]], sampling: Sampling,
+              pending: Sequence[tuple[int, int]], path: Path, chunk: int, opts: EvalOptions, total: int) -> None:
+    from tqdm.auto import tqdm
+
+    stops = set(stop_ids)
+    with tqdm(total=total, initial=total - len(pending), desc=benchmark, unit="sample",
+              disable=not opts.progress) as bar:
+        for start in range(0, len(pending), chunk):
+            items = pending[start:start + chunk]
+            seeds = [sample_seed(opts.seed, benchmark, str(problems[q]["id"]), j) for q, j in items]
+            outs = backend.generate([prompts[q][1] for q, _ in items], sampling, seeds, progress=opts.progress)
+            if len(outs) != len(items):
+                raise RuntimeError(f"backend returned {len(outs)} generations for {len(items)} prompts")
+            append_records(path, [
+                _record(benchmark, problems[q], j, seed, prompts[q][0], out, sampling, opts.preset, tokenizer, stops)
+                for (q, j), seed, out in zip(items, seeds, outs)])
+            bar.update(len(items))
+
+
+def _record(benchmark: str, problem: Mapping[str, Any], sample: int, seed: int, prompt: str, out: Generation,
+            sampling: Sampling, preset: str, tokenizer: Any, stops: set[int]) -> dict:
+    body = out.token_ids
+    if out.finish_reason == "stop" and body and body[-1] in stops:
+        body = body[:-1]
+    truncated = out.finish_reason == "length"
+    return {
+        "benchmark": benchmark, "id": str(problem["id"]), "sample": sample, "seed": seed,
+        "response": tokenizer.decode(body, skip_special_tokens=False),
+        "tokens": sampling.max_tokens if truncated else len(body), "truncated": truncated,
+        "finish_reason": out.finish_reason, "extracted": None, "correct": None,
+        "answer": list(problem["answer"]), "prompt": prompt, "preset": preset,
+        "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k,
+        "max_tokens": sampling.max_tokens,
+    }
