@@ -8,36 +8,29 @@ runs use verl's own ``grpo`` / ``grpo_vectorized`` estimators, which compute the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 
 from lead.core.groups import group_index, group_zscore
+from lead.core.methods._base import MethodConfig
 from lead.core.registry import RolloutBatch, register_method
 
 
 @dataclass
-class GRPOConfig:
+class GRPOConfig(MethodConfig):
+    method = "grpo"
+
     epsilon: float = 1e-6
     """Added to the group std."""
     scale_by_std: bool = True
     """False removes only the group mean (Dr.GRPO)."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.epsilon, (int, float)) or self.epsilon < 0:
-            raise ValueError(f"grpo.epsilon={self.epsilon!r} is invalid: expected a number >= 0")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "GRPOConfig":
-        values = dict(values or {})
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"grpo: unknown key(s) {unknown}; allowed keys are {[f.name for f in fields(cls)]}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def validate(self) -> None:
+        if self.number("epsilon") < 0:
+            self.invalid("epsilon", "expected a number >= 0")
+        self.flag("scale_by_std")
 
 
 @register_method("grpo")

@@ -1,0 +1,108 @@
+r"""The LEAD paper's GRPO baseline: correctness plus a global length-threshold reward.
+
+The paper (arXiv 2605.09806) compares LEAD with GRPO trained on
+
+.. math:: r_i = \lambda_1 c_i + \lambda_2 R_{len}(l_i, c_i), \qquad
+          A_i = \frac{r_i - \mathrm{mean}_q r}{\mathrm{std}_q r + \epsilon}
+
+(unbiased group std, no batch whitening), with ``T = threshold`` and ``M = length_max``:
+
+* ``classic``:          :math:`R_{len} = 1[l \le T]`, whatever the correctness;
+* ``conditioned``:      :math:`R_{len} = c \cdot 1[l \le T]`;
+* ``soft``:             :math:`R_{len} = 1` for :math:`l \le T`, 0 for :math:`l \ge M`, and
+  :math:`(M - l) / (M - T)` in between;
+* ``conditioned_soft``: :math:`R_{len} = c \cdot` the ``soft`` value.
+
+The paper's main GRPO run uses ``conditioned`` at ``T = 2000`` with ``lambda1 = lambda2 = 1``;
+its ratio sweep uses ``classic`` with ``lambda1 = 1/(1+R)``, ``lambda2 = R/(1+R)``.
+
+Difference from the paper's release: ``l`` is the exact number of response tokens. The release
+estimated it as the character count of the decoded prompt *and* response divided by 4, so its
+threshold also counted the prompt and chat template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lead.core.methods._base import MethodConfig, Stateless, normalise, prepare, to_metrics
+from lead.core.registry import RolloutBatch, register_method
+
+LENGTH_MODES = ("classic", "conditioned", "soft", "conditioned_soft")
+
+
+@dataclass
+class GrpoLenThresholdConfig(MethodConfig):
+    """Knobs of ``grpo_len_threshold`` (``algorithm.grpo_len_threshold.*``); defaults are the
+    paper's main GRPO run."""
+
+    method = "grpo_len_threshold"
+
+    lambda1: float = 1.0
+    """Weight of the correctness reward (the release's ``DEEPSCALE_CORRECT_REWARD``)."""
+    lambda2: float = 1.0
+    """Weight of the length reward (the release's ``DEEPSCALE_LENGTH_REWARD``)."""
+    mode: str = "conditioned"
+    """Shape of the length reward: ``classic``, ``conditioned`` (the paper's main run), ``soft``
+    or ``conditioned_soft``."""
+    threshold: float = 2000.0
+    """``T``: responses of at most this many tokens get the full length reward."""
+    length_max: float = 4000.0
+    """``M``, soft modes only: the length reward reaches 0 here (the release's ``DEEPSCALE_LENGTH_MAX``)."""
+    correct_threshold: float = 0.5
+    """A rollout is correct when its summed reward exceeds this (set it between the reward
+    function's wrong and right values)."""
+    epsilon: float = 1e-6
+    """Added to the group std."""
+
+    def validate(self) -> None:
+        self.choice("mode", LENGTH_MODES)
+        for key in ("lambda1", "lambda2"):
+            if self.number(key) < 0:
+                self.invalid(key, "expected a weight >= 0")
+        if self.lambda1 == 0 and self.lambda2 == 0:
+            self.invalid("lambda2", "lambda1 and lambda2 are both 0, so every reward would be 0")
+        if self.number("threshold") <= 0:
+            self.invalid("threshold", "expected threshold > 0 (tokens)")
+        if self.number("length_max") < self.threshold:
+            self.invalid("length_max", f"expected length_max >= threshold ({self.threshold})")
+        self.number("correct_threshold")
+        if self.number("epsilon") < 0:
+            self.invalid("epsilon", "expected a value >= 0")
+
+
+def threshold_length_rewards(lengths: torch.Tensor, c: torch.Tensor, cfg: GrpoLenThresholdConfig) -> torch.Tensor:
+    """``R_len`` of each rollout, ``[N]``, for ``cfg.mode`` (see the module docstring)."""
+    if cfg.mode in ("classic", "conditioned"):
+        r = (lengths <= cfg.threshold).to(lengths.dtype)
+    elif cfg.length_max > cfg.threshold:
+        r = ((cfg.length_max - lengths) / (cfg.length_max - cfg.threshold)).clamp(0.0, 1.0)
+    else:
+        r = (lengths <= cfg.threshold).to(lengths.dtype)
+    return r * c if cfg.mode.startswith("conditioned") else r
+
+
+@register_method("grpo_len_threshold")
+class GrpoLenThresholdMethod(Stateless):
+    """GRPO on ``lambda1 * correctness + lambda2 * length-threshold reward``."""
+
+    config_cls = GrpoLenThresholdConfig
+
+    def __init__(self, config: GrpoLenThresholdConfig) -> None:
+        self.config = config
+
+    def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        ro = prepare(batch, cfg.correct_threshold, self.name)
+        r_len = threshold_length_rewards(ro.lengths, ro.c, cfg)
+        rewards = cfg.lambda1 * ro.c + cfg.lambda2 * r_len
+        adv = normalise(rewards, ro, "grpo", cfg.epsilon)
+        metrics = to_metrics(self.name, {
+            **ro.base_metrics(),
+            "within_threshold_frac": (ro.lengths <= cfg.threshold).to(torch.float64).mean(),
+            "length_reward_mean": r_len.mean(),
+            "reward_mean": rewards.mean(),
+        })
+        return adv.to(ro.out_dtype), metrics

@@ -1,0 +1,158 @@
+r"""Truncation rewards: a fixed cap or a ThinkPrune cap schedule, and DLER.
+
+``truncation`` (ThinkPrune, arXiv 2504.01296): a rollout earns its correctness reward only if
+it fits in the current cap ``L(t)``,
+
+.. math:: r_i = 1[c_i \wedge l_i \le L(t)], \qquad A_i = \frac{r_i - \mathrm{mean}_q r}{\mathrm{std}_q r + \epsilon}
+
+with ``L(t) = max_length`` until the first ``schedule`` stage starts and then the cap of the
+latest started stage. ThinkPrune's iterative pruning (4K, then 3K, then 2K tokens) is
+``max_length: 4000, schedule: [[180, 3000], [360, 2000]]``; with no schedule it is plain
+truncation. ThinkPrune lowers the *generation* limit per stage; scoring against ``L(t)`` gives
+the same rewards (a response cut at ``L(t)`` has no answer, so it scores 0 either way) at the
+cost of generating up to ``data.max_response_length``.
+
+``dler`` (DLER, "Doing Length pEnalty Right", arXiv 2510.15110): the same truncation reward,
+a group-mean baseline without std division, then whitening over every response token of the
+batch:
+
+.. math:: \hat A_i = r_i - \mathrm{mean}_q r, \qquad A = \mathrm{whiten}_{token}(\hat A)
+
+(a group of size 1 keeps its raw reward, as in verl's ``reinforce_plus_plus_baseline``, which
+DLER's code uses). DLER also drops groups whose rewards are all equal (dynamic sampling); that
+is a sampler setting, not part of the estimator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lead.core.groups import group_zscore
+from lead.core.lead import WHITEN_WEIGHTINGS, whiten
+from lead.core.methods._base import MethodConfig, Stateless, StepCounter, normalise, prepare, to_metrics
+from lead.core.registry import RolloutBatch, register_method
+
+
+def truncation_rewards(lengths: torch.Tensor, c: torch.Tensor, cap: float) -> torch.Tensor:
+    r""":math:`1[c_i \wedge l_i \le L]`, ``[N]``: a correct answer counts only within the cap."""
+    return c * (lengths <= cap).to(lengths.dtype)
+
+
+@dataclass
+class TruncationConfig(MethodConfig):
+    """Knobs of ``truncation`` (``algorithm.truncation.*``)."""
+
+    method = "truncation"
+
+    max_length: float = 4000.0
+    """Cap ``L`` in response tokens before any ``schedule`` stage (ThinkPrune's first stage and
+    DLER's cap are 4000). Must not exceed ``data.max_response_length``, or it has no effect."""
+    schedule: Any = field(default_factory=tuple)
+    """ThinkPrune stages ``[[start_step, cap], ...]``: from ``start_step`` completed steps on the
+    cap is ``cap``. Starts strictly increasing and > 0; empty for a fixed cap."""
+    correct_threshold: float = 0.5
+    """A rollout is correct when its summed reward exceeds this."""
+    epsilon: float = 1e-6
+    """Added to the group std."""
+
+    def validate(self) -> None:
+        if self.number("max_length") <= 0:
+            self.invalid("max_length", "expected a cap > 0 (tokens)")
+        try:
+            stages = tuple((s, c) for s, c in (tuple(stage) for stage in self.schedule))
+        except (TypeError, ValueError):
+            self.invalid("schedule", "expected a list of [start_step, cap] pairs")
+        last = 0
+        for start, cap in stages:
+            if isinstance(start, bool) or not isinstance(start, int) or start <= last:
+                self.invalid("schedule", "expected integer start steps, > 0 and strictly increasing")
+            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
+                self.invalid("schedule", "expected every cap to be a number > 0 (tokens)")
+            last = start
+        self.schedule = tuple((int(s), float(c)) for s, c in stages)
+        self.number("correct_threshold")
+        if self.number("epsilon") < 0:
+            self.invalid("epsilon", "expected a value >= 0")
+
+    def cap_at(self, step: int) -> float:
+        """``L(t)`` after ``step`` completed steps."""
+        started = [cap for start, cap in self.schedule if start <= step]
+        return started[-1] if started else float(self.max_length)
+
+
+@register_method("truncation")
+class TruncationMethod(StepCounter):
+    """Correctness within a (scheduled) length cap, GRPO advantage; state: completed steps."""
+
+    config_cls = TruncationConfig
+
+    def __init__(self, config: TruncationConfig) -> None:
+        self.config = config
+        self.step = 0
+
+    def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        ro = prepare(batch, cfg.correct_threshold, self.name)
+        cap = cfg.cap_at(self.step)
+        rewards = truncation_rewards(ro.lengths, ro.c, cap)
+        adv = normalise(rewards, ro, "grpo", cfg.epsilon)
+        self.step += 1
+        metrics = to_metrics(self.name, {
+            **ro.base_metrics(),
+            "step": float(self.step),
+            "cap": cap,
+            "over_cap_frac": (ro.lengths > cap).to(torch.float64).mean(),
+            "reward_mean": rewards.mean(),
+        })
+        return adv.to(ro.out_dtype), metrics
+
+
+@dataclass
+class DlerConfig(MethodConfig):
+    """Knobs of ``dler`` (``algorithm.dler.*``); defaults are DLER's released recipe."""
+
+    method = "dler"
+
+    max_length: float = 4000.0
+    """Truncation cap ``L`` in response tokens (DLER's ``max_response_length``)."""
+    correct_threshold: float = 0.5
+    """A rollout is correct when its summed reward exceeds this."""
+    whiten_eps: float = 1e-8
+    """Added to the batch variance before whitening."""
+    whiten_weighting: str = "token"
+    """``token`` (DLER/verl: every response token counts, so long responses weigh more) or
+    ``sequence`` (every response counts once)."""
+
+    def validate(self) -> None:
+        if self.number("max_length") <= 0:
+            self.invalid("max_length", "expected a cap > 0 (tokens)")
+        self.number("correct_threshold")
+        if self.number("whiten_eps") < 0:
+            self.invalid("whiten_eps", "expected a value >= 0")
+        self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
+
+
+@register_method("dler")
+class DlerMethod(Stateless):
+    """Truncation reward, group-mean baseline, batch whitening."""
+
+    config_cls = DlerConfig
+
+    def __init__(self, config: DlerConfig) -> None:
+        self.config = config
+
+    def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        ro = prepare(batch, cfg.correct_threshold, self.name)
+        rewards = truncation_rewards(ro.lengths, ro.c, cfg.max_length)
+        centred = group_zscore(rewards, ro.gid, ro.num_groups, scale_by_std=False)
+        adv = whiten(centred, ro.lengths, cfg.whiten_weighting, cfg.whiten_eps)
+        metrics = to_metrics(self.name, {
+            **ro.base_metrics(),
+            "over_cap_frac": (ro.lengths > cfg.max_length).to(torch.float64).mean(),
+            "reward_mean": rewards.mean(),
+        })
+        return adv.to(ro.out_dtype), metrics
