@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from functools import lru_cache
 
@@ -32,6 +33,11 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # Replies go to a private copy of stdout; anything a library prints goes to stderr instead
+    # of corrupting the protocol.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     if argv and int(argv[0]) > 0:
         _limit_memory(int(argv[0]))
     # Timeouts are switched off on purpose (see module docstring); math-verify would warn about it.
@@ -52,7 +58,6 @@ def main(argv: list[str]) -> int:
         parsed_pred = parse_answer(pred)
         return any(verify(gold_cache(g), parsed_pred, timeout_seconds=None) for g in golds)
 
-    out = sys.stdout
     out.write('"ready"\n')
     out.flush()
     for line in sys.stdin:

@@ -171,6 +171,9 @@ class VerifierPool:
         worker = self._acquire()
         start = time.monotonic()
         reply = worker.request(payload, timeout)
+        if reply not in (None, "0", "1", "-1"):
+            logger.error("grading process sent an unexpected reply %r; restarting it", reply[:200])
+            reply = None
         healthy = reply is not None
         self._release(worker, healthy)
         with self._cond:
