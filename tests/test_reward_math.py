@@ -101,6 +101,7 @@ EQUIVALENT = [
     ("2x+1", "y=2x+1"),
     ("27", "27.0"),
     ("25", "025"),
+    ("025", "25"),
     (r"\begin{pmatrix} -40/29 \\ 16/29 \end{pmatrix}", r"\begin{pmatrix} -\frac{40}{29} \\ \frac{16}{29} \end{pmatrix}"),
     (r"2\sqrt{3}", r"\sqrt{12}"),
     (r"\pi", r"\pi"),

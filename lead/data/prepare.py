@@ -81,6 +81,7 @@ class Problem:
     level: str | None
     subject: str | None
     uid: str
+    unique_id: str | None
 
 
 def collect(
@@ -115,6 +116,7 @@ def collect(
             level=sources.level_of(row),
             subject=sources.subject_of(row),
             uid=sources.id_of(row, position),
+            unique_id=row.get("unique_id") if isinstance(row.get("unique_id"), str) else None,
         )
         reason = keep(problem)
         if reason is not None:
@@ -196,10 +198,12 @@ def prepare_train(
     for position, problem in enumerate(val):
         problem.index = position
     val_keys = {sources.problem_key(p.problem) for p in val}
-    val_uids = {p.uid for p in val}
+    # MATH names its problems by path ("test/algebra/1.json"); where both sides carry that
+    # name it catches a MATH-500 problem whose text was edited.
+    val_unique_ids = {p.unique_id for p in val if p.unique_id is not None}
 
     def keep_train(problem: Problem) -> str | None:
-        if sources.problem_key(problem.problem) in val_keys or problem.uid in val_uids:
+        if sources.problem_key(problem.problem) in val_keys or problem.unique_id in val_unique_ids:
             return "in MATH-500"
         if levels is not None:
             if problem.level is None:

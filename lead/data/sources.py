@@ -179,14 +179,14 @@ def problem_of(row: dict) -> str | None:
 
 
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
-_LEADING_ZEROS = re.compile(r"0+(?=\d)")
 
 
 def clean_answer(value: Any) -> str | None:
     r"""A gold answer as a bare LaTeX string, or None when it is empty or not an answer.
 
-    Numbers become their shortest exact text (``27.0`` -> ``27``); math delimiters ``$``
-    are removed (``\$`` stays); integers lose leading zeros (AIME's ``025`` -> ``25``).
+    Numbers become their shortest exact text (``27.0`` -> ``27``) and math delimiters ``$``
+    are removed (``\$`` stays); strings are otherwise kept as written (AIME's ``025`` stays,
+    math-verify reads it as 25).
     """
     if isinstance(value, bool) or value is None:
         return None
@@ -199,8 +199,6 @@ def clean_answer(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     text = _UNESCAPED_DOLLAR.sub("", value).strip()
-    if text.isdigit():
-        text = _LEADING_ZEROS.sub("", text)
     return text or None
 
 
