@@ -110,7 +110,7 @@ class PromptHistory:
         values = np.asarray(lengths, dtype=np.float64)
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            raise ValueError(f"{method} history length {values[bad][0]!r} for key {keys[int(np.argmax(bad))]!r} "
+            raise ValueError(f"{method} history length {float(values[bad][0])} for key {keys[int(np.argmax(bad))]!r} "
                              "is invalid: expected a finite number >= 0")
         key_arr = np.asarray(keys, dtype=str)
         unique = np.unique(key_arr)
