@@ -1,0 +1,324 @@
+"""`lead eval` end to end on CPU with tiny models built here (no downloads).
+
+Two Llama models share a byte-level BPE tokenizer trained on the spot, with a chat template:
+
+* ``scripted``: attention and MLP outputs are zeroed, so the next token depends only on the
+  current one, and the output head is set so that after the prompt's last token (``<think>``)
+  the model writes `` So</think>\\boxed{7}`` and stops; it answers 7 to every problem, which
+  makes the grading checkable;
+* ``random``: randomly initialised, for sampling, seeding and resume behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from lead.cli import main
+from lead.eval.backends import HFBackend, stop_token_ids
+from lead.eval.presets import Sampling
+
+CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|><think>{% endif %}")
+SCRIPT = ["<think>", " So", "</think>", "\\boxed{7}"]
+SCRIPT_RESPONSE = " So</think>\\boxed{7}"
+
+PROBLEMS = {
+    # gold answers: the scripted model's 7 is right for p1, p3 (math500) and q1, q2 (q2 only via math-verify)
+    "math500": [("p1", "What is 3 + 4?", ["7"]), ("p2", "What is 2 + 2?", ["4"]), ("p3", "Compute 14 / 2.", ["7"])],
+    "aime24": [("q1", "Find x if x - 7 = 0.", ["7"]), ("q2", "Simplify 28 / 4.", ["\\frac{14}{2}"])],
+}
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = ["What is 3 + 4? Let's think step by step and output the final answer within \\boxed{}.",
+              "Compute the sum of all integers x such that x^2 < 10. The answer is 42."] * 4
+    trainer = trainers.BpeTrainer(vocab_size=300, show_progress=False,
+                                  special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   chat_template=CHAT_TEMPLATE)
+    fast.add_tokens(SCRIPT)
+    return fast
+
+
+def _model(tokenizer, scripted: bool):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                      tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg)
+    if scripted:
+        chain = tokenizer.convert_tokens_to_ids(SCRIPT) + [tokenizer.eos_token_id]
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.self_attn.o_proj.weight.zero_()
+                layer.mlp.down_proj.weight.zero_()
+            # With zero attention/MLP outputs the last hidden state is RMSNorm(embedding of the current
+            # token); a head row aligned with it gives the scripted successor a logit of 40.
+            emb = model.model.embed_tokens.weight
+            normed = emb / emb.pow(2).mean(-1, keepdim=True).add(cfg.rms_norm_eps).sqrt()
+            head = torch.zeros_like(model.lm_head.weight)
+            for cur, nxt in zip(chain[:-1], chain[1:]):
+                head[nxt] += 40 * normed[cur] / normed[cur].pow(2).sum()
+            model.lm_head.weight.copy_(head)
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    tokenizer = _tokenizer()
+    paths = {}
+    for name in ("scripted", "random"):
+        paths[name] = root / name
+        tokenizer.save_pretrained(paths[name])
+        _model(tokenizer, scripted=name == "scripted").save_pretrained(paths[name])
+    data = root / "data"
+    data.mkdir()
+    for bench, rows in PROBLEMS.items():
+        with (data / f"{bench}.jsonl").open("w") as f:
+            for pid, problem, answer in rows:
+                f.write(json.dumps({"id": pid, "benchmark": bench, "problem": problem, "answer": answer}) + "\n")
+    paths["data"] = data
+    return paths
+
+
+def _eval(tiny, out, *extra, model="scripted", benchmarks="math500,aime24"):
+    model_arg = str(tiny[model]) if model in tiny else model
+    return main(["eval", "--model", model_arg, "--benchmarks", benchmarks, "--data-dir", str(tiny["data"]),
+                 "--out", str(out), "--no-progress", *extra])
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_hf_backend_end_to_end_with_grading_and_recorded_settings(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--n", "2", "--max-tokens", "16") == 0
+    table = capsys.readouterr().out
+    assert "| math500 | 2 | 66.7 ± 0.0 |" in table and "| aime24 | 2 | 100.0 ± 0.0 |" in table
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny["scripted"])
+    gold_is_seven = {"p1": True, "p2": False, "p3": True, "q1": True, "q2": True}
+    for bench, rows in PROBLEMS.items():
+        recs = _records(out / f"{bench}.jsonl")
+        assert sorted((r["id"], r["sample"]) for r in recs) == sorted((p, j) for p, _, _ in rows for j in range(2))
+        problems = {pid: text for pid, text, _ in rows}
+        for r in recs:
+            assert r["response"] == SCRIPT_RESPONSE
+            assert r["tokens"] == len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]) == 3
+            assert (r["truncated"], r["finish_reason"], r["extracted"]) == (False, "stop", "7")
+            assert r["correct"] is gold_is_seven[r["id"]]
+            assert (r["preset"], r["temperature"], r["top_p"], r["top_k"], r["max_tokens"]) == ("sober", 0.8, 0.9, 0, 16)
+            assert r["prompt"] == (f"<s><|user|>{problems[r['id']]} Let's think step by step and output the final "
+                                   "answer within \\boxed{}.<|assistant|><think>")
+        assert len({r["seed"] for r in recs}) == len(recs)
+
+    summary = json.loads((out / "math500.summary.json").read_text())
+    assert summary["settings"] == {"n": 2, "temperature": 0.8, "top_p": 0.9, "top_k": 0, "max_tokens": 16,
+                                   "preset": "sober", "seed": 0, "backend": "hf", "dtype": "auto",
+                                   "prompt_template": "{problem} Let's think step by step and output the final "
+                                                      "answer within \\boxed{}.",
+                                   "chat_template": True, "system_prompt": None, "limit": None,
+                                   "grade_truncated": False}
+    m = summary["metrics"]
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["accuracy_std"] == 0.0
+    assert m["pass_at_k"] == pytest.approx({"1": 2 / 3, "2": 2 / 3})
+    assert (m["mean_tokens"], m["mean_tokens_correct"], m["truncation_rate"]) == (3.0, 3.0, 0.0)
+    run = json.loads((out / "run.json").read_text())
+    assert run["model_kind"] == "local" and run["backend"] == "hf"
+    assert run["benchmarks"]["aime24"] == {"n": 2, "temperature": 0.8, "top_p": 0.9, "top_k": 0, "max_tokens": 16}
+
+
+def test_budget_cap_truncates_counts_at_cap_and_scores_wrong_unless_asked(tiny, tmp_path):
+    out = tmp_path / "run"
+    # A budget of 3 cuts the response just before its stop token: the answer is there but unfinished.
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "3", benchmarks="math500") == 0
+    recs = _records(out / "math500.jsonl")
+    assert all(r["truncated"] and r["finish_reason"] == "length" and r["tokens"] == 3 for r in recs)
+    assert all(r["extracted"] == "7" and r["correct"] is False for r in recs)
+    m = json.loads((out / "math500.summary.json").read_text())["metrics"]
+    assert (m["truncation_rate"], m["accuracy"], m["mean_tokens"]) == (1.0, 0.0, 3.0)
+
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "3", "--grade-truncated", benchmarks="math500") == 0
+    recs = _records(out / "math500.jsonl")
+    assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
+
+    assert _eval(tiny, tmp_path / "short", "--n", "1", "--max-tokens", "2", benchmarks="math500") == 0
+    recs = _records(tmp_path / "short" / "math500.jsonl")
+    assert all(r["response"] == " So</think>" and r["tokens"] == 2 and r["extracted"] is None for r in recs)
+
+
+def test_resume_after_interruption_gives_the_uninterrupted_results(tiny, tmp_path, monkeypatch):
+    args = ("--n", "3", "--max-tokens", "6", "--chunk-size", "4", "--temperature", "1.0", "--top-p", "1.0")
+    assert _eval(tiny, tmp_path / "whole", *args, model="random") == 0
+    whole = {b: _records(tmp_path / "whole" / f"{b}.jsonl") for b in PROBLEMS}
+    assert len({r["response"] for r in whole["math500"]}) > 1  # really sampled
+
+    calls: list[int] = []
+    interrupt_at = [2]
+    real_generate = HFBackend.generate
+
+    def counted(self, prompts, *a, **kw):
+        calls.append(len(prompts))
+        if len(calls) in interrupt_at:
+            raise KeyboardInterrupt
+        return real_generate(self, prompts, *a, **kw)
+
+    monkeypatch.setattr(HFBackend, "generate", counted)
+    cut = tmp_path / "cut"
+    assert _eval(tiny, cut, *args, model="random") == 130
+    assert len(_records(cut / "math500.jsonl")) == 4  # the first chunk of 9 samples was saved
+    assert not (cut / "math500.summary.json").exists()
+
+    calls.clear()
+    interrupt_at.clear()
+    assert _eval(tiny, cut, *args, model="random") == 0
+    assert calls == [4, 1, 4, 2]  # math500: the 5 missing samples; aime24: all 6
+    for b in PROBLEMS:
+        assert _records(cut / f"{b}.jsonl") == whole[b]
+        assert (json.loads((cut / f"{b}.summary.json").read_text())["metrics"]
+                == json.loads((tmp_path / "whole" / f"{b}.summary.json").read_text())["metrics"])
+
+    calls.clear()
+    assert _eval(tiny, cut, *args, model="random") == 0
+    assert calls == []  # a finished run is not generated again
+
+
+def test_half_written_last_line_is_dropped_and_that_sample_redrawn(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ("--n", "2", "--max-tokens", "5", "--temperature", "1.0")
+    assert _eval(tiny, out, *args, model="random", benchmarks="math500") == 0
+    path = out / "math500.jsonl"
+    complete = _records(path)
+    text = path.read_text()
+    last_start = text.rstrip("\n").rfind("\n") + 1
+    path.write_text(text[: last_start + 40])  # the last record cut mid-write, no newline
+    capsys.readouterr()
+    assert _eval(tiny, out, *args, model="random", benchmarks="math500") == 0
+    assert "half-written last line" in capsys.readouterr().err
+    assert _records(path) == complete  # the same sample, redrawn with its own seed
+
+
+def test_rerun_with_other_settings_is_refused_and_fresh_starts_over(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "4", benchmarks="math500") == 0
+    capsys.readouterr()
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", benchmarks="math500") == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "max_tokens': 4" in err and "--fresh" in err
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", "--fresh", benchmarks="math500") == 0
+    assert {r["max_tokens"] for r in _records(out / "math500.jsonl")} == {8}
+    # Adding a benchmark to an existing run with the same settings is fine.
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", benchmarks="math500,aime24") == 0
+    assert sorted(json.loads((out / "run.json").read_text())["benchmarks"]) == ["aime24", "math500"]
+
+
+def test_clear_errors_before_any_generation(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded despite bad input"))
+    cases = [
+        (dict(benchmarks="math500,math501"), ["unknown benchmark", "math501", "olympiadbench"]),
+        (dict(benchmarks="aime25"), ["aime25.jsonl", "not found", "lead data eval"]),
+        (dict(model=str(tmp_path / "no" / "such" / "model")), ["model path does not exist", "such"]),
+        (dict(model=str(tiny["data"])), ["neither a Hugging Face model folder", "verl checkpoint"]),
+        (dict(model=str(tiny["data"] / "math500.jsonl")), ["is a file"]),
+    ]
+    for kwargs, needles in cases:
+        assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", **kwargs) == 2
+        err = capsys.readouterr().err
+        for needle in needles:
+            assert needle in err, (kwargs, err)
+    assert main(["eval", "--model", str(tiny["scripted"]), "--data-dir", str(tiny["data"]), "--benchmarks",
+                 "math500", "--n", "aime=3", "--out", str(tmp_path / "o")]) == 2
+    assert "--n names benchmark(s) ['aime']" in capsys.readouterr().err
+
+    plain = tmp_path / "no_template"
+    shutil.copytree(tiny["scripted"], plain)
+    cfg = json.loads((plain / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    assert _eval(tiny, tmp_path / "out2", model=str(plain)) == 2
+    assert "no chat template; pass --no-chat-template" in capsys.readouterr().err
+
+
+def test_no_chat_template_option_feeds_the_plain_prompt(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--no-chat-template", "--n", "1", "--max-tokens", "2", "--limit", "1",
+                 "--prompt-template", "Q: {problem}\nA:", benchmarks="math500") == 0
+    (rec,) = _records(out / "math500.jsonl")
+    assert rec["prompt"] == "Q: What is 3 + 4?\nA:"
+
+
+def test_per_sample_seeds_make_samples_independent_of_the_batch(tiny):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny["random"])
+    backend = HFBackend(str(tiny["random"]), tokenizer, stop_token_ids(str(tiny["random"]), tokenizer))
+    a = tokenizer("What is 3 + 4?")["input_ids"]
+    b = tokenizer("Compute 14 / 2 quickly please")["input_ids"]
+    hot = Sampling(n=1, temperature=1.5, top_p=1.0, top_k=0, max_tokens=12)
+    together = backend.generate([a, b, a], hot, [11, 22, 33])
+    assert backend.generate([b], hot, [22]) == [together[1]]
+    assert backend.generate([a], hot, [33]) == [together[2]]
+    assert together[0] != together[2]  # same prompt, different seeds
+    greedy = backend.generate([a, b], Sampling(1, 0.0, 1.0, 0, 12), [1, 2])
+    assert backend.generate([a, b], Sampling(1, 1.5, 1.0, 1, 12), [5, 6]) == greedy  # top-k 1 is greedy
+    assert backend.generate([a, b], Sampling(1, 1.5, 1e-6, 0, 12), [7, 8]) == greedy  # so is a tiny top-p
+    assert all(g.finish_reason in ("stop", "length") and len(g.token_ids) <= 12 for g in together)
+
+
+def _verl_checkpoint(model_dir: Path, root: Path) -> Path:
+    """A verl FSDP actor checkpoint of one rank, laid out as verl's FSDP checkpoint manager saves it."""
+    from transformers import AutoModelForCausalLM
+
+    actor = root / "global_step_3" / "actor"
+    (actor / "huggingface").mkdir(parents=True)
+    for f in model_dir.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, actor / "huggingface" / f.name)
+    torch.save(AutoModelForCausalLM.from_pretrained(model_dir).state_dict(), actor / "model_world_size_1_rank_0.pt")
+    (actor / "fsdp_config.json").write_text(json.dumps({"FSDP_version": 1, "world_size": 1}))
+    return actor
+
+
+def test_verl_checkpoint_is_merged_by_verls_merger_then_evaluated(tiny, tmp_path):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    actor = _verl_checkpoint(tiny["scripted"], tmp_path / "ckpt")
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", model=str(actor.parent), benchmarks="math500") == 0
+    merged = actor / "merged_hf"
+    run = json.loads((out / "run.json").read_text())
+    assert run["model_kind"] == "verl_fsdp" and run["model_path"] == str(merged.resolve())
+    original = AutoModelForCausalLM.from_pretrained(tiny["scripted"]).state_dict()
+    weights = load_file(merged / "model.safetensors")
+    assert set(weights) == set(original)
+    for k, v in weights.items():
+        assert torch.equal(v, original[k].to(torch.bfloat16)), k  # verl's merger saves bf16
+    recs = _records(out / "math500.jsonl")
+    assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
+
+    stamp = (merged / "model.safetensors").stat().st_mtime_ns
+    assert _eval(tiny, tmp_path / "again", "--n", "1", "--max-tokens", "8", model=str(actor),
+                 benchmarks="math500") == 0
+    assert (merged / "model.safetensors").stat().st_mtime_ns == stamp  # the merge is reused
