@@ -13,7 +13,7 @@ import pytest
 
 from lead.rewards.math import DEFAULT_TIMEOUT_S, compute_score, extract_answer, grade, grade_many
 from lead.rewards.selfcheck import run_selfcheck
-from lead.rewards.verifier import VerifierPool, get_pool
+from lead.rewards.verifier import GraderUnavailableError, VerifierPool, get_pool
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -146,8 +146,10 @@ def test_gold_list_and_types():
     assert grade("3", 3)
     assert not grade(None, "3")
     assert not grade("", "3")
-    assert not grade("3", [])
-    assert not grade("3", ["  "])
+    with pytest.raises(ValueError, match="no gold answer"):
+        grade("3", [])
+    with pytest.raises(ValueError, match="no gold answer"):
+        grade(None, ["  "])
     with pytest.raises(TypeError, match="gold"):
         grade("3", object())
     with pytest.raises(TypeError, match="gold answers must be strings"):
@@ -222,6 +224,16 @@ def test_timeout_kills_the_worker_and_the_pool_recovers():
         assert pool.stats.requests == 2
     finally:
         pool.close()
+
+
+def test_a_grader_that_cannot_start_is_an_error_not_a_zero(monkeypatch):
+    from lead.rewards import verifier
+
+    monkeypatch.setattr(verifier.sys, "executable", "/bin/false")
+    pool = VerifierPool(max_workers=1)
+    with pytest.raises(GraderUnavailableError, match="did not start"):
+        pool.check("1", ["2"], timeout=1.0)
+    assert pool.stats.requests == 0
 
 
 def test_pool_size_comes_from_the_environment(monkeypatch):

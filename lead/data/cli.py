@@ -45,34 +45,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     }
     for name in prepare.TRAIN_SETS:
         p = sub.add_parser(name, help=descriptions[name], description=descriptions[name])
-        p.add_argument("--out", type=Path, default=Path("data") / name, help="output directory (default: %(default)s)")
+        p.add_argument("--out", type=Path, metavar="DIR", default=Path("data") / name, help="output directory (default: %(default)s)")
         p.add_argument(
             "--source",
             type=Path,
+            metavar="PATH",
             help=f"local training rows (file or directory) instead of downloading {sources.HF_SOURCES[name].describe()}",
         )
         p.add_argument(
             "--math500",
             type=Path,
+            metavar="PATH",
             help=f"local MATH-500 file instead of downloading {sources.HF_SOURCES['math500'].describe()}",
         )
         p.add_argument(
             "--data-source",
+            metavar="NAME",
             default=prepare.DEFAULT_DATA_SOURCE,
             help="value of the data_source column (default: %(default)s, as in the paper's files)",
         )
         if name == "math":
-            p.add_argument("--levels", type=_levels, default=(3, 5), help="MATH levels to train on (default: 3-5)")
+            p.add_argument("--levels", type=_levels, metavar="LO-HI", default=(3, 5), help="MATH levels to train on (default: 3-5)")
     p = sub.add_parser("eval", help="evaluation benchmarks as normalised JSONL", description="evaluation benchmarks")
-    p.add_argument("--out", type=Path, default=Path("data") / "eval", help="output directory (default: %(default)s)")
+    p.add_argument("--out", type=Path, metavar="DIR", default=Path("data") / "eval", help="output directory (default: %(default)s)")
     p.add_argument(
         "--source",
         type=Path,
+        metavar="DIR",
         help="local directory with one raw file per benchmark (e.g. minerva_math.jsonl) instead of downloading",
     )
     p.add_argument(
         "--benchmarks",
         type=_benchmarks,
+        metavar="LIST",
         default=list(BENCHMARKS),
         help=f"comma-separated subset of {','.join(BENCHMARKS)} (default: all)",
     )

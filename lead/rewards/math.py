@@ -109,6 +109,9 @@ def _gold_list(gold: Any) -> list[str]:
             raise TypeError(f"gold answers must be strings, got {type(item).__name__}: {item!r}")
         if item.strip():
             golds.append(item.strip())
+    if not golds:
+        # An empty ground truth would score every response 0; that is a data bug to surface.
+        raise ValueError(f"no gold answer given (gold={gold!r})")
     return golds
 
 
@@ -122,7 +125,7 @@ def _check_timeout(timeout: float) -> float:
 def _prepare(pred: str | None, gold: Any) -> tuple[str, list[str]] | bool:
     """Either a decided verdict (bool) or the ``(pred, golds)`` request for math-verify."""
     golds = _gold_list(gold)
-    if not isinstance(pred, str) or not pred.strip() or not golds:
+    if not isinstance(pred, str) or not pred.strip():
         return False
     pred = pred.strip()
     if pred in golds:
@@ -136,8 +139,9 @@ def grade(pred: str | None, gold: str | Sequence[str], timeout: float = DEFAULT_
     Equivalence is math-verify's ``verify(parse(gold), parse(pred))`` on both answers boxed;
     identical strings are equivalent without asking it. None or an empty ``pred`` is never
     correct. The comparison runs in a worker process and is abandoned (False) after
-    ``timeout`` seconds, so this never hangs and never raises for any ``pred``; a gold that is
-    not a string, a number or a list of those raises TypeError (a data bug, not model output).
+    ``timeout`` seconds, so this never hangs and never raises for any ``pred``. A gold that is
+    not a string, a number or a list of those raises TypeError, and an empty one ValueError
+    (data bugs, not model output).
     """
     timeout = _check_timeout(timeout)
     prepared = _prepare(pred, gold)
