@@ -322,3 +322,41 @@ def test_verl_checkpoint_is_merged_by_verls_merger_then_evaluated(tiny, tmp_path
     assert _eval(tiny, tmp_path / "again", "--n", "1", "--max-tokens", "8", model=str(actor),
                  benchmarks="math500") == 0
     assert (merged / "model.safetensors").stat().st_mtime_ns == stamp  # the merge is reused
+
+
+def test_results_without_run_file_are_still_checked_against_the_settings(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "4", benchmarks="math500") == 0
+    (out / "run.json").unlink()
+    capsys.readouterr()
+    assert _eval(tiny, out, "--n", "1", "--max-tokens", "5", benchmarks="math500") == 2
+    assert "samples drawn with" in capsys.readouterr().err
+
+
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
+
+
+def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
+    """AMC 2023 as `lead data eval` prepares it from the shared raw copy: every problem is prompted
+    and graded, and the scripted model's constant answer 7 is right exactly where the gold is 7."""
+    if not (SHARED_EVAL / "amc23.jsonl").is_file():
+        pytest.skip(f"shared evaluation data not present at {SHARED_EVAL}; covered by the fixtures above")
+    from lead.data.eval_sets import load_benchmark
+    from lead.rewards.math import grade
+
+    data = tmp_path / "data"
+    assert main(["data", "eval", "--source", str(SHARED_EVAL), "--out", str(data), "--benchmarks", "amc23"]) == 0
+    problems = load_benchmark("amc23", data)
+    assert len(problems) == 40
+    out = tmp_path / "run"
+    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "amc23", "--data-dir", str(data),
+                 "--out", str(out), "--n", "1", "--max-tokens", "8", "--no-progress"]) == 0
+    recs = {r["id"]: r for r in _records(out / "amc23.jsonl")}
+    assert set(recs) == {p["id"] for p in problems}
+    expected = {p["id"]: grade("7", p["answer"]) for p in problems}
+    assert 0 < sum(expected.values()) < 40
+    assert {i: r["correct"] for i, r in recs.items()} == expected
+    for p in problems:
+        assert p["problem"].strip() in recs[p["id"]]["prompt"]
+    m = json.loads((out / "amc23.summary.json").read_text())["metrics"]
+    assert m["accuracy"] == pytest.approx(sum(expected.values()) / 40)

@@ -325,6 +325,10 @@ def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: 
                             "evaluation (different data or --limit); use another --out or --fresh")
         if key in done:
             raise EvalError(f"{path} has two records for problem {key[0]!r} sample {key[1]}")
+        drawn = {k: r.get(k) for k in ("temperature", "top_p", "top_k", "max_tokens")}
+        wanted = {k: getattr(sampling, k) for k in drawn}
+        if drawn != wanted:
+            raise EvalError(f"{path} holds samples drawn with {drawn}, not {wanted}; use another --out or --fresh")
         done.add(key)
     return done
 
