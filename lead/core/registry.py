@@ -11,6 +11,8 @@ Interface of a method class (see :class:`Method`):
   ``from_mapping(dict)`` that rejects unknown keys;
 * ``__init__(config)``, keeping the config object as ``self.config``;
 * ``advantages(batch) -> (adv [N], metrics)`` with metric names prefixed ``<method>/``;
+* ``needs_prompt_keys`` (class attribute, default False): True for methods that remember
+  prompts across steps and so need ``RolloutBatch.prompt_keys``;
 * ``state_dict()`` / ``load_state_dict(state)`` with plain JSON-serialisable data (``{}`` for a
   stateless method); restoring it must make the next call identical to an uninterrupted run.
 """

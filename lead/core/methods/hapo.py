@@ -141,6 +141,7 @@ class HapoMethod:
     """
 
     config_cls = HapoConfig
+    needs_prompt_keys = True
 
     def __init__(self, config: HapoConfig) -> None:
         self.config = config
