@@ -62,12 +62,12 @@ CORRECT = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
     ("conditioned_soft", [1, 0, 1999 / 2000, 0.5, 0, 0]),
 ])
 def test_threshold_length_reward_modes(mode, expected):
-    cfg = GrpoLenThresholdConfig(mode=mode, threshold=2000, length_max=4000)
+    cfg = GrpoLenThresholdConfig(mode=mode, threshold=2000, soft_max=4000)
     close(threshold_length_rewards(t(LENGTHS), t(CORRECT), cfg), expected)
 
 
 def test_soft_threshold_with_equal_bounds_is_a_step():
-    cfg = GrpoLenThresholdConfig(mode="soft", threshold=2000, length_max=2000)
+    cfg = GrpoLenThresholdConfig(mode="soft", threshold=2000, soft_max=2000)
     close(threshold_length_rewards(t(LENGTHS), t(CORRECT), cfg), [1, 1, 0, 0, 0, 0])
 
 

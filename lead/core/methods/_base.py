@@ -90,10 +90,6 @@ class Rollouts:
     num_groups: int
     out_dtype: torch.dtype
 
-    def group_sizes(self) -> torch.Tensor:
-        """Rollouts per group, ``[G]`` (float64)."""
-        return group_count(self.gid, self.num_groups)
-
     def base_metrics(self) -> dict[str, torch.Tensor]:
         """Accuracy and response lengths of the batch (``resp_len_mean_correct`` is 0 when
         no rollout is correct)."""

@@ -5,7 +5,7 @@ The paper (arXiv 2605.09806) compares LEAD with GRPO trained on
 .. math:: r_i = \lambda_1 c_i + \lambda_2 R_{len}(l_i, c_i), \qquad
           A_i = \frac{r_i - \mathrm{mean}_q r}{\mathrm{std}_q r + \epsilon}
 
-(unbiased group std, no batch whitening), with ``T = threshold`` and ``M = length_max``:
+(unbiased group std, no batch whitening), with ``T = threshold`` and ``M = soft_max``:
 
 * ``classic``:          :math:`R_{len} = 1[l \le T]`, whatever the correctness;
 * ``conditioned``:      :math:`R_{len} = c \cdot 1[l \le T]`;
@@ -49,7 +49,7 @@ class GrpoLenThresholdConfig(MethodConfig):
     or ``conditioned_soft``."""
     threshold: float = 2000.0
     """``T``: responses of at most this many tokens get the full length reward."""
-    length_max: float = 4000.0
+    soft_max: float = 4000.0
     """``M``, soft modes only: the length reward reaches 0 here (the release's ``DEEPSCALE_LENGTH_MAX``)."""
     correct_threshold: float = 0.5
     """A rollout is correct when its summed reward exceeds this (set it between the reward
@@ -66,8 +66,8 @@ class GrpoLenThresholdConfig(MethodConfig):
             self.invalid("lambda2", "lambda1 and lambda2 are both 0, so every reward would be 0")
         if self.number("threshold") <= 0:
             self.invalid("threshold", "expected threshold > 0 (tokens)")
-        if self.number("length_max") < self.threshold:
-            self.invalid("length_max", f"expected length_max >= threshold ({self.threshold})")
+        if self.number("soft_max") < self.threshold:
+            self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold})")
         self.number("correct_threshold")
         if self.number("epsilon") < 0:
             self.invalid("epsilon", "expected a value >= 0")
@@ -77,8 +77,8 @@ def threshold_length_rewards(lengths: torch.Tensor, c: torch.Tensor, cfg: GrpoLe
     """``R_len`` of each rollout, ``[N]``, for ``cfg.mode`` (see the module docstring)."""
     if cfg.mode in ("classic", "conditioned"):
         r = (lengths <= cfg.threshold).to(lengths.dtype)
-    elif cfg.length_max > cfg.threshold:
-        r = ((cfg.length_max - lengths) / (cfg.length_max - cfg.threshold)).clamp(0.0, 1.0)
+    elif cfg.soft_max > cfg.threshold:
+        r = ((cfg.soft_max - lengths) / (cfg.soft_max - cfg.threshold)).clamp(0.0, 1.0)
     else:
         r = (lengths <= cfg.threshold).to(lengths.dtype)
     return r * c if cfg.mode.startswith("conditioned") else r
