@@ -75,7 +75,6 @@ def main() -> None:
         row = " | ".join(f"{results[n]:.4f}" for n in names)
         print(f"| {num:,} | {row} | {results['lead'] / results['grpo_vectorized']:.2f}x | "
               f"{results['lead'] / results['grpo']:.2f}x |", flush=True)
-        del rewards, mask
 
 
 if __name__ == "__main__":

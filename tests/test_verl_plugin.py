@@ -21,7 +21,7 @@ pytest.importorskip("verl", reason="verl==0.9.1 is a declared dependency; instal
 
 from hydra import compose, initialize_config_module  # noqa: E402
 from hydra.errors import ConfigCompositionException  # noqa: E402
-from omegaconf import OmegaConf, open_dict  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from lead.core.lead import LeadConfig, LeadController, lead_advantages  # noqa: E402
 from lead.core.registry import load_methods  # noqa: E402

@@ -28,12 +28,12 @@ call these same functions.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import torch
 
+from lead.core.config import MethodConfig
 from lead.core.groups import (
     group_count,
     group_index,
@@ -56,11 +56,13 @@ LSTAR_MODE_CODES = {"max_asym": 0.0, "max_sym": 1.0, "upper_only": 2.0}
 
 
 @dataclass
-class LeadConfig:
+class LeadConfig(MethodConfig):
     """LEAD's knobs. Defaults reproduce the paper's runs (``algorithm.lead.*`` in verl).
 
     The release's name of each knob is ``algorithm.lead_<name>`` for the first eight fields.
     """
+
+    method: ClassVar[str] = "lead"
 
     alpha: float = 1.0
     """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""
@@ -105,63 +107,32 @@ class LeadConfig:
     """``token`` (the release: long responses weigh more in the batch mean/variance) or
     ``sequence`` (every response counts once)."""
 
-    def __post_init__(self) -> None:
-        self.validate()
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "LeadConfig":
-        """Build from a dict-like (an omegaconf node, a dict). Unknown keys are an error."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"algorithm.lead: unknown key(s) {unknown}; allowed keys are {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the key, the value and what is allowed."""
-
-        def bad(key: str, allowed: str) -> None:
-            raise ValueError(f"algorithm.lead.{key}={getattr(self, key)!r} is invalid: {allowed}")
-
-        def number(key: str) -> float:
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                bad(key, "expected a finite number")
-            return float(value)
-
-        if self.lstar_mode not in LSTAR_MODES:
-            bad("lstar_mode", f"expected one of {list(LSTAR_MODES)}")
-        if self.aggregator not in AGGREGATORS:
-            bad("aggregator", f"expected one of {list(AGGREGATORS)}")
-        if self.whiten_weighting not in WHITEN_WEIGHTINGS:
-            bad("whiten_weighting", f"expected one of {list(WHITEN_WEIGHTINGS)}")
-        if number("alpha") <= 0:
-            bad("alpha", "expected alpha > 0")
-        if not 0 <= number("beta") < 1:
-            bad("beta", "expected 0 <= beta < 1")
-        if not 0 <= number("lambda_min") <= 1:
-            bad("lambda_min", "expected 0 <= lambda_min <= 1")
-        if number("bmax") <= 0:
-            bad("bmax", "expected bmax > 0 (tokens)")
-        if number("lstar_floor") <= 0:
-            bad("lstar_floor", "expected lstar_floor > 0 (tokens)")
+        self.choice("lstar_mode", LSTAR_MODES)
+        self.choice("aggregator", AGGREGATORS)
+        self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
+        if self.number("alpha") <= 0:
+            self.invalid("alpha", "expected alpha > 0")
+        if not 0 <= self.number("beta") < 1:
+            self.invalid("beta", "expected 0 <= beta < 1")
+        if not 0 <= self.number("lambda_min") <= 1:
+            self.invalid("lambda_min", "expected 0 <= lambda_min <= 1")
+        if self.number("bmax") <= 0:
+            self.invalid("bmax", "expected bmax > 0 (tokens)")
+        if self.number("lstar_floor") <= 0:
+            self.invalid("lstar_floor", "expected lstar_floor > 0 (tokens)")
         if self.lstar_floor > self.bmax:
-            bad("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
-        if number("min_correct_len") < 0:
-            bad("min_correct_len", "expected min_correct_len >= 0 (tokens)")
-        number("correct_threshold")
+            self.invalid("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
+        if self.number("min_correct_len") < 0:
+            self.invalid("min_correct_len", "expected min_correct_len >= 0 (tokens)")
+        self.number("correct_threshold")
         for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
-            if number(key) < 0:
-                bad(key, "expected a value >= 0")
-        if self.static_lambda_corr is not None and not 0 <= number("static_lambda_corr") <= 1:
-            bad("static_lambda_corr", "expected null or a value in [0, 1]")
-        for key in ("zero_unsolved_efficiency", "static_floor"):
-            if not isinstance(getattr(self, key), bool):
-                bad(key, "expected true or false")
+            if self.number(key) < 0:
+                self.invalid(key, "expected a value >= 0")
+        if self.static_lambda_corr is not None and not 0 <= self.number("static_lambda_corr") <= 1:
+            self.invalid("static_lambda_corr", "expected null or a value in [0, 1]")
+        self.flag("zero_unsolved_efficiency")
+        self.flag("static_floor")
 
 
 def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,

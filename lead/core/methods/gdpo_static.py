@@ -34,7 +34,8 @@ from lead.core.lead import (
     target_lengths,
     whiten,
 )
-from lead.core.methods._base import MethodConfig, Stateless, prepare, to_metrics
+from lead.core.config import MethodConfig
+from lead.core.methods._base import Stateless, prepare, to_metrics
 from lead.core.registry import RolloutBatch, register_method
 
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import torch
 
 from lead.core.groups import group_index, group_zscore
-from lead.core.methods._base import MethodConfig
+from lead.core.config import MethodConfig
 from lead.core.registry import RolloutBatch, register_method
 
 

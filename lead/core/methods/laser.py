@@ -39,8 +39,8 @@ from typing import Any, Mapping
 import torch
 
 from lead.core.groups import group_count, group_sum
+from lead.core.config import MethodConfig
 from lead.core.methods._base import (
-    MethodConfig,
     Stateless,
     check_state_keys,
     normalise,

@@ -1,0 +1,65 @@
+"""Base of every method's config dataclass (LEAD's and the competing methods').
+
+A config is a dataclass deriving from :class:`MethodConfig` with ``method`` set to its registry
+name. It gets ``from_mapping`` (rejects unknown keys), ``to_dict`` and validation helpers whose
+errors name the Hydra key (``algorithm.<method>.<key>``), the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, fields
+from typing import Any, ClassVar, Mapping, NoReturn
+
+
+class MethodConfig:
+    """Base of the method config dataclasses; subclasses set ``method`` to their registry name."""
+
+    method: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "MethodConfig":
+        """Build from a dict-like (an omegaconf node converted to a dict, a dict). Unknown keys are an error."""
+        values = dict(values or {})
+        known = sorted(f.name for f in fields(cls))
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"algorithm.{cls.method}: unknown key(s) {unknown}; allowed keys are {known}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the key, the value and what is allowed (overridden per method)."""
+
+    def invalid(self, key: str, allowed: str) -> NoReturn:
+        raise ValueError(f"algorithm.{self.method}.{key}={getattr(self, key)!r} is invalid: {allowed}")
+
+    def number(self, key: str) -> float:
+        """The finite number stored under ``key`` (booleans are rejected)."""
+        value = getattr(self, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.invalid(key, "expected a finite number")
+        return float(value)
+
+    def integer(self, key: str) -> int:
+        value = getattr(self, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.invalid(key, "expected an integer")
+        return int(value)
+
+    def flag(self, key: str) -> bool:
+        value = getattr(self, key)
+        if not isinstance(value, bool):
+            self.invalid(key, "expected true or false")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = getattr(self, key)
+        if value not in options:
+            self.invalid(key, f"expected one of {list(options)}")
+        return value
