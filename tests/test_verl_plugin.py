@@ -7,6 +7,7 @@ once per process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -350,4 +351,4 @@ def test_every_method_runs_through_verls_compute_advantage_with_its_yaml_block()
         assert adv.shape == mask.shape and torch.isfinite(adv).all(), name
         assert (adv[mask == 0] == 0).all(), name
         metrics = STORE.pop_metrics()
-        assert metrics and all(k.startswith(f"{name}/") for k in metrics), name
+        assert metrics and all(k.startswith(f"{name}/") and math.isfinite(v) for k, v in metrics.items()), name

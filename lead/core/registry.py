@@ -6,9 +6,8 @@ is written once, in ``lead/core``.
 
 Interface of a method class (see :class:`Method`):
 
-* ``config_cls``: a dataclass whose fields are the method's knobs (documented, with the
-  defaults of its paper), validating itself in ``__post_init__`` and offering
-  ``from_mapping(dict)`` that rejects unknown keys;
+* ``config_cls``: a dataclass deriving from :class:`lead.core.config.MethodConfig` whose fields
+  are the method's knobs (documented, with the defaults of its paper);
 * ``__init__(config)``, keeping the config object as ``self.config``;
 * ``advantages(batch) -> (adv [N], metrics)`` with metric names prefixed ``<method>/``;
 * ``needs_prompt_keys`` (class attribute, default False): True for methods that remember

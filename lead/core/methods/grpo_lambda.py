@@ -93,11 +93,8 @@ class GrpoLambdaMethod(Stateless):
                                               cfg.length_std_eps)
         rewards = torch.where(selected[ro.gid], penalised, ro.c)
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
-        lowest = accuracy[selected].min() if bool(selected.any()) else accuracy.new_tensor(float("nan"))
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "penalised_prompts": selected.sum(),
-            "penalised_min_accuracy": lowest,
-            "reward_mean": rewards.mean(),
-        })
+        values = {**ro.base_metrics(), "penalised_prompts": selected.sum(), "reward_mean": rewards.mean()}
+        if bool(selected.any()):  # no penalised prompt (fraction=0) has no lowest accuracy to report
+            values["penalised_min_accuracy"] = accuracy[selected].min()
+        metrics = to_metrics(self.name, values)
         return adv.to(ro.out_dtype), metrics
