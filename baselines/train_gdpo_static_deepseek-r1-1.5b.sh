@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Baseline: GDPO with static weights over (correctness, LEAD's efficiency reward): LEAD minus its controller.
+#
+# Correctness and LEAD's efficiency reward (max_sym around L* = mean correct length, bmax = BUDGET) are
+#   z-scored each in its group, summed with fixed weights w_corr, w_eff (1, 1) and whitened over the batch:
+#   the same as LEAD with static_lambda_corr = w_corr / (w_corr + w_eff). The ablation that isolates
+#   LEAD's controller.
+#
+# Settings: those of train_math_lead_deepseek-r1-1.5b.sh, so that only the method differs:
+# DeepSeek-R1-Distill-Qwen-1.5B, 4 GPUs, MATH levels 3-5 / MATH-500, 128 prompts x 8 vLLM rollouts,
+# BUDGET = 8000-token cap, lr 2e-6, clip 0.2/0.2, KL loss mse 5e-4, entropy 0.001, 7 epochs,
+# greedy MATH-500 validation before training and every 20 steps, a checkpoint every 50 steps, the
+# same correctness reward (math-verify, 1/0).
+#
+# Usage:  bash baselines/train_gdpo_static_deepseek-r1-1.5b.sh [hydra.override=value ...]
+#         DRY_RUN=1 bash baselines/train_gdpo_static_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
+# Knobs: algorithm.gdpo_static.* (defaults in lead/verl_plugin/config/lead_trainer.yaml, documented in
+# lead/core/methods/gdpo_static.py). Runs go to OUTPUT_ROOT/math_gdpo_static_<model tag>.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 4 -- "$@"
+lead_method gdpo_static
+lead_plan "${RUN_NAME:-math_gdpo_static_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}"
+lead_launch
