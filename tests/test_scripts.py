@@ -45,7 +45,7 @@ def clean_env(tmp_path):
 
 def run_script(script: str | Path, env: dict, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=REPO)
+                          timeout=timeout, cwd=REPO, check=False)
 
 
 def plan_of(script: str, env: dict, tmp_path: Path, *args: str) -> list[V.PlannedRun]:
@@ -295,7 +295,7 @@ def test_shellcheck_finds_nothing():
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     scripts = [*LAUNCH, *(f"baselines/{b}" for b in BASELINES), *(f"ablations/{s}" for s in SWEEPS), "scripts/common.sh"]
-    done = subprocess.run([shellcheck, "-x", *scripts], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run([shellcheck, "-x", *scripts], capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 0, done.stdout
 
 
@@ -325,7 +325,8 @@ def test_checkpoint_marker_states(tmp_path):
 
 
 def compose(*overrides: str):
-    from hydra import compose as hydra_compose, initialize_config_module
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
 
     with initialize_config_module("lead.verl_plugin.config", version_base=None):
         return hydra_compose("lead_trainer", overrides=list(overrides))

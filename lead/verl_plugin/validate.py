@@ -23,9 +23,9 @@ settings that changed. Run states:
   ``T = (rows // data.train_batch_size) * trainer.total_epochs`` (or
   ``trainer.total_training_steps``) and always checkpoints step ``T``, whatever ``save_freq``
   (the paper's release stopped one step early and never saved its last step);
-* ``unknown``: ``T`` cannot be computed without loading the data (a missing or remote train
-  file, ``filter_overlong_prompts``, a custom dataset class); launching is still safe, since
-  verl resumes a finished run straight into its final validation.
+* ``unknown``: there is a checkpoint, but ``T`` cannot be computed without loading the data (a
+  missing or remote train file, ``filter_overlong_prompts``, a custom dataset class); launching
+  is still safe: verl, resuming a finished run, validates it once and stops.
 
 ``python -m lead.verl_plugin.validate PLAN [--print-config] [--launch] [--states FILE]``
 prints one line per run and exits 1 when any run is invalid (all runs are checked first).
@@ -39,13 +39,13 @@ import io
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 TRACKER_FILE = "latest_checkpointed_iteration.txt"
 SETTINGS_FILE = "lead_overrides.txt"
-STATES = ("new", "resume", "done", "unknown")
 # wandb.init never contacts the server in these modes, so no API key is needed.
 OFFLINE_WANDB_MODES = ("offline", "disabled", "dryrun")
 
@@ -54,7 +54,6 @@ OFFLINE_WANDB_MODES = ("offline", "disabled", "dryrun")
 class PlannedRun:
     name: str
     overrides: list[str]
-    line: int = 0
 
 
 @dataclass
@@ -95,7 +94,7 @@ def read_plan(lines: Iterable[str]) -> list[PlannedRun]:
         if not overrides:
             raise ValueError(f"plan line {number}: run {name!r} has no overrides")
         seen[name] = number
-        runs.append(PlannedRun(name, overrides, number))
+        runs.append(PlannedRun(name, overrides))
     return runs
 
 
@@ -237,19 +236,19 @@ def launch_problems(config: Any) -> list[str]:
         for path in _data_files(config.data.get(key)):
             if "://" not in path and not Path(os.path.expanduser(path)).is_file():
                 problems.append(f"data.{key}: {path} does not exist. Prepare the data first "
-                                f"(`lead data math --out <DATA_DIR>`) or point DATA_DIR at it.")
+                                f"(`lead data math --out {Path(path).parent}`) or point DATA_DIR at it.")
     model = str(config.actor_rollout_ref.model.path)
     if model.startswith(("/", "./", "../", "~")) and not Path(os.path.expanduser(model)).exists():
         problems.append(f"actor_rollout_ref.model.path: {model} does not exist; set BASE_MODEL to a local "
                         f"model folder or a Hugging Face model id")
     loggers = config.trainer.logger
     loggers = [loggers] if isinstance(loggers, str) else list(loggers)
-    if "wandb" in loggers and os.environ.get("WANDB_MODE", "").lower() not in OFFLINE_WANDB_MODES:
-        if not _wandb_credentials():
-            problems.append("WANDB_API_KEY is not set and `wandb login` has not been run, but trainer.logger "
-                            "includes wandb. Put WANDB_API_KEY=<key> in .env (see .env.example), run "
-                            "`wandb login`, set WANDB_MODE=offline, or log to the console only with "
-                            "trainer.logger='[console]'.")
+    offline = os.environ.get("WANDB_MODE", "").lower() in OFFLINE_WANDB_MODES
+    if "wandb" in loggers and not offline and not _wandb_credentials():
+        problems.append("WANDB_API_KEY is not set and `wandb login` has not been run, but trainer.logger "
+                        "includes wandb. Put WANDB_API_KEY=<key> in .env (see .env.example), run "
+                        "`wandb login`, set WANDB_MODE=offline, or log to the console only with "
+                        "trainer.logger='[console]'.")
     return problems
 
 
@@ -288,6 +287,8 @@ def check_run(run: PlannedRun, *, launch: bool = False) -> RunReport:
                 report.error = "\n".join(problems)
     except (HydraException, OmegaConfBaseException, ValueError, TypeError, AssertionError) as err:
         report.error = _describe(err)
+    except Exception as err:  # noqa: BLE001 - reported for this run; the other runs still get checked
+        report.error = f"{type(err).__name__}: {_describe(err)}"
     return report
 
 
