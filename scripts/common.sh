@@ -109,11 +109,16 @@ lead_budget_knob() {
 
 # Keys a script derives from its environment; an override of one of them would break the link.
 lead_owned_key_hint() {
+    local method=${1#algorithm.} knob
+    method=${method%%.*}
+    knob=$(lead_budget_knob "$method")
+    if [[ -n $knob && $1 == "algorithm.$method.$knob" ]]; then
+        echo "set BUDGET instead: the method's cap must equal the response cap"
+        return
+    fi
     case $1 in
         data.max_response_length | actor_rollout_ref.rollout.response_length | actor_rollout_ref.rollout.max_model_len)
             echo "set BUDGET instead: it sets the response cap, the rollout caps and the method's cap together" ;;
-        algorithm.lead.bmax | algorithm.gdpo_static.bmax | algorithm.truncation.max_length | algorithm.dler.max_length | algorithm.laser_d.max_length)
-            echo "set BUDGET instead: the method's cap must equal the response cap" ;;
         trainer.n_gpus_per_node) echo "set N_GPUS (and CUDA_VISIBLE_DEVICES) instead" ;;
         actor_rollout_ref.model.path) echo "set BASE_MODEL (and MODEL_TAG) instead" ;;
         trainer.default_local_dir | trainer.experiment_name)
