@@ -386,3 +386,10 @@ def test_gdpo_static_without_efficiency_is_whitened_grpo():
     # x = [u, -u, -u, u]; token weights 500 each: mean 0, var = 2000 u^2 / 1999 -> A = +-sqrt(1999 / 2000)
     v = math.sqrt(1999 / 2000)
     close(adv, [v, -v, -v, v])
+
+
+def test_soft_max_below_threshold_is_refused_only_where_it_is_used():
+    with pytest.raises(ValueError, match="soft_max"):
+        GrpoLenThresholdConfig(mode="soft", threshold=5000, soft_max=4000)
+    step = GrpoLenThresholdConfig(mode="conditioned", threshold=5000, soft_max=4000)
+    close(threshold_length_rewards(t([4500.0, 6000.0]), t([1.0, 1.0]), step), [1, 0])

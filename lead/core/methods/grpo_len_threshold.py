@@ -67,8 +67,9 @@ class GrpoLenThresholdConfig(MethodConfig):
             self.invalid("lambda2", "lambda1 and lambda2 are both 0, so every reward would be 0")
         if self.number("threshold") <= 0:
             self.invalid("threshold", "expected threshold > 0 (tokens)")
-        if self.number("soft_max") < self.threshold:
-            self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold})")
+        # soft_max only shapes the soft modes; the step modes ignore it.
+        if self.number("soft_max") < self.threshold and self.mode in ("soft", "conditioned_soft"):
+            self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold}) in mode {self.mode}")
         self.number("correct_threshold")
         if self.number("epsilon") < 0:
             self.invalid("epsilon", "expected a value >= 0")
