@@ -352,3 +352,8 @@ def test_every_method_runs_through_verls_compute_advantage_with_its_yaml_block()
         assert (adv[mask == 0] == 0).all(), name
         metrics = STORE.pop_metrics()
         assert metrics and all(k.startswith(f"{name}/") and math.isfinite(v) for k, v in metrics.items()), name
+
+
+def test_unknown_estimator_fails_at_start_up():
+    with pytest.raises(ValueError, match="adv_estimator='leed' is not a registered advantage estimator"):
+        validate_run_config(compose_config("algorithm.adv_estimator=leed"))

@@ -32,14 +32,19 @@ LeadAlgoConfig = make_dataclass(
 def validate_run_config(config: Any) -> None:
     """Check a full training config before anything expensive starts.
 
-    For an estimator of this package: the ``algorithm.<estimator>`` knobs must be valid (unknown
+    The estimator must be registered with verl. For an estimator of this package: the ``algorithm.<estimator>`` knobs must be valid (unknown
     keys, modes and out-of-range values raise ``ValueError`` naming key, value and what is
     allowed); the KL penalty must not be folded into the reward; and a LEAD ``bmax`` below the
     rollout's response cap triggers a warning, since longer responses would all get L* = bmax.
     Other estimators pass through untouched.
     """
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
+
     algorithm = config.algorithm
     name = algorithm.adv_estimator
+    if name not in ADV_ESTIMATOR_REGISTRY:
+        raise ValueError(f"algorithm.adv_estimator={name!r} is not a registered advantage estimator; "
+                         f"available: {sorted(ADV_ESTIMATOR_REGISTRY)}")
     if not is_lead_estimator(name):
         return
     cfg = get_method(name).config_cls.from_mapping(method_block(algorithm, name))
