@@ -1,0 +1,177 @@
+"""The lab's settings: sizes and schedules (:class:`LabConfig` and its presets) and the few
+method knobs that must be rescaled to the toy task's token lengths (:data:`LAB_METHOD_SETTINGS`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+from lead.core.registry import build_method, get_method, load_methods
+from lead.lab.model import ModelConfig
+from lead.lab.task import DIRECT_LENGTH, TaskConfig, min_length
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    seed: int = 0
+    threads: int = 2
+    sft_steps: int = 1000
+    sft_batch: int = 64
+    sft_lr: float = 3e-3
+    sft_warmup: int = 50
+    """Linear learning-rate warm-up steps, then linear decay to 0."""
+    rl_steps: int = 60
+    prompts_per_step: int = 16
+    group_size: int = 8
+    """Samples per prompt (``G``); advantages compare samples of the same prompt."""
+    rl_lr: float = 3e-4
+    max_new_tokens: int = 96
+    """Response budget; a response without ``<eos>`` within it is wrong."""
+    eval_every: int = 10
+    eval_per_k: int = 50
+    """Held-out problems per difficulty, each sampled once at temperature 1 with a fixed seed."""
+
+    def __post_init__(self) -> None:
+        for key in ("threads", "sft_batch", "prompts_per_step", "group_size", "max_new_tokens",
+                    "eval_every", "eval_per_k"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r} is invalid: expected a positive integer")
+        for key in ("seed", "sft_steps", "sft_warmup", "rl_steps"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key}={value!r} is invalid: expected an integer >= 0")
+        for key in ("sft_lr", "rl_lr"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key}={getattr(self, key)!r} is invalid: expected a learning rate > 0")
+        if self.group_size < 2:
+            raise ValueError(f"group_size={self.group_size} is invalid: group advantages need >= 2 samples per prompt")
+        if self.max_new_tokens < self.task.longest_trace():
+            raise ValueError(f"max_new_tokens={self.max_new_tokens} cannot hold the longest warm-up trace "
+                             f"({self.task.longest_trace()} tokens)")
+        longest_prompt = 1 + 3 + 2 * self.task.max_ops
+        if self.model.max_positions < longest_prompt + self.max_new_tokens:
+            raise ValueError(f"model.max_positions={self.model.max_positions} is shorter than the longest prompt "
+                             f"plus max_new_tokens ({longest_prompt + self.max_new_tokens})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, LabConfig] = {
+    # ~10 min on 2 cores: the README's run.
+    "default": LabConfig(),
+    # ~2 min on 2 cores: a smaller model (0.13M parameters) that still learns the task.
+    "quick": LabConfig(model=ModelConfig(hidden=64, layers=2, heads=4, ffn=256), sft_steps=600, rl_steps=30,
+                       eval_every=10, eval_per_k=30),
+    # The CI test configuration: the quick model with a shorter schedule.
+    "test": LabConfig(model=ModelConfig(hidden=64, layers=2, heads=4, ffn=256), sft_steps=500, rl_steps=20,
+                      eval_every=10, eval_per_k=30),
+}
+
+
+PAPER_BUDGET = 8000
+"""Response budget (tokens) of the LEAD paper's runs, the reference for per-token rates below."""
+
+
+def _paper_default(method: str, key: str) -> Any:
+    return getattr(get_method(method).config_cls(), key)
+
+
+def _lead_family(task: TaskConfig, budget: int) -> dict[str, Any]:
+    return {
+        # bmax is the response budget, as in the paper's runs (8000 with max_response_length 8000).
+        "bmax": float(budget),
+        # The paper's 1000-token floor sits below the genuine solutions of its tasks; here the
+        # shortest genuine solution is the k=1 trace (7 tokens), so L* never asks for less
+        # reasoning than the easiest problem needs. (Scaling 1000/8000 by the budget would give
+        # 12, which would push k=1 and k=2 answers up to 12 tokens.)
+        "lstar_floor": float(min_length(1)),
+        # max_asym only: no efficiency bonus for suspiciously short correct answers (the
+        # paper's 500 tokens); here only the 3-token direct answers are that short.
+        "min_correct_len": float(DIRECT_LENGTH + 1),
+    }
+
+
+# Method knobs whose paper defaults are counts of real reasoning tokens (thousands) and must be
+# rescaled to this task, where the budget is ~100 tokens and answers take 3-86. Every other knob
+# keeps its paper default, and a method without a row (GRPO, the z-score and min-max length
+# rewards, HAPO's history) has no token-denominated knob. Rules: caps that equal the response
+# budget in the paper become the lab's budget; targets and training caps below the budget keep
+# their fraction of the paper's budget; per-token penalty rates are multiplied by
+# PAPER_BUDGET / budget so that a full-budget response pays what it pays at 8000 tokens.
+LAB_METHOD_SETTINGS: dict[str, Callable[[TaskConfig, int], dict[str, Any]]] = {
+    "lead": _lead_family,
+    "gdpo_static": _lead_family,  # the same L* and efficiency reward as LEAD, fixed weights
+    # LASER: target 4096 at a 16384 budget.
+    "laser": lambda task, budget: {"target_length": budget / 4},
+    # LASER-D: grid from 2048 in steps of 1024 up to the 16384 budget.
+    "laser_d": lambda task, budget: {"max_length": float(budget), "lower_bound": budget / 8, "interval": budget / 16},
+    # The LEAD paper's GRPO baseline: threshold 2000 (soft max 4000) at an 8000 budget.
+    "grpo_len_threshold": lambda task, budget: {"threshold": budget / 4, "soft_max": budget / 2},
+    # ThinkPrune and DLER train at a 4000-token cap, about a quarter of their models' usual budget.
+    "truncation": lambda task, budget: {"max_length": budget / 4},
+    "dler": lambda task, budget: {"max_length": budget / 4},
+    # Per-token penalties (ALP: beta per token at solve rate 1; ShorterBetter: beta per token
+    # of distance to the shortest correct length).
+    "alp": lambda task, budget: {"beta": _paper_default("alp", "beta") * PAPER_BUDGET / budget},
+    "shorter_better": lambda task, budget: {"beta": _paper_default("shorter_better", "beta") * PAPER_BUDGET / budget},
+}
+
+
+def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config mapping the lab passes to ``build_method(name, ...)``: the table's toy-scale
+    settings for ``name`` (if any), then the user's ``overrides``."""
+    settings = LAB_METHOD_SETTINGS.get(name)
+    values = settings(cfg.task, cfg.max_new_tokens) if settings else {}
+    values.update(overrides or {})
+    return values
+
+
+def parse_methods(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"--methods {text!r} names no method")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--methods {text!r} names a method twice")
+    available = load_methods()
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown} in --methods; available: {sorted(available)}")
+    return names
+
+
+def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``["lead.beta=0.9", ...]`` -> ``{"lead": {"beta": 0.9}}``; values are JSON (bare words are strings)."""
+    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for item in items:
+        name, sep, value = item.partition("=")
+        method, dot, key = name.partition(".")
+        if not sep or not dot or not key:
+            raise ValueError(f"--set {item!r} is invalid: expected METHOD.KEY=VALUE, e.g. lead.beta=0.9")
+        if method not in out:
+            raise ValueError(f"--set {item!r} names method {method!r}, which is not in --methods {methods}")
+        try:
+            out[method][key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[method][key] = value
+    return out
+
+
+def check_methods(methods: list[str], cfg: LabConfig, overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Build every method once so a bad knob fails before any training; returns the configs used."""
+    configs = {}
+    for name in methods:
+        values = method_config(name, cfg, overrides.get(name))
+        build_method(name, values)
+        configs[name] = values
+    return configs
+
+
+def with_overrides(cfg: LabConfig, **changes: Any) -> LabConfig:
+    """``cfg`` with the given top-level fields replaced (``None`` leaves a field alone)."""
+    return replace(cfg, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,96 @@
+"""One lab run: warm up a model, train it with every chosen method and seed, write the results.
+
+Output folder::
+
+    results.md, results.json   the table (per method: final accuracy and length, change against
+                               the warm-up model, per difficulty) and, in the JSON, every curve
+    curves.png                 held-out accuracy and length against RL step, every method
+    lead_controller.png        LEAD's correctness/efficiency weights and its targets L* per difficulty
+    warmup_model/              the warm-up model (tokenizer included)
+    models/<method>-seed<s>/   each trained model
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lead.core.registry import build_method
+from lead.lab import report
+from lead.lab.config import LabConfig
+from lead.lab.model import build_model, build_tokenizer, load, save
+from lead.lab.task import heldout_problems
+from lead.lab.train import Log, evaluate, train_rl, warmup
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation sampling seed = run seed + this, away from the training seeds."""
+
+
+def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[str, Any]], seeds: int,
+            out: str | Path, warmup_from: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+    """Run the experiment and write the output folder; returns what ``results.json`` holds.
+
+    Every method and seed starts from the same warm-up model; RL seed ``s`` is ``cfg.seed + s``.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds={seeds} is invalid: expected at least 1")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    heldout = heldout_problems(cfg.task, cfg.eval_per_k, cfg.seed)
+    exclude = {p.key for p in heldout}
+    timings: dict[str, float] = {}
+
+    def eval_fn(model: torch.nn.Module) -> dict[str, Any]:
+        return evaluate(model, tokenizer, heldout, cfg.max_new_tokens, cfg.seed + EVAL_SEED_OFFSET)
+
+    start = time.perf_counter()
+    if warmup_from is not None:
+        log(f"warm-up model: loading {warmup_from}")
+        model, tokenizer = load(warmup_from)
+    else:
+        tokenizer = build_tokenizer(cfg.task)
+        model = build_model(tokenizer, cfg.model, cfg.seed)
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"warm-up: {n_params / 1e6:.2f}M-parameter Llama, {cfg.sft_steps} supervised steps")
+        warmup(model, tokenizer, cfg, exclude, log)
+    save(model, tokenizer, out / "warmup_model")
+    timings["warmup_s"] = time.perf_counter() - start
+    warm_eval = eval_fn(model)
+    log(f"warm-up model: held-out accuracy {warm_eval['accuracy']:.3f}, mean length {warm_eval['length']:.1f}")
+
+    runs = []
+    for name in methods:
+        for s in range(seeds):
+            seed = cfg.seed + s
+            log(f"RL: {name}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x {cfg.group_size}")
+            method = build_method(name, method_configs[name])
+            policy = copy.deepcopy(model)
+            t0 = time.perf_counter()
+            history = train_rl(policy, tokenizer, method, cfg, seed, exclude, eval_fn, log)
+            timings[f"rl_{name}_seed{seed}_s"] = time.perf_counter() - t0
+            save(policy, tokenizer, out / "models" / f"{name}-seed{seed}")
+            runs.append({"method": name, "seed": seed, "method_config": method.config.to_dict()
+                         if hasattr(method.config, "to_dict") else method_configs[name], **history})
+    timings["total_s"] = time.perf_counter() - start
+
+    results = {
+        "config": cfg.to_dict(), "methods": methods, "seeds": seeds,
+        "warmup": warm_eval, "runs": runs, "timings": timings,
+        "summary": report.summarise(warm_eval, runs, methods),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    table = report.markdown_table(results)
+    (out / "results.md").write_text(table)
+    report.plot_curves(results, out / "curves.png")
+    if "lead" in methods:
+        report.plot_lead(results, out / "lead_controller.png")
+    log("")
+    log(table)
+    log(f"wrote {out}/ (results.md, results.json, plots, models) in {timings['total_s']:.0f} s")
+    return results
