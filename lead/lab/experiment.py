@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +76,11 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
             history = train_rl(policy, tokenizer, method, cfg, seed, exclude, eval_fn, log)
             timings[f"rl_{name}_seed{seed}_s"] = time.perf_counter() - t0
             save(policy, tokenizer, out / "models" / f"{name}-seed{seed}")
-            runs.append({"method": name, "seed": seed, "method_config": method.config.to_dict()
-                         if hasattr(method.config, "to_dict") else method_configs[name], **history})
+            runs.append({"method": name, "seed": seed, "method_config": asdict(method.config), **history})
     timings["total_s"] = time.perf_counter() - start
 
     results = {
-        "config": cfg.to_dict(), "methods": methods, "seeds": seeds,
+        "config": cfg.to_dict(), "methods": methods, "method_settings": method_configs, "seeds": seeds,
         "warmup": warm_eval, "runs": runs, "timings": timings,
         "summary": report.summarise(warm_eval, runs, methods),
     }

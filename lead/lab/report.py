@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from lead.lab.task import min_length
 
-METRICS = ("accuracy", "length", "rechecks", "direct", "excess")
+METRICS = ("accuracy", "greedy_accuracy", "length", "rechecks", "direct", "excess")
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -52,16 +52,20 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"one sample each at temperature 1. RL: {cfg['rl_steps']} steps of {cfg['prompts_per_step']} prompts x "
         f"{cfg['group_size']} samples from the same warm-up model"
         + (f"; mean ± std over {seeds} seeds." if seeds > 1 else f", seed {cfg['seed']}.")
-        + f" The shortest complete traces average {min_mean:.1f} tokens on this set.",
+        + f" The shortest complete traces average {min_mean:.1f} tokens on this set. Accuracy is of that sample;"
+        " greedy accuracy is of greedy decoding.",
         "",
-        "| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers |",
-        "|---|---|---|---|---|---|---|",
-        f"| warm-up model | {warm['accuracy']:.3f} | | {warm['length']:.1f} | | {warm['rechecks']:.2f} | {warm['direct']:.2f} |",
+        "| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers "
+        "| greedy accuracy |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| warm-up model | {warm['accuracy']:.3f} | | {warm['length']:.1f} | | {warm['rechecks']:.2f} "
+        f"| {warm['direct']:.2f} | {warm['greedy_accuracy']:.3f} |",
     ]
     for name, row in summary.items():
         lines.append(
             f"| {name} | {_fmt(row['accuracy'], 3)} | {100 * row['delta_accuracy']:+.1f} pt | {_fmt(row['length'], 1)} "
-            f"| {row['delta_length_pct']:+.0f}% | {_fmt(row['rechecks'], 2)} | {_fmt(row['direct'], 2)} |")
+            f"| {row['delta_length_pct']:+.0f}% | {_fmt(row['rechecks'], 2)} | {_fmt(row['direct'], 2)} "
+            f"| {_fmt(row['greedy_accuracy'], 3)} |")
     lines += [
         "",
         "Per difficulty, accuracy / mean length (the shortest complete trace has 4k + 3 tokens):",
@@ -74,6 +78,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     for name, row in summary.items():
         lines.append(f"| {name} | " + " | ".join(
             f"{row['by_k'][k]['accuracy']['mean']:.2f} / {row['by_k'][k]['length']['mean']:.1f}" for k in ks) + " |")
+    settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+                for name, values in results["method_settings"].items() if values]
+    if settings:
+        lines += ["", "Method settings that differ from the papers' defaults (rescaled to this task's token lengths): "
+                  + "; ".join(settings) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,61 @@
+"""The lab's table and plots, on hand-made results with two seeds."""
+
+import pytest
+from PIL import Image
+
+from lead.lab.config import PRESETS
+from lead.lab.report import markdown_table, plot_curves, plot_lead, summarise
+
+
+def evaluation(step, acc, length, n_per_k=2):
+    by_k = {str(k): {"accuracy": acc, "greedy_accuracy": 1.0, "length": length + k, "rechecks": 0.5,
+                     "direct": 0.0, "excess": 1.0, "unfinished": 0.0, "n": n_per_k} for k in (1, 2)}
+    return {"step": step, "accuracy": acc, "greedy_accuracy": 1.0, "length": length, "rechecks": 0.5,
+            "direct": 0.0, "excess": 1.0, "unfinished": 0.0, "n": 2 * n_per_k, "by_k": by_k}
+
+
+def run(method, seed, final_acc, final_len):
+    steps = [{"step": s, "loss": 0.1, "lead/w_corr": 0.6, "lead/w_eff": 0.4, "lead/target_w_corr": 0.7,
+              "lead/target_w_eff": 0.3, "lab/lstar_k1": 9.0, "lab/lstar_k2": 12.0} for s in (1, 2)]
+    return {"method": method, "seed": seed, "method_config": {}, "steps": steps,
+            "evals": [evaluation(0, 0.5, 20.0), evaluation(2, final_acc, final_len)]}
+
+
+@pytest.fixture
+def results():
+    warm = evaluation(0, 0.5, 20.0)
+    runs = [run("lead", 0, 0.8, 10.0), run("lead", 1, 0.6, 14.0), run("grpo", 0, 0.7, 22.0), run("grpo", 1, 0.7, 22.0)]
+    summary = summarise(warm, runs, ["lead", "grpo"])
+    return {"config": PRESETS["default"].to_dict(), "methods": ["lead", "grpo"], "seeds": 2, "warmup": warm,
+            "runs": runs, "summary": summary,
+            "method_settings": {"lead": {"bmax": 96.0, "lstar_floor": 7.0}, "grpo": {}}}
+
+
+def test_summary_averages_seeds_and_compares_with_the_warmup(results):
+    lead, grpo = results["summary"]["lead"], results["summary"]["grpo"]
+    assert lead["accuracy"]["mean"] == pytest.approx(0.7)
+    assert lead["accuracy"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert lead["length"]["mean"] == pytest.approx(12.0)
+    assert lead["delta_accuracy"] == pytest.approx(0.2)
+    assert lead["delta_length_pct"] == pytest.approx(-40.0)
+    assert grpo["length"]["std"] == 0.0 and grpo["delta_length_pct"] == pytest.approx(10.0)
+    assert lead["by_k"]["2"]["length"]["mean"] == pytest.approx(14.0)
+    assert lead["seeds"] == 2 and lead["steps"] == 2
+
+
+def test_markdown_table(results):
+    table = markdown_table(results)
+    assert "| lead | 0.700 ± 0.141 | +20.0 pt | 12.0 ± 2.8 | -40% |" in table
+    assert "| grpo | 0.700 | +20.0 pt | 22.0 | +10% |" in table
+    assert "mean ± std over 2 seeds" in table
+    assert "| method | k=1 (7) | k=2 (11) |" in table
+    assert "lead: bmax=96, lstar_floor=7" in table and "grpo:" not in table
+
+
+def test_plots_are_small_pngs(results, tmp_path):
+    plot_curves(results, tmp_path / "curves.png")
+    plot_lead(results, tmp_path / "lead.png")
+    for name in ("curves.png", "lead.png"):
+        with Image.open(tmp_path / name) as img:
+            assert img.format == "PNG" and img.size == (1000, 380)
+        assert (tmp_path / name).stat().st_size < 300_000
