@@ -26,7 +26,8 @@ def results():
     warm = evaluation(0, 0.5, 20.0)
     runs = [run("lead", 0, 0.8, 10.0), run("lead", 1, 0.6, 14.0), run("grpo", 0, 0.7, 22.0), run("grpo", 1, 0.7, 22.0)]
     summary = summarise(warm, runs, ["lead", "grpo"])
-    return {"config": PRESETS["default"].to_dict(), "methods": ["lead", "grpo"], "seeds": 2, "warmup": warm,
+    return {"config": PRESETS["default"].to_dict(), "model": "0.34M-parameter Llama (hidden 96, 3 layers)",
+            "methods": ["lead", "grpo"], "seeds": 2, "warmup": warm,
             "runs": runs, "summary": summary,
             "method_settings": {"lead": {"bmax": 96.0, "lstar_floor": 7.0}, "grpo": {}}}
 
@@ -48,6 +49,7 @@ def test_markdown_table(results):
     assert "| lead | 0.700 ± 0.141 | +20.0 pt | 12.0 ± 2.8 | -40% |" in table
     assert "| grpo | 0.700 | +20.0 pt | 22.0 | +10% |" in table
     assert "mean ± std over 2 seeds" in table
+    assert "Model: 0.34M-parameter Llama (hidden 96, 3 layers), 600 warm-up steps." in table
     assert "| method | k=1 (7) | k=2 (11) |" in table
     assert "lead: bmax=96, lstar_floor=7" in table and "grpo:" not in table
 

@@ -32,6 +32,12 @@ EVAL_SEED_OFFSET = 10_000
 """Evaluation sampling seed = run seed + this, away from the training seeds."""
 
 
+def model_summary(model: torch.nn.Module) -> str:
+    c = model.config
+    n = sum(p.numel() for p in model.parameters())
+    return f"{n / 1e6:.2f}M-parameter Llama (hidden {c.hidden_size}, {c.num_hidden_layers} layers)"
+
+
 def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[str, Any]], seeds: int,
             out: str | Path, warmup_from: str | Path | None = None, log: Log = print) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
@@ -54,11 +60,12 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
     if warmup_from is not None:
         log(f"warm-up model: loading {warmup_from}")
         model, tokenizer = load(warmup_from)
+        if tokenizer.get_vocab() != build_tokenizer(cfg.task).get_vocab():
+            raise ValueError(f"{warmup_from} was trained on a different task vocabulary than {cfg.task}")
     else:
         tokenizer = build_tokenizer(cfg.task)
         model = build_model(tokenizer, cfg.model, cfg.seed)
-        n_params = sum(p.numel() for p in model.parameters())
-        log(f"warm-up: {n_params / 1e6:.2f}M-parameter Llama, {cfg.sft_steps} supervised steps")
+        log(f"warm-up: {model_summary(model)}, {cfg.sft_steps} supervised steps")
         warmup(model, tokenizer, cfg, exclude, log)
     save(model, tokenizer, out / "warmup_model")
     timings["warmup_s"] = time.perf_counter() - start
@@ -80,7 +87,9 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
     timings["total_s"] = time.perf_counter() - start
 
     results = {
-        "config": cfg.to_dict(), "methods": methods, "method_settings": method_configs, "seeds": seeds,
+        "config": cfg.to_dict(), "model": model_summary(model),
+        "warmup_from": None if warmup_from is None else str(warmup_from),
+        "methods": methods, "method_settings": method_configs, "seeds": seeds,
         "warmup": warm_eval, "runs": runs, "timings": timings,
         "summary": report.summarise(warm_eval, runs, methods),
     }

@@ -48,7 +48,10 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines = [
         "## `lead lab` results",
         "",
-        f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = 1..{cfg['task']['max_ops']}), "
+        f"Model: {results['model']}, "
+        + (f"warm-up model loaded from {results['warmup_from']}. " if results.get("warmup_from")
+           else f"{cfg['sft_steps']} warm-up steps. ")
+        + f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = 1..{cfg['task']['max_ops']}), "
         f"one sample each at temperature 1. RL: {cfg['rl_steps']} steps of {cfg['prompts_per_step']} prompts x "
         f"{cfg['group_size']} samples from the same warm-up model"
         + (f"; mean ± std over {seeds} seeds." if seeds > 1 else f", seed {cfg['seed']}.")
