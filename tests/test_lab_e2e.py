@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from lead.cli import main
+from lead.lab.experiment import EVAL_SEED_OFFSET
 from lead.lab.model import load
 from lead.lab.task import TaskConfig, heldout_problems
 from lead.lab.train import evaluate
-from lead.lab.experiment import EVAL_SEED_OFFSET
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 Examples::
 
-    lead lab                              # ~10 min on 2 cores: LEAD and GRPO, one seed
+    lead lab                              # ~10 min on 2 cores: LEAD and GRPO, two seeds
     lead lab --quick                      # ~2 min
     lead lab --methods lead,grpo --seeds 3
     lead lab --set lead.beta=0.9 --warmup-from lead-lab/warmup_model
@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from lead.lab.config import PRESETS, check_methods, parse_method_overrides, parse_methods, with_overrides
+from lead.lab.config import (
+    PRESETS,
+    check_methods,
+    parse_method_overrides,
+    parse_methods,
+    with_overrides,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="size and schedule: default (~10 min on 2 cores), quick (~2 min), test (CI)")
     parser.add_argument("--methods", default="lead,grpo",
                         help="comma-separated registered advantage methods (default: lead,grpo)")
-    parser.add_argument("--seeds", type=int, default=1, help="RL seeds per method; the table shows mean ± std")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="RL seeds per method (default preset: 2, others: 1); the table shows mean ± std")
     parser.add_argument("--seed", type=int, default=None, help="base seed (data, warm-up, first RL seed); default 0")
     parser.add_argument("--out", default="lead-lab", help="output folder (default: ./lead-lab)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.KEY=VALUE",
@@ -41,12 +48,11 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"lead lab: --quick conflicts with --preset {args.preset}")
     preset = "quick" if args.quick else (args.preset or "default")
     try:
-        cfg = with_overrides(PRESETS[preset], seed=args.seed, sft_steps=args.sft_steps, rl_steps=args.rl_steps,
-                             eval_every=args.eval_every, eval_per_k=args.eval_per_k, threads=args.threads)
+        cfg = with_overrides(PRESETS[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
+                             rl_steps=args.rl_steps, eval_every=args.eval_every, eval_per_k=args.eval_per_k,
+                             threads=args.threads)
         methods = parse_methods(args.methods)
         configs = check_methods(methods, cfg, parse_method_overrides(args.overrides, methods))
-        if args.seeds < 1:
-            raise ValueError(f"--seeds {args.seeds} is invalid: expected at least 1")
         if args.warmup_from is not None and not os.path.isfile(os.path.join(args.warmup_from, "config.json")):
             raise ValueError(f"--warmup-from {args.warmup_from!r} is not a saved lab model (no config.json)")
     except ValueError as err:
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     from lead.lab.experiment import run_lab
 
-    print(f"lead lab ({preset}): methods {', '.join(methods)}; {args.seeds} seed(s); output {args.out}/", flush=True)
-    run_lab(cfg, methods, configs, args.seeds, args.out, warmup_from=args.warmup_from,
+    print(f"lead lab ({preset}): methods {', '.join(methods)}; {cfg.seeds} seed(s); output {args.out}/", flush=True)
+    run_lab(cfg, methods, configs, args.out, warmup_from=args.warmup_from,
             log=lambda line: print(line, flush=True))
     return 0

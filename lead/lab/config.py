@@ -5,8 +5,9 @@ method knobs that must be rescaled to the toy task's token lengths (:data:`LAB_M
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from lead.core.registry import build_method, get_method, load_methods
 from lead.lab.model import ModelConfig
@@ -18,6 +19,9 @@ class LabConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     seed: int = 0
+    """Seeds the held-out split, the warm-up and the first RL run."""
+    seeds: int = 1
+    """RL runs per method, with seeds ``seed .. seed + seeds - 1``, all from the one warm-up model."""
     threads: int = 2
     sft_steps: int = 1000
     sft_batch: int = 64
@@ -36,7 +40,7 @@ class LabConfig:
     """Held-out problems per difficulty, each sampled once at temperature 1 with a fixed seed."""
 
     def __post_init__(self) -> None:
-        for key in ("threads", "sft_batch", "prompts_per_step", "group_size", "max_new_tokens",
+        for key in ("seeds", "threads", "sft_batch", "prompts_per_step", "group_size", "max_new_tokens",
                     "eval_every", "eval_per_k"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
@@ -67,7 +71,7 @@ class LabConfig:
 # step 400 for the default model; the step counts leave a margin past it.
 PRESETS: dict[str, LabConfig] = {
     # ~10 min on 2 cores: the README's run (0.34M parameters).
-    "default": LabConfig(sft_steps=600, rl_steps=100),
+    "default": LabConfig(sft_steps=600, rl_steps=100, seeds=2),
     # ~2 min on 2 cores (0.2M parameters).
     "quick": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=30,
                        eval_per_k=30),
@@ -165,7 +169,8 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
     return out
 
 
-def check_methods(methods: list[str], cfg: LabConfig, overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def check_methods(methods: list[str], cfg: LabConfig,
+                  overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Build every method once so a bad knob fails before any training; returns the configs used."""
     configs = {}
     for name in methods:

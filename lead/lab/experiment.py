@@ -38,14 +38,13 @@ def model_summary(model: torch.nn.Module) -> str:
     return f"{n / 1e6:.2f}M-parameter Llama (hidden {c.hidden_size}, {c.num_hidden_layers} layers)"
 
 
-def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[str, Any]], seeds: int,
-            out: str | Path, warmup_from: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[str, Any]], out: str | Path,
+            warmup_from: str | Path | None = None, log: Log = print) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
-    Every method and seed starts from the same warm-up model; RL seed ``s`` is ``cfg.seed + s``.
+    Every method and seed starts from the same warm-up model; RL seeds are
+    ``cfg.seed .. cfg.seed + cfg.seeds - 1``.
     """
-    if seeds < 1:
-        raise ValueError(f"seeds={seeds} is invalid: expected at least 1")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
@@ -74,7 +73,7 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
 
     runs = []
     for name in methods:
-        for s in range(seeds):
+        for s in range(cfg.seeds):
             seed = cfg.seed + s
             log(f"RL: {name}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x {cfg.group_size}")
             method = build_method(name, method_configs[name])
@@ -89,7 +88,7 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
     results = {
         "config": cfg.to_dict(), "model": model_summary(model),
         "warmup_from": None if warmup_from is None else str(warmup_from),
-        "methods": methods, "method_settings": method_configs, "seeds": seeds,
+        "methods": methods, "method_settings": method_configs, "seeds": cfg.seeds,
         "warmup": warm_eval, "runs": runs, "timings": timings,
         "summary": report.summarise(warm_eval, runs, methods),
     }

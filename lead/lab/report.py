@@ -58,11 +58,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         + f" The shortest complete traces average {min_mean:.1f} tokens on this set. Accuracy is of that sample;"
         " greedy accuracy is of greedy decoding.",
         "",
-        "| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers "
-        "| greedy accuracy |",
+        ("| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers "
+        "| greedy accuracy |"),
         "|---|---|---|---|---|---|---|---|",
-        f"| warm-up model | {warm['accuracy']:.3f} | | {warm['length']:.1f} | | {warm['rechecks']:.2f} "
-        f"| {warm['direct']:.2f} | {warm['greedy_accuracy']:.3f} |",
+        (f"| warm-up model | {warm['accuracy']:.3f} | | {warm['length']:.1f} | | {warm['rechecks']:.2f} "
+        f"| {warm['direct']:.2f} | {warm['greedy_accuracy']:.3f} |"),
     ]
     for name, row in summary.items():
         lines.append(

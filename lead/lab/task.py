@@ -133,7 +133,8 @@ def heldout_problems(cfg: TaskConfig, per_k: int, seed: int) -> list[Problem]:
     for k in range(1, cfg.max_ops + 1):
         space = 10 * len(OP_TOKENS) ** k
         if per_k > space // 2:
-            raise ValueError(f"per_k={per_k} held-out problems would leave too few of the {space} with k={k} for training")
+            raise ValueError(f"per_k={per_k} held-out problems would leave too few of the {space} "
+                             f"with k={k} for training")
         seen: set[str] = set()
         while len(seen) < per_k:
             p = random_problem(rng, cfg, k)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,15 @@ from transformers import PreTrainedTokenizerFast
 from lead.core.lead import target_lengths
 from lead.core.registry import RolloutBatch
 from lead.lab.config import LabConfig
-from lead.lab.task import BOS, Graded, Problem, grade, min_length, training_problems, warmup_example
+from lead.lab.task import (
+    BOS,
+    Graded,
+    Problem,
+    grade,
+    min_length,
+    training_problems,
+    warmup_example,
+)
 
 Log = Callable[[str], None]
 
@@ -85,7 +94,8 @@ def warmup(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabC
         sched.step()
         losses.append(loss.item())
         if (step + 1) % max(cfg.sft_steps // 10, 1) == 0 or step + 1 == cfg.sft_steps:
-            log(f"  warm-up step {step + 1}/{cfg.sft_steps}  loss {losses[-1]:.3f}  ({time.perf_counter() - start:.0f} s)")
+            elapsed = time.perf_counter() - start
+            log(f"  warm-up step {step + 1}/{cfg.sft_steps}  loss {losses[-1]:.3f}  ({elapsed:.0f} s)")
     model.eval()
     return losses
 
@@ -119,7 +129,8 @@ def sample(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems:
     response = out[:, ids.shape[1]:]
     is_eos = response == tokenizer.eos_token_id
     finished = is_eos.any(dim=1)
-    lengths = torch.where(finished, is_eos.int().argmax(dim=1) + 1, torch.full_like(finished, response.shape[1], dtype=torch.long))
+    cut = torch.full_like(finished, response.shape[1], dtype=torch.long)
+    lengths = torch.where(finished, is_eos.int().argmax(dim=1) + 1, cut)
     response_mask = (torch.arange(response.shape[1])[None, :] < lengths[:, None]).long()
     tokens = [tokenizer.convert_ids_to_tokens(row[:length].tolist()) for row, length in zip(response, lengths)]
     graded = [grade(p, t) for p, t in zip(expanded, tokens)]
