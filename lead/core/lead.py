@@ -178,6 +178,19 @@ def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torc
     return torch.where(correct, correct_r, (1.0 - ratio).clamp(min=-1.0, max=0.0))
 
 
+def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
+                    cfg: LeadConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target lengths ``L*`` (``[G]``) and efficiency rewards (``[N]``) of a batch: the
+    :func:`target_lengths` / :func:`efficiency_rewards` pipeline, with the rewards of prompts no
+    rollout solved set to 0 when ``zero_unsolved_efficiency`` is on."""
+    lstar = target_lengths(lengths, correct, gid, num_groups, cfg)
+    r_eff = efficiency_rewards(lengths, correct, lstar[gid], cfg)
+    if cfg.zero_unsolved_efficiency:
+        solved = group_count(gid, num_groups, correct) > 0
+        r_eff = torch.where(solved[gid], r_eff, torch.zeros_like(r_eff))
+    return lstar, r_eff
+
+
 def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None,
                           sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompt-weighted mean and law-of-total-variance std over the groups with a selected member:
@@ -319,11 +332,7 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     length = lengths.to(torch.float64)
     correct = c > cfg.correct_threshold
 
-    lstar = target_lengths(length, correct, gid, num_groups, cfg)
-    solved = group_count(gid, num_groups, correct) > 0
-    r_eff = efficiency_rewards(length, correct, lstar[gid], cfg)
-    if cfg.zero_unsolved_efficiency:
-        r_eff = torch.where(solved[gid], r_eff, torch.zeros_like(r_eff))
+    lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg)
 
     adv_c = group_zscore(c, gid, num_groups, eps=cfg.group_std_eps)
     adv_e = group_zscore(r_eff, gid, num_groups, eps=cfg.group_std_eps)

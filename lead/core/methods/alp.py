@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lead.core.groups import group_count, group_mean
 from lead.core.config import MethodConfig
+from lead.core.groups import group_count, group_mean
 from lead.core.methods._base import Stateless, normalise, prepare, to_metrics
 from lead.core.registry import RolloutBatch, register_method
 

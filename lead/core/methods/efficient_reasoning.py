@@ -21,9 +21,15 @@ from dataclasses import dataclass
 
 import torch
 
-from lead.core.groups import group_mean, group_var
 from lead.core.config import MethodConfig
-from lead.core.methods._base import NORMALISATIONS, Stateless, normalise, prepare, to_metrics
+from lead.core.groups import group_mean, group_var
+from lead.core.methods._base import (
+    NORMALISATIONS,
+    Stateless,
+    normalise,
+    prepare,
+    to_metrics,
+)
 from lead.core.registry import RolloutBatch, register_method
 
 

@@ -7,8 +7,7 @@ weights and whitens the sum over the batch. With LEAD's efficiency reward as the
           + w_e\, \frac{r^{eff} - \mathrm{mean}_q r^{eff}}{\mathrm{std}_q r^{eff} + \epsilon}\right)
 
 where ``s`` is the summed reward and :math:`r^{eff}` LEAD's efficiency reward around the
-per-prompt target :math:`L^*` (:func:`lead.core.lead.target_lengths`,
-:func:`lead.core.lead.efficiency_rewards`). This is LEAD with the PSI controller replaced by
+per-prompt target :math:`L^*` (:func:`lead.core.lead.lead_efficiency`). This is LEAD with the PSI controller replaced by
 constant weights: the ablation that isolates the controller. Whitening removes any common scale,
 so only :math:`w_c / w_e` matters, and ``(w_c, w_e)`` gives the same advantages as LEAD with
 ``static_lambda_corr = w_c / (w_c + w_e)`` (up to the whitening epsilon).
@@ -24,17 +23,16 @@ from dataclasses import dataclass
 
 import torch
 
-from lead.core.groups import group_count, group_zscore
+from lead.core.config import MethodConfig
+from lead.core.groups import group_zscore
 from lead.core.lead import (
     AGGREGATORS,
     LSTAR_MODES,
     WHITEN_WEIGHTINGS,
     LeadConfig,
-    efficiency_rewards,
-    target_lengths,
+    lead_efficiency,
     whiten,
 )
-from lead.core.config import MethodConfig
 from lead.core.methods._base import Stateless, prepare, to_metrics
 from lead.core.registry import RolloutBatch, register_method
 
@@ -114,11 +112,7 @@ class GdpoStaticMethod(Stateless):
     def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, lead_cfg = self.config, self.lead_config
         ro = prepare(batch, cfg.correct_threshold, self.name)
-        lstar = target_lengths(ro.lengths, ro.correct, ro.gid, ro.num_groups, lead_cfg)
-        r_eff = efficiency_rewards(ro.lengths, ro.correct, lstar[ro.gid], lead_cfg)
-        if cfg.zero_unsolved_efficiency:
-            solved = group_count(ro.gid, ro.num_groups, ro.correct) > 0
-            r_eff = torch.where(solved[ro.gid], r_eff, torch.zeros_like(r_eff))
+        lstar, r_eff = lead_efficiency(ro.lengths, ro.correct, ro.gid, ro.num_groups, lead_cfg)
         adv_c = group_zscore(ro.scores, ro.gid, ro.num_groups, eps=cfg.group_std_eps)
         adv_e = group_zscore(r_eff, ro.gid, ro.num_groups, eps=cfg.group_std_eps)
         adv = whiten(cfg.w_corr * adv_c + cfg.w_eff * adv_e, ro.lengths, cfg.whiten_weighting, cfg.whiten_eps)

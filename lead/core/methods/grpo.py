@@ -13,8 +13,8 @@ from typing import Any, Mapping
 
 import torch
 
-from lead.core.groups import group_index, group_zscore
 from lead.core.config import MethodConfig
+from lead.core.groups import group_index, group_zscore
 from lead.core.registry import RolloutBatch, register_method
 
 

@@ -26,8 +26,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from lead.core.groups import group_max, group_min
 from lead.core.config import MethodConfig
+from lead.core.groups import group_max, group_min
 from lead.core.methods._base import check_state_keys, normalise, prepare, to_metrics
 from lead.core.registry import RolloutBatch, register_method
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lead.core.groups import group_max, group_min
 from lead.core.config import MethodConfig
+from lead.core.groups import group_max, group_min
 from lead.core.methods._base import StepCounter, normalise, prepare, to_metrics
 from lead.core.registry import RolloutBatch, register_method
 

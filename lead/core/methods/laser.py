@@ -38,8 +38,8 @@ from typing import Any, Mapping
 
 import torch
 
-from lead.core.groups import group_count, group_sum
 from lead.core.config import MethodConfig
+from lead.core.groups import group_count, group_sum
 from lead.core.methods._base import (
     Stateless,
     check_state_keys,

@@ -30,10 +30,16 @@ from typing import Any
 
 import torch
 
+from lead.core.config import MethodConfig
 from lead.core.groups import group_zscore
 from lead.core.lead import WHITEN_WEIGHTINGS, whiten
-from lead.core.config import MethodConfig
-from lead.core.methods._base import Stateless, StepCounter, normalise, prepare, to_metrics
+from lead.core.methods._base import (
+    Stateless,
+    StepCounter,
+    normalise,
+    prepare,
+    to_metrics,
+)
 from lead.core.registry import RolloutBatch, register_method
 
 
