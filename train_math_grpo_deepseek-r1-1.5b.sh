@@ -26,26 +26,8 @@
 #   verl's implementation).
 #
 # Usage:  bash train_math_grpo_deepseek-r1-1.5b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash train_math_grpo_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
-# Environment: as scripts/common.sh, plus LENGTH_THRESHOLD (tokens, default 2000).
+#         DRY_RUN=1 bash train_math_grpo_deepseek-r1-1.5b.sh   # check every run, print a summary (CPU)
+# Environment: as every launch script (`--help` lists them), plus LENGTH_THRESHOLD (tokens, default 2000).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/scripts/common.sh"
-
-lead_setup --budget 2000 --lr 1e-6 --clip-high 0.28 --save-freq 20 --gpus 4 -- "$@"
-LENGTH_THRESHOLD=${LENGTH_THRESHOLD:-2000}
-if ! lead_is_uint "$LENGTH_THRESHOLD" || ((10#$LENGTH_THRESHOLD == 0)); then
-    lead_die "LENGTH_THRESHOLD='$LENGTH_THRESHOLD' is not a number of tokens: set it to a positive integer, e.g. 2000"
-fi
-LENGTH_THRESHOLD=$((10#$LENGTH_THRESHOLD))
-if ((LENGTH_THRESHOLD >= BUDGET)); then
-    lead_note "note: LENGTH_THRESHOLD=$LENGTH_THRESHOLD >= BUDGET=$BUDGET: every response fits, so the length reward" \
-        "equals the correctness reward and this is GRPO on correctness alone (as in the paper's row, see the header)"
-fi
-lead_method grpo_len_threshold
-lead_plan "${RUN_NAME:-math_grpo_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}" \
-    algorithm.grpo_len_threshold.mode=conditioned \
-    algorithm.grpo_len_threshold.lambda1=1.0 \
-    algorithm.grpo_len_threshold.lambda2=1.0 \
-    "algorithm.grpo_len_threshold.threshold=$LENGTH_THRESHOLD"
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/scripts/launch.sh" "$0" --experiment math_grpo_1p5b --name math_grpo \
+    --env-knob LENGTH_THRESHOLD=algorithm.grpo_len_threshold.threshold -- "$@"

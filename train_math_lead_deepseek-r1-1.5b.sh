@@ -24,14 +24,8 @@
 #   here a rerun of this script resumes from the latest checkpoint (controller state included).
 #
 # Usage:  bash train_math_lead_deepseek-r1-1.5b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash train_math_lead_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
+#         DRY_RUN=1 bash train_math_lead_deepseek-r1-1.5b.sh   # check every run, print a summary (CPU)
 # Environment: N_GPUS, CUDA_VISIBLE_DEVICES, BASE_MODEL, DATA_DIR, OUTPUT_ROOT, BUDGET, RUN_NAME, ...
-# (scripts/common.sh lists them; .env in the repository root is loaded when present).
+# (`--help` lists them; .env in the repository root is loaded when present).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/scripts/common.sh"
-
-lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 4 -- "$@"
-lead_method lead
-lead_plan "${RUN_NAME:-math_lead_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}"
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/scripts/launch.sh" "$0" --experiment math_1p5b --method lead -- "$@"

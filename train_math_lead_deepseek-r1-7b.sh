@@ -11,14 +11,8 @@
 #   actor_rollout_ref.actor.fsdp_config.param_offload=true actor_rollout_ref.actor.fsdp_config.optimizer_offload=true
 #
 # Usage:  bash train_math_lead_deepseek-r1-7b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash train_math_lead_deepseek-r1-7b.sh   # validate and print the config (CPU)
-# Environment: as scripts/common.sh (N_GPUS defaults to 8 here).
+#         DRY_RUN=1 bash train_math_lead_deepseek-r1-7b.sh   # check every run, print a summary (CPU)
+# Environment: as every launch script (`--help` lists them); N_GPUS defaults to 8 here, or
+# NNODES=2 N_GPUS=4 on two 4-GPU nodes of a Ray cluster (RAY_ADDRESS; see scripts/slurm/).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/scripts/common.sh"
-
-lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 8 --tp 2 --gpu-mem 0.6 \
-    --model deepseek-ai/DeepSeek-R1-Distill-Qwen-7B --tag deepseek-r1-7b -- "$@"
-lead_method lead
-lead_plan "${RUN_NAME:-math_lead_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}"
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/scripts/launch.sh" "$0" --experiment math_7b --method lead -- "$@"

@@ -15,13 +15,4 @@
 # Subset: AGGS="mean_correct min_correct median_correct mean_all".
 # Runs go to OUTPUT_ROOT/math_lead_agg_<aggregator>_<model tag>.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup_ablation "$@"
-mapfile -t aggregators < <(lead_words "${AGGS:-mean_correct min_correct median_correct mean_all}")
-lead_method lead
-for aggregator in "${aggregators[@]}"; do
-    lead_plan "math_lead_agg_${aggregator}_${MODEL_TAG}" "${METHOD_OVERRIDES[@]}" "algorithm.lead.aggregator=$aggregator"
-done
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment ablation_1p5b --sweep aggregator -- "$@"

@@ -14,39 +14,4 @@
 # LAMBDA_MINS="0.1 0.3 0.5". Runs go to OUTPUT_ROOT/math_lead_a<alpha>_b<beta>_lm<lambda_min>_<model tag>
 # (0.95 -> 0p95), so the paper's point is planned once however many knobs include it.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-PAPER_ALPHA=1
-PAPER_BETA=0.95
-PAPER_LAMBDA_MIN=0.3
-
-lead_setup_ablation "$@"
-mapfile -t knobs < <(lead_words "${KNOBS:-alpha beta lambda_min}")
-mapfile -t alphas < <(lead_words "${ALPHAS:-0.5 1 2}")
-mapfile -t betas < <(lead_words "${BETAS:-0.9 0.95 0.99}")
-mapfile -t lambda_mins < <(lead_words "${LAMBDA_MINS:-0.1 0.3 0.5}")
-lead_method lead
-
-declare -A planned=()
-plan_point() {
-    local alpha=$1 beta=$2 lambda_min=$3 value name
-    for value in "$alpha" "$beta" "$lambda_min"; do
-        lead_is_number "$value" || lead_die "'$value' is not a number (ALPHAS, BETAS and LAMBDA_MINS take values >= 0)"
-    done
-    name="math_lead_a$(lead_name_number "$alpha")_b$(lead_name_number "$beta")_lm$(lead_name_number "$lambda_min")_${MODEL_TAG}"
-    [[ -z ${planned[$name]:-} ]] || return 0
-    planned[$name]=1
-    lead_plan "$name" "${METHOD_OVERRIDES[@]}" "algorithm.lead.alpha=$alpha" "algorithm.lead.beta=$beta" \
-        "algorithm.lead.lambda_min=$lambda_min"
-}
-
-for knob in "${knobs[@]}"; do
-    case $knob in
-        alpha) for v in "${alphas[@]}"; do plan_point "$v" "$PAPER_BETA" "$PAPER_LAMBDA_MIN"; done ;;
-        beta) for v in "${betas[@]}"; do plan_point "$PAPER_ALPHA" "$v" "$PAPER_LAMBDA_MIN"; done ;;
-        lambda_min) for v in "${lambda_mins[@]}"; do plan_point "$PAPER_ALPHA" "$PAPER_BETA" "$v"; done ;;
-        *) lead_die "KNOBS: unknown knob '$knob'; choose from: alpha beta lambda_min" ;;
-    esac
-done
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment ablation_1p5b --sweep controller -- "$@"

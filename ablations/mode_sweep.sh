@@ -10,13 +10,4 @@
 #         DRY_RUN=1 bash ablations/mode_sweep.sh
 # Subset: MODES="max_sym max_asym upper_only". Runs go to OUTPUT_ROOT/math_lead_mode_<mode>_<model tag>.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup_ablation "$@"
-mapfile -t modes < <(lead_words "${MODES:-max_sym max_asym upper_only}")
-lead_method lead
-for mode in "${modes[@]}"; do
-    lead_plan "math_lead_mode_${mode}_${MODEL_TAG}" "${METHOD_OVERRIDES[@]}" "algorithm.lead.lstar_mode=$mode"
-done
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment ablation_1p5b --sweep mode -- "$@"

@@ -22,39 +22,4 @@
 # Subsets: METHODS="grpo lead" (the README's LEAD-static column: METHODS=lead), RATIOS="0 0.25 0.5 1 2 4",
 # LENGTH_THRESHOLD=2000. Runs go to OUTPUT_ROOT/math_<method>_ratio<R>_<model tag> (0.25 -> 0p25).
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup_ablation "$@"
-mapfile -t methods < <(lead_words "${METHODS:-grpo lead}")
-mapfile -t ratios < <(lead_words "${RATIOS:-0 0.25 0.5 1 2 4}")
-LENGTH_THRESHOLD=${LENGTH_THRESHOLD:-2000}
-if ! lead_is_uint "$LENGTH_THRESHOLD" || ((10#$LENGTH_THRESHOLD == 0)); then
-    lead_die "LENGTH_THRESHOLD='$LENGTH_THRESHOLD' is not a number of tokens: set it to a positive integer, e.g. 2000"
-fi
-LENGTH_THRESHOLD=$((10#$LENGTH_THRESHOLD))
-
-for method in "${methods[@]}"; do
-    case $method in
-        grpo | lead) ;;
-        *) lead_die "METHODS: unknown method '$method'; choose from: grpo lead" ;;
-    esac
-    for ratio in "${ratios[@]}"; do
-        lead_is_number "$ratio" || lead_die "RATIOS: '$ratio' is not a ratio >= 0 (e.g. RATIOS=\"0 0.5 2\")"
-        w_corr=$(awk -v r="$ratio" 'BEGIN { printf "%.10g", 1 / (1 + r) }')
-        w_len=$(awk -v r="$ratio" 'BEGIN { printf "%.10g", r / (1 + r) }')
-        name="math_${method}_ratio$(lead_name_number "$ratio")_${MODEL_TAG}"
-        if [[ $method == grpo ]]; then
-            lead_method grpo_len_threshold
-            lead_plan "$name" "${METHOD_OVERRIDES[@]}" \
-                algorithm.grpo_len_threshold.mode=classic \
-                "algorithm.grpo_len_threshold.lambda1=$w_corr" \
-                "algorithm.grpo_len_threshold.lambda2=$w_len" \
-                "algorithm.grpo_len_threshold.threshold=$LENGTH_THRESHOLD"
-        else
-            lead_method lead
-            lead_plan "$name" "${METHOD_OVERRIDES[@]}" "algorithm.lead.static_lambda_corr=$w_corr"
-        fi
-    done
-done
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment ablation_1p5b --sweep ratio -- "$@"

@@ -13,15 +13,8 @@
 # same correctness reward (math-verify, 1/0).
 #
 # Usage:  bash baselines/train_dler_deepseek-r1-1.5b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash baselines/train_dler_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
-# Knobs: algorithm.dler.* (defaults in lead/verl_plugin/config/lead_trainer.yaml, documented in
+#         DRY_RUN=1 bash baselines/train_dler_deepseek-r1-1.5b.sh   # check every run, print a summary (CPU)
+# Knobs: algorithm.dler.* (each documented, with its default, in
 # lead/core/methods/truncation.py). Runs go to OUTPUT_ROOT/math_dler_<model tag>.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 4 -- "$@"
-lead_method dler
-lead_plan "${RUN_NAME:-math_dler_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}" \
-    algorithm.filter_groups.enable=true
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment math_1p5b --method dler --set algorithm.filter_groups.enable=true -- "$@"

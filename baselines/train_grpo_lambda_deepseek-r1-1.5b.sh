@@ -12,14 +12,8 @@
 # same correctness reward (math-verify, 1/0).
 #
 # Usage:  bash baselines/train_grpo_lambda_deepseek-r1-1.5b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash baselines/train_grpo_lambda_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
-# Knobs: algorithm.grpo_lambda.* (defaults in lead/verl_plugin/config/lead_trainer.yaml, documented in
+#         DRY_RUN=1 bash baselines/train_grpo_lambda_deepseek-r1-1.5b.sh   # check every run, print a summary (CPU)
+# Knobs: algorithm.grpo_lambda.* (each documented, with its default, in
 # lead/core/methods/grpo_lambda.py). Runs go to OUTPUT_ROOT/math_grpo_lambda_<model tag>.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 4 -- "$@"
-lead_method grpo_lambda
-lead_plan "${RUN_NAME:-math_grpo_lambda_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}"
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment math_1p5b --method grpo_lambda -- "$@"

@@ -13,14 +13,8 @@
 # same correctness reward (math-verify, 1/0).
 #
 # Usage:  bash baselines/train_laser_d_deepseek-r1-1.5b.sh [hydra.override=value ...]
-#         DRY_RUN=1 bash baselines/train_laser_d_deepseek-r1-1.5b.sh   # validate and print the config (CPU)
-# Knobs: algorithm.laser_d.* (defaults in lead/verl_plugin/config/lead_trainer.yaml, documented in
+#         DRY_RUN=1 bash baselines/train_laser_d_deepseek-r1-1.5b.sh   # check every run, print a summary (CPU)
+# Knobs: algorithm.laser_d.* (each documented, with its default, in
 # lead/core/methods/laser.py). Runs go to OUTPUT_ROOT/math_laser_d_<model tag>.
 set -euo pipefail
-# shellcheck source=scripts/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
-
-lead_setup --budget 8000 --lr 2e-6 --clip-high 0.2 --save-freq 50 --gpus 4 -- "$@"
-lead_method laser_d
-lead_plan "${RUN_NAME:-math_laser_d_${MODEL_TAG}}" "${METHOD_OVERRIDES[@]}"
-lead_launch
+exec "$(dirname "${BASH_SOURCE[0]}")/../scripts/launch.sh" "$0" --experiment math_1p5b --method laser_d -- "$@"

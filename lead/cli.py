@@ -12,6 +12,7 @@ import importlib
 import sys
 
 COMMANDS = {
+    "launch": ("lead.launch.cli", "plan, check and launch training runs (what the launch scripts call)"),
     "lab": ("lead.lab.cli", "train a tiny model with LEAD and baselines on a CPU in minutes"),
     "data": ("lead.data.cli", "prepare training and evaluation data (verl parquet / JSONL)"),
     "eval": ("lead.eval.cli", "evaluate a model or checkpoint on math benchmarks"),

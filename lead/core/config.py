@@ -16,6 +16,9 @@ class MethodConfig:
     """Base of the method config dataclasses; subclasses set ``method`` to their registry name."""
 
     method: ClassVar[str] = ""
+    # The knob that caps response length in tokens (None: the method has none). The launch
+    # recipes tie it to the response cap, so BUDGET sets both.
+    cap_knob: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         self.validate()

@@ -63,6 +63,7 @@ class LeadConfig(MethodConfig):
     """
 
     method: ClassVar[str] = "lead"
+    cap_knob: ClassVar[str] = "bmax"
 
     alpha: float = 1.0
     """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""

@@ -88,6 +88,11 @@ def get_method(name: str) -> type:
     return methods[name]
 
 
+def cap_knob(name: str) -> str | None:
+    """The knob of method ``name`` that caps response length in tokens, or None."""
+    return get_method(name).config_cls.cap_knob
+
+
 def build_method(name: str, config: Any = None) -> Any:
     """Instantiate method ``name`` from a config mapping (``None`` for the defaults)."""
     cls = get_method(name)

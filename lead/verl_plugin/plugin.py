@@ -14,6 +14,9 @@ import warnings
 
 
 def _load() -> None:
+    from lead.verl_plugin.resolvers import register as register_resolvers
+
+    register_resolvers()
     try:
         from lead.verl_plugin.estimators import register_estimators
 

@@ -43,6 +43,7 @@ class GdpoStaticConfig(MethodConfig):
     what they mean for LEAD (``algorithm.lead.*``) and have LEAD's defaults."""
 
     method = "gdpo_static"
+    cap_knob = "bmax"
 
     w_corr: float = 1.0
     """Weight of the normalised correctness reward (GDPO's default weights are all 1)."""

@@ -114,6 +114,7 @@ class LaserDConfig(MethodConfig):
     """Knobs of ``laser_d`` (``algorithm.laser_d.*``); defaults follow the paper's 1.5B runs."""
 
     method = "laser_d"
+    cap_knob = "max_length"
 
     alpha: float = 0.5
     """Bonus for a correct rollout within its bucket's target."""

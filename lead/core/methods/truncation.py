@@ -53,6 +53,7 @@ class TruncationConfig(MethodConfig):
     """Knobs of ``truncation`` (``algorithm.truncation.*``)."""
 
     method = "truncation"
+    cap_knob = "max_length"
 
     max_length: float = 4000.0
     """Cap ``L`` in response tokens before any ``schedule`` stage (ThinkPrune's first stage and
@@ -122,6 +123,7 @@ class DlerConfig(MethodConfig):
     """Knobs of ``dler`` (``algorithm.dler.*``); defaults are DLER's released recipe."""
 
     method = "dler"
+    cap_knob = "max_length"
 
     max_length: float = 4000.0
     """Truncation cap ``L`` in response tokens (DLER's ``max_response_length``)."""

@@ -1,59 +1,50 @@
-"""Validate many ``lead-train`` runs in one process, and say where each one stands.
+"""Checking planned runs in one process: compose, validate, and say where each run stands.
 
-A sweep plans several runs; checking each with ``DRY_RUN=1 lead-train`` would pay verl's
-import (seconds) once per run. This module composes every run's Hydra config in one process,
-applies the checks a run does before starting Ray (:func:`lead.verl_plugin.main.check_config`),
-resolves what the run loads by name (the advantage estimator and the reward function), and
-reads the run's checkpoint marker to tell whether it is new, to be resumed, or finished.
+A sweep plans several runs; checking each with ``DRY_RUN=1 lead-train`` would pay verl's import
+(seconds) once per run. Here every run's Hydra config is composed in one process and gets the
+checks a launch makes before Ray starts (:func:`lead.verl_plugin.main.check_config`, the reward
+function resolved by name, the multi-node layout), plus what a launch needs on this machine (data,
+model, wandb login): a dry run reports exactly the problems a launch would.
 
-Plan file (``-`` reads stdin): one run per line, tab-separated, the run's name first and then
-its Hydra overrides exactly as they would be passed to ``lead-train``::
+A run's state comes from verl's checkpoint marker in ``trainer.default_local_dir``:
 
-    math_lead_ratio0p5<TAB>algorithm.lead.static_lambda_corr=0.6667<TAB>trainer.default_local_dir=/ckpt/a ...
-
-Blank lines and lines starting with ``#`` are ignored. A launch records a run's overrides in
-``<trainer.default_local_dir>/lead_overrides.txt``; a run whose folder holds a checkpoint made
-with other settings is invalid (resuming would silently mix two runs), and the error names the
-settings that changed. Run states:
-
-* ``new``: no ``latest_checkpointed_iteration.txt`` in ``trainer.default_local_dir``;
-* ``resume``: the marker names step ``k`` < the final step; verl's ``resume_mode=auto``
-  continues from ``global_step_k``;
+* ``new``: no ``latest_checkpointed_iteration.txt``;
+* ``resume``: the marker names step ``k`` < the final step; verl's ``resume_mode=auto`` continues
+  from ``global_step_k``;
 * ``done``: the marker names the final step. verl 0.9.1 runs steps ``1..T`` with
-  ``T = (rows // data.train_batch_size) * trainer.total_epochs`` (or
-  ``trainer.total_training_steps``) and always checkpoints step ``T``, whatever ``save_freq``
-  (the paper's release stopped one step early and never saved its last step);
+  ``T = (rows // data.train_batch_size) * trainer.total_epochs`` (or ``trainer.total_training_steps``)
+  and always checkpoints step ``T``, whatever ``save_freq``;
 * ``unknown``: there is a checkpoint, but ``T`` cannot be computed without loading the data (a
-  missing or remote train file, ``filter_overlong_prompts``, a custom dataset class); launching
-  is still safe: verl, resuming a finished run, validates it once and stops.
+  missing or remote train file, ``filter_overlong_prompts``, a custom dataset class); launching is
+  still safe: verl, resuming a finished run, validates it once and stops.
 
-``python -m lead.verl_plugin.validate PLAN [--print-config] [--launch] [--states FILE]``
-prints one line per run and exits 1 when any run is invalid (all runs are checked first).
+A launch records the run's resolved configuration in ``<run>/lead_config.yaml``; resuming with
+settings that change the training (anything but logging, checkpointing and run length) is refused,
+naming each changed key, since it would silently mix two runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
-import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from lead.launch.plan import PlannedRun
 
 TRACKER_FILE = "latest_checkpointed_iteration.txt"
-SETTINGS_FILE = "lead_overrides.txt"
+SETTINGS_FILE = "lead_config.yaml"
 # wandb.init never contacts the server in these modes, so no API key is needed.
 OFFLINE_WANDB_MODES = ("offline", "disabled", "dryrun")
-
-
-@dataclass
-class PlannedRun:
-    name: str
-    overrides: list[str]
+# Keys a resumed run may change without mixing two runs: what is logged, how often it is
+# checkpointed or validated, and how long it goes on.
+RESUMABLE_CHANGES = ("trainer.logger", "trainer.project_name", "trainer.save_freq", "trainer.test_freq",
+                     "trainer.val_before_train", "trainer.max_actor_ckpt_to_keep", "trainer.total_epochs",
+                     "trainer.total_training_steps", "trainer.resume_mode", "ray_kwargs", "hydra")
 
 
 @dataclass
@@ -75,29 +66,6 @@ class RunReport:
         return self.error is None
 
 
-def read_plan(lines: Iterable[str]) -> list[PlannedRun]:
-    """Parse a plan (see the module docstring). Raises ``ValueError`` naming the line for an
-    empty run name, a run without overrides, or a name used twice."""
-    runs: list[PlannedRun] = []
-    seen: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, *overrides = line.split("\t")
-        name = name.strip()
-        if not name:
-            raise ValueError(f"plan line {number}: the run name (first tab-separated field) is empty")
-        if name in seen:
-            raise ValueError(f"plan line {number}: run {name!r} is already planned on line {seen[name]}")
-        overrides = [o for o in overrides if o.strip()]
-        if not overrides:
-            raise ValueError(f"plan line {number}: run {name!r} has no overrides")
-        seen[name] = number
-        runs.append(PlannedRun(name, overrides))
-    return runs
-
-
 def checkpoint_step(output_dir: str | os.PathLike) -> int | None:
     """The step named by verl's checkpoint marker in ``output_dir`` (None when there is none).
 
@@ -116,27 +84,6 @@ def checkpoint_step(output_dir: str | os.PathLike) -> int | None:
         raise ValueError(f"{tracker} names step {step} but {folder / f'global_step_{step}'} is missing: restore "
                          f"that checkpoint, or remove the marker (and the folder) to start the run again")
     return step
-
-
-def _override_items(overrides: Iterable[str]) -> dict[str, str]:
-    """``{key: value}`` of Hydra overrides (the last one of a key wins; ``~key`` deletes)."""
-    items: dict[str, str] = {}
-    for override in overrides:
-        key, _, value = override.partition("=")
-        items[key.lstrip("~+")] = value if not override.startswith("~") else "<deleted>"
-    return items
-
-
-def settings_changes(output_dir: str | os.PathLike, overrides: list[str]) -> list[str]:
-    """How ``overrides`` differ from those recorded in ``output_dir`` by an earlier launch
-    (one ``key: recorded -> now`` line each; empty when nothing was recorded or nothing changed)."""
-    recorded_file = Path(output_dir) / SETTINGS_FILE
-    if not recorded_file.is_file():
-        return []
-    recorded = _override_items(line for line in recorded_file.read_text().splitlines() if line.strip())
-    now = _override_items(overrides)
-    return [f"{key}: {recorded.get(key, '<unset>')} -> {now.get(key, '<unset>')}"
-            for key in sorted(set(recorded) | set(now)) if recorded.get(key) != now.get(key)]
 
 
 def _data_files(value: Any) -> list[str]:
@@ -205,6 +152,49 @@ def run_state(config: Any) -> tuple[str, int | None, int | None, str]:
     return ("done" if step == final else "resume"), step, final, note
 
 
+def flat_settings(config: Any) -> dict[str, Any]:
+    """``{dotted key: value}`` of a resolved configuration (lists kept whole)."""
+    from omegaconf import OmegaConf
+
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            out[prefix[:-1]] = node
+
+    walk(OmegaConf.to_container(config, resolve=True) if not isinstance(config, dict) else config, "")
+    return out
+
+
+def settings_changes(output_dir: str | os.PathLike, config: Any) -> list[str]:
+    """How ``config`` differs from the configuration recorded in ``output_dir`` by an earlier launch,
+    leaving out the keys a resume may change (one ``key: recorded -> now`` line each)."""
+    import yaml
+
+    recorded_file = Path(output_dir) / SETTINGS_FILE
+    if not recorded_file.is_file():
+        return []
+    recorded = flat_settings(yaml.safe_load(recorded_file.read_text()) or {})
+    now = flat_settings(config)
+
+    def kept(key: str) -> bool:
+        return not any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
+
+    return [f"{key}: {recorded.get(key, '<unset>')} -> {now.get(key, '<unset>')}"
+            for key in sorted(set(recorded) | set(now)) if kept(key) and recorded.get(key) != now.get(key)]
+
+
+def record_settings(output_dir: str | os.PathLike, config: Any) -> Path:
+    from omegaconf import OmegaConf
+
+    path = Path(output_dir) / SETTINGS_FILE
+    path.write_text(OmegaConf.to_yaml(config, resolve=True))
+    return path
+
+
 def _check_reward_loadable(config: Any) -> None:
     """Resolve the reward function the run looks up by name at start-up (the estimator name is
     checked by ``check_config``)."""
@@ -217,6 +207,29 @@ def _check_reward_loadable(config: Any) -> None:
         raise ValueError(f"reward.custom_reward_function.path={path!r} cannot be loaded: {err}") from None
 
 
+def check_layout(config: Any, ray_address: str | None) -> None:
+    """The cluster layout: GPUs per node x nodes against vLLM's tensor parallelism (a vLLM engine
+    lives on one node) and against the nodes a run can reach."""
+    trainer, rollout = config.trainer, config.actor_rollout_ref.rollout
+    gpus, nodes = int(trainer.n_gpus_per_node), int(trainer.nnodes)
+    tp = int(rollout.get("tensor_model_parallel_size", 1) or 1)
+    if tp > gpus or gpus % tp:
+        raise ValueError(f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide the GPUs per node "
+                         f"(N_GPUS={gpus}): a vLLM engine runs on the GPUs of one node")
+    world = gpus * nodes
+    n = int(rollout.n)
+    for what, prompts in (("data.train_batch_size", config.data.train_batch_size),
+                          ("actor_rollout_ref.actor.ppo_mini_batch_size", config.actor_rollout_ref.actor.ppo_mini_batch_size)):
+        if (int(prompts) * n) % world:
+            raise ValueError(f"{what}={prompts} x actor_rollout_ref.rollout.n={n} = {int(prompts) * n} responses do not "
+                             f"split evenly over {world} GPU(s) ({nodes} node(s) x N_GPUS={gpus}): choose sizes "
+                             f"divisible by {world}")
+    if nodes > 1 and not ray_address:
+        raise ValueError(f"NNODES={nodes} needs a Ray cluster spanning the nodes: start one (`ray start --head` on "
+                         f"the head, `ray start --address <head>:6379` on the others; scripts/slurm/ does both) "
+                         f"and set RAY_ADDRESS, or run on one node")
+
+
 def _wandb_credentials() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
@@ -225,7 +238,7 @@ def _wandb_credentials() -> bool:
 
 
 def launch_problems(config: Any) -> list[str]:
-    """What a real (non-dry) launch of ``config`` is missing on this machine, with how to fix it."""
+    """What a launch of ``config`` is missing on this machine, with how to fix it."""
     problems = []
     for key in ("train_files", "val_files"):
         for path in _data_files(config.data.get(key)):
@@ -247,46 +260,6 @@ def launch_problems(config: Any) -> list[str]:
     return problems
 
 
-def check_run(run: PlannedRun, *, launch: bool = False) -> RunReport:
-    """Compose ``run``'s config, check it as a launch would, and find its state. Never raises
-    for a bad run: the report carries the error, so every run of a plan gets checked."""
-    from hydra import compose
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from lead.verl_plugin.main import check_config
-
-    report = RunReport(run)
-    try:
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("always")
-            # verl notes that estimators other than GAE run without a critic: true of every
-            # method here, so it says nothing about this run.
-            warnings.filterwarnings("ignore", message="Disabled critic")
-            config = compose("lead_trainer", overrides=run.overrides)
-            check_config(config)
-            _check_reward_loadable(config)
-        report.warnings = list(dict.fromkeys(str(w.message) for w in caught))
-        report.config = config
-        report.output_dir = str(config.trainer.default_local_dir)
-        report.state, report.step, report.final_step, report.final_step_note = run_state(config)
-        changes = settings_changes(report.output_dir, run.overrides) if report.state != "new" else []
-        if changes:
-            raise ValueError(
-                f"{report.output_dir} holds a checkpoint of a run with other settings:\n  " + "\n  ".join(changes)
-                + f"\nGive this run another name (RUN_NAME for a single run, OUTPUT_ROOT for a sweep), or delete "
-                f"{Path(report.output_dir) / SETTINGS_FILE} to resume it with the new settings.")
-        if launch:
-            problems = launch_problems(config)
-            if problems:
-                report.error = "\n".join(problems)
-    except (HydraException, OmegaConfBaseException, ValueError, TypeError, AssertionError) as err:
-        report.error = _describe(err)
-    except Exception as err:  # noqa: BLE001 - reported for this run; the other runs still get checked
-        report.error = f"{type(err).__name__}: {_describe(err)}"
-    return report
-
-
 def _describe(err: BaseException) -> str:
     """The message of ``err``, with the causes Hydra wraps around the real problem."""
     parts = [str(err).strip() or type(err).__name__]
@@ -299,12 +272,68 @@ def _describe(err: BaseException) -> str:
     return "\n".join(parts)
 
 
-def check_plan(runs: list[PlannedRun], *, launch: bool = False) -> list[RunReport]:
+def compose_run(overrides: list[str]) -> Any:
+    """The run's composed configuration (inside an initialised Hydra config module)."""
+    from hydra import compose
+
+    from lead.verl_plugin.overrides import explain_override_error
+
+    try:
+        return compose("lead_trainer", overrides=overrides)
+    except Exception as err:
+        explained = explain_override_error(err, overrides)
+        if explained is err:
+            raise
+        raise explained from None
+
+
+def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
+    """Compose ``run``'s config, check it as a launch would, and find its state. Never raises
+    for a bad run: the report carries the error, so every run of a plan gets checked."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lead.verl_plugin.main import check_config
+
+    report = RunReport(run)
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("always")
+            # verl notes that estimators other than GAE run without a critic: true of every
+            # method here, so it says nothing about this run.
+            warnings.filterwarnings("ignore", message="Disabled critic")
+            config = compose_run(run.overrides)
+            check_layout(config, ray_address)
+            check_config(config)
+            _check_reward_loadable(config)
+        report.warnings = list(dict.fromkeys(str(w.message) for w in caught))
+        report.config = config
+        report.output_dir = str(config.trainer.default_local_dir)
+        report.state, report.step, report.final_step, report.final_step_note = run_state(config)
+        changes = settings_changes(report.output_dir, config) if report.state != "new" else []
+        if changes:
+            raise ValueError(
+                f"{report.output_dir} holds a checkpoint of a run with other settings:\n  " + "\n  ".join(changes)
+                + f"\nGive this run another name (RUN_NAME for a single run, OUTPUT_ROOT for a sweep), or delete "
+                f"{Path(report.output_dir) / SETTINGS_FILE} to resume it with the new settings.")
+        problems = launch_problems(config) if report.state != "done" else []
+        if problems:
+            report.error = "\n".join(problems)
+    except (HydraException, OmegaConfBaseException, ValueError, TypeError, AssertionError) as err:
+        report.error = _describe(err)
+    except Exception as err:  # noqa: BLE001 - reported for this run; the other runs still get checked
+        report.error = f"{type(err).__name__}: {_describe(err)}"
+    return report
+
+
+def check_plan(runs: Iterable[PlannedRun], *, ray_address: str | None = None) -> list[RunReport]:
     """Check every run of a plan in this process (one Hydra initialisation for all)."""
     from hydra import initialize_config_module
 
+    import lead.verl_plugin.plugin  # noqa: F401 - the estimators and resolvers a config names
+
     with initialize_config_module("lead.verl_plugin.config", version_base=None):
-        return [check_run(run, launch=launch) for run in runs]
+        return [check_run(run, ray_address=ray_address) for run in runs]
 
 
 def describe_state(report: RunReport) -> str:
@@ -318,57 +347,16 @@ def describe_state(report: RunReport) -> str:
     return f"resume from step {report.step} (final step unknown: {report.final_step_note})"
 
 
-def write_states(reports: list[RunReport], out: TextIO) -> None:
-    """``name<TAB>state<TAB>step<TAB>final`` per valid run (``-`` for an unknown number)."""
-    for r in reports:
-        if r.ok:
-            out.write("\t".join([r.run.name, r.state, *("-" if v is None else str(v) for v in (r.step, r.final_step))])
-                      + "\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead.verl_plugin.validate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("plan", help="plan file (one run per line: name<TAB>override<TAB>...), or - for stdin")
-    parser.add_argument("--print-config", action="store_true", help="print each valid run's resolved config")
-    parser.add_argument("--launch", action="store_true",
-                        help="also check what a real launch needs on this machine (data files, model, wandb login)")
-    parser.add_argument("--states", type=Path, help="write name<TAB>state<TAB>step<TAB>final per valid run here")
-    args = parser.parse_args(argv)
-    try:
-        if args.plan == "-":
-            runs = read_plan(sys.stdin)
-        else:
-            with open(args.plan, encoding="utf-8") as handle:
-                runs = read_plan(handle)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not runs:
-        print(f"error: the plan {args.plan} holds no runs", file=sys.stderr)
-        return 2
-
-    reports = check_plan(runs, launch=args.launch)
+def method_changes(config: Any) -> list[str]:
+    """``knob=value`` for each knob of the run's method that differs from the method's default."""
     from omegaconf import OmegaConf
 
-    for r in reports:
-        if not r.ok:
-            print(f"[invalid] {r.run.name}:\n    " + r.error.replace("\n", "\n    "), file=sys.stderr)
-            continue
-        if args.print_config:
-            print(OmegaConf.to_yaml(r.config, resolve=True))
-        print(f"[ok] {r.run.name}: {describe_state(r)} ({r.output_dir})")
-        for message in r.warnings:
-            print(f"    warning: {message}")
-    if args.states:
-        with args.states.open("w", encoding="utf-8") as out:
-            write_states(reports, out)
-    bad = [r.run.name for r in reports if not r.ok]
-    if bad:
-        print(f"{len(bad)} of {len(reports)} planned run(s) invalid: {', '.join(bad)}", file=sys.stderr)
-        return 1
-    print(f"all {len(reports)} planned run(s) valid")
-    return 0
+    from lead.core.registry import load_methods
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    name = config.algorithm.adv_estimator
+    cls = load_methods().get(name)
+    if cls is None:
+        return []
+    block = OmegaConf.to_container(config.algorithm.get(name) or {}, resolve=True)
+    defaults = cls.config_cls().to_dict()
+    return [f"{key}={value}" for key, value in block.items() if defaults.get(key) != value]

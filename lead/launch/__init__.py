@@ -1,0 +1,10 @@
+"""Launching training runs: ``lead launch`` and the launch scripts that call it.
+
+* :mod:`lead.launch.environment`: the environment variables (BUDGET, N_GPUS, DEVICE, ...) and ``.env``;
+* :mod:`lead.launch.plan`: the runs a script asks for, the paper tables' sweeps;
+* :mod:`lead.launch.check`: composing and checking every run in one process, run states, resume guard;
+* :mod:`lead.launch.execute`: starting each run's ``lead-train`` process, logs and records;
+* :mod:`lead.launch.cli`: the command.
+
+The recipes themselves are Hydra files, ``lead/verl_plugin/config/experiment/*.yaml``.
+"""
