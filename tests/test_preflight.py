@@ -69,6 +69,13 @@ def test_run_that_uses_no_flash_attn_or_runs_on_cpu_passes_unchanged():
     assert OmegaConf.select(cpu, ATTN) is None and cpu.actor_rollout_ref.model.use_remove_padding is True
 
 
+def test_config_only_check_applies_the_choice_without_importing():
+    config = verl_config()
+    assert run(config, check_import=False, uses_critic=False) == ([], "")
+    applied, _ = run(config, check_import=False, environ={"LEAD_ATTENTION": "sdpa"}, uses_critic=False)
+    assert f"{ATTN}=sdpa" in applied and OmegaConf.select(config, ATTN) == "sdpa"
+
+
 def test_installed_flash_attn_passes_and_the_module_imported_is_bert_padding():
     imported = []
     config = verl_config()

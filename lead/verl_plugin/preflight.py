@@ -97,6 +97,7 @@ def prepare_attention(
     import_module: Callable[[str], Any] = importlib.import_module,
     environ: Mapping[str, str] = os.environ,
     stream: TextIO = sys.stderr,
+    check_import: bool = True,
 ) -> list[str]:
     """Make the composed run config runnable with the attention kernels at hand, before any worker.
 
@@ -108,7 +109,8 @@ def prepare_attention(
       install command and the sdpa choice. Returns [] when nothing was changed.
 
     Importing (not just finding) the module catches a wheel built for another torch, whose
-    compiled extension fails to load with an undefined symbol.
+    compiled extension fails to load with an undefined symbol. ``check_import=False`` applies the
+    choice only: a dry run on a CPU machine validates a GPU run's config without flash-attn.
     """
     choice = attention_choice(config, environ)
     roots = models_in_use(config, uses_critic)
@@ -116,7 +118,7 @@ def prepare_attention(
         applied = use_sdpa(config, roots)
         print(f"lead: attention=sdpa: running without flash-attn ({', '.join(applied)})", file=stream)
         return applied
-    if OmegaConf.select(config, "trainer.device", default="cuda") != "cuda":
+    if not check_import or OmegaConf.select(config, "trainer.device", default="cuda") != "cuda":
         return []
     uses = flash_attn_uses(config, roots)
     if not uses:
