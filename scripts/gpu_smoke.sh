@@ -21,7 +21,10 @@ if [[ $DEVICE == cuda ]]; then
 else
     backend=hf
 fi
-PYTHON=${PYTHON:-python3}
+if [[ -z ${PYTHON:-} ]]; then
+    PYTHON=python3
+    [[ ! -x .venv/bin/python ]] || PYTHON=$PWD/.venv/bin/python
+fi
 SMOKE_DIR=${SMOKE_DIR:-smoke-gpu}
 DATA_DIR=${DATA_DIR:-data/math}
 EVAL_DATA_DIR=${EVAL_DATA_DIR:-data/eval}

@@ -646,3 +646,17 @@ sys.exit(1 if "median" in name else 0)
     cli.run(launch_args("--experiment", "ablation_1p5b", "--sweep", "aggregator", "--root", str(REPO),
                         "trainer.test_freq=5"))
     assert (run_dir / "wandb_run_id").read_text() == first_id
+
+
+def test_a_gpu_machine_without_flash_attn_is_told_before_launch(tmp_path, monkeypatch):
+    monkeypatch.setattr(C, "cuda_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "flash_attn", None)  # import fails as if not installed
+    monkeypatch.delenv("LEAD_ATTENTION", raising=False)
+    overrides = [*small_run(tmp_path), "trainer.device=cuda", "actor_rollout_ref.model.use_remove_padding=true"]
+    (missing,) = C.check_plan([P.PlannedRun("needs_fa", overrides)])
+    assert "this run needs flash-attn" in missing.error and "attention=sdpa" in missing.error
+    (sdpa,) = C.check_plan([P.PlannedRun("sdpa", [*overrides, "attention=sdpa"])])
+    assert sdpa.ok, sdpa.error
+    assert any("attention=sdpa: running without flash-attn" in w for w in sdpa.warnings)
+    model = sdpa.config.actor_rollout_ref.model
+    assert model.override_config.attn_implementation == "sdpa" and model.use_remove_padding is False

@@ -287,6 +287,12 @@ def compose_run(overrides: list[str]) -> Any:
         raise explained from None
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
     """Compose ``run``'s config, check it as a launch would, and find its state. Never raises
     for a bad run: the report carries the error, so every run of a plan gets checked."""
@@ -294,8 +300,10 @@ def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
     from omegaconf.errors import OmegaConfBaseException
 
     from lead.verl_plugin.main import check_config
+    from lead.verl_plugin.preflight import prepare_attention
 
     report = RunReport(run)
+    notes = io.StringIO()
     try:
         with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("always")
@@ -303,10 +311,12 @@ def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
             # method here, so it says nothing about this run.
             warnings.filterwarnings("ignore", message="Disabled critic")
             config = compose_run(run.overrides)
+            # A machine without a GPU checks a GPU run's config but cannot hold its flash-attn.
+            prepare_attention(config, check_import=cuda_available(), stream=notes)
             check_layout(config, ray_address)
             check_config(config)
             _check_reward_loadable(config)
-        report.warnings = list(dict.fromkeys(str(w.message) for w in caught))
+        report.warnings = list(dict.fromkeys([*(str(w.message) for w in caught), *notes.getvalue().splitlines()]))
         report.config = config
         report.output_dir = str(config.trainer.default_local_dir)
         report.state, report.step, report.final_step, report.final_step_note = run_state(config)
