@@ -354,7 +354,8 @@ def test_shellcheck_finds_nothing():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    done = subprocess.run([shellcheck, "-x", *SCRIPTS, "scripts/launch.sh"], capture_output=True, text=True,
+    done = subprocess.run([shellcheck, "-x", *SCRIPTS, "scripts/launch.sh", "scripts/gpu_smoke.sh",
+                           "scripts/slurm/lead.sbatch"], capture_output=True, text=True,
                           cwd=REPO, check=False)
     assert done.returncode == 0, done.stdout
 
@@ -660,3 +661,35 @@ def test_a_gpu_machine_without_flash_attn_is_told_before_launch(tmp_path, monkey
     assert any("attention=sdpa: running without flash-attn" in w for w in sdpa.warnings)
     model = sdpa.config.actor_rollout_ref.model
     assert model.override_config.attn_implementation == "sdpa" and model.use_remove_padding is False
+
+
+def test_slurm_template_starts_ray_on_every_node_and_runs_the_script_on_the_head(tmp_path):
+    """scripts/slurm/lead.sbatch with Slurm and Ray replaced by recorders: the head starts first,
+    the other nodes join it, and the launch script runs on the head with the cluster's layout."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (bin_dir / "scontrol").write_text("#!/usr/bin/env bash\nprintf 'node-a\\nnode-b\\nnode-c\\n'\n")
+    (bin_dir / "srun").write_text(f"""#!/usr/bin/env bash
+echo "srun $*" >> {log}
+while [[ $1 == -* ]]; do [[ $1 == -w ]] && shift; shift; done
+if [[ $1 == hostname ]]; then echo "10.0.0.7 fe80::1"; exit 0; fi
+exec "$@"
+""")
+    (bin_dir / "python").write_text(f"#!/usr/bin/env bash\necho \"python $*\" >> {log}\n")
+    fake_script = tmp_path / "train.sh"
+    fake_script.write_text(f"#!/usr/bin/env bash\necho \"train $* RAY_ADDRESS=$RAY_ADDRESS NNODES=$NNODES "
+                           f"N_GPUS=$N_GPUS\" >> {log}\n")
+    for f in (*bin_dir.iterdir(), fake_script):
+        f.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SLURM_JOB_NODELIST": "node-[a-c]", "SLURM_GPUS_ON_NODE": "4",
+           "SLURM_SUBMIT_DIR": str(tmp_path), "PYTHON": str(bin_dir / "python"), "RAY_START_WAIT": "0"}
+    done = subprocess.run(["bash", str(REPO / "scripts" / "slurm" / "lead.sbatch"), str(fake_script),
+                           "trainer.total_epochs=1"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    starts = [c for c in calls if c.startswith("python -m ray.scripts.scripts start")]
+    assert len(starts) == 3 and "--head --node-ip-address=10.0.0.7 --port=6379" in starts[0]
+    assert all("--address=10.0.0.7:6379 --num-cpus=32 --num-gpus=4 --block" in c for c in starts[1:])
+    assert calls[-1] == "train trainer.total_epochs=1 RAY_ADDRESS=10.0.0.7:6379 NNODES=3 N_GPUS=4"
+    assert any(c.startswith("srun --overlap --nodes=1 --ntasks=1 -w node-a bash") for c in calls)
