@@ -399,3 +399,47 @@ def test_real_eval_sets(tmp_path):
     shipped = [json.loads(line) for line in (SHARED_DATA / "eval" / "math500.jsonl").open(encoding="utf-8")]
     assert [r["problem"] for r in math500] == [s["problem"].strip() for s in shipped]
     assert [r["id"] for r in math500] == [s["unique_id"] for s in shipped]
+
+
+def test_failed_download_names_the_option_for_a_local_copy(math_fixture, tmp_path, capsys, monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'HuggingFaceH4/MATH-500' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot download HuggingFaceH4/MATH-500" in err and "OfflineModeIsEnabled" in err
+    assert "pass a local copy with --math500 PATH" in err
+    assert lead_main(["data", "math", "--math500", str(math_fixture["math500"]), "--out", str(tmp_path / "o")]) == 1
+    assert "pass a local copy with --source PATH" in capsys.readouterr().err
+    assert lead_main(["data", "eval", "--benchmarks", "aime24", "--out", str(tmp_path / "e")]) == 1
+    assert "pass a local copy with --source DIR" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
+
+
+def test_a_source_that_is_not_a_file_says_so(math_fixture, tmp_path, capsys):
+    assert lead_main(["data", "math", "--source", "/dev/null", "--math500", str(math_fixture["math500"]),
+                      "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "source /dev/null is neither a regular file nor a directory" in err
+    assert "does not exist" not in err
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_output_files_follow_the_umask(math_fixture, eval_fixture, tmp_path, umask, mode):
+    import os
+    import stat
+
+    previous = os.umask(umask)
+    try:
+        assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
+                          str(math_fixture["math500"]), "--out", str(tmp_path / "math")]) == 0
+        assert lead_main(["data", "eval", "--source", str(eval_fixture), "--out", str(tmp_path / "eval"),
+                          "--benchmarks", "aime24"]) == 0
+    finally:
+        os.umask(previous)
+    written = [tmp_path / "math" / "train.parquet", tmp_path / "math" / "test.parquet", tmp_path / "eval" / "aime24.jsonl"]
+    assert {p: stat.S_IMODE(p.stat().st_mode) for p in written} == {p: mode for p in written}
+    assert sorted(p.name for p in (tmp_path / "math").iterdir()) == ["test.parquet", "train.parquet"]

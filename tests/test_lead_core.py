@@ -79,6 +79,15 @@ def test_efficiency_reward_shapes_by_hand():
     assert short_rule_off[4].item() == pytest.approx(0.8)
 
 
+def test_max_asym_short_answer_rule_is_strictly_below_min_correct_len():
+    lstar = torch.full((4,), 2000.0)
+    lengths = torch.tensor([499.0, 500.0, 499.0, 500.0])
+    correct = torch.tensor([1, 1, 0, 0], dtype=torch.bool)
+    got = efficiency_rewards(lengths, correct, lstar, LeadConfig(lstar_mode="max_asym", min_correct_len=500))
+    # 499 < 500 is "too short" (0); 500 itself is scored, 1 - 500/2000; incorrect rollouts never get a bonus
+    assert got.tolist() == [0.0, 0.75, 0.0, 0.0]
+
+
 def test_zero_unsolved_efficiency_removes_length_signal_of_unsolved_prompts():
     scores = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 0.0])
     lengths = torch.tensor([1000.0, 3000.0, 6000.0, 1500.0, 2500.0, 4000.0])
@@ -204,6 +213,7 @@ def test_metrics_cover_every_documented_name_and_mode_codes_are_distinct():
         codes.add(metrics["lead/lstar_mode"])
     documented = {"step", "lstar_mode", "lstar_mean", "lstar_mean_solvable", "lstar_median_solvable",
                   "lstar_min_solvable", "lstar_max_solvable", "num_solvable_prompts", "num_unsolved_prompts",
+                  "num_clamped_prompts",
                   "accuracy_batch", "r_eff_mean", "r_eff_mean_correct", "r_eff_min_correct", "r_eff_max_correct",
                   "resp_len_mean", "resp_len_mean_correct", "mu_corr", "sigma_corr", "mu_eff", "sigma_eff", "cv_corr",
                   "cv_eff", "cv_corr_norm", "cv_eff_norm", "potential_corr", "potential_eff", "D_corr", "D_eff",
@@ -212,6 +222,74 @@ def test_metrics_cover_every_documented_name_and_mode_codes_are_distinct():
     assert len(codes) == 3
     _, static = lead_advantages(c, lengths, uids, LeadConfig(static_lambda_corr=0.4), LeadController())
     assert static["lead/static_w_corr"] == 0.4
+
+
+def test_unsolved_and_clamped_prompts_are_counted_apart():
+    # a: solved, correct lengths average 7000 > bmax, so L* is clamped to bmax; b: no correct
+    # rollout; c: solved and short.
+    scores = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    lengths = torch.tensor([6500.0, 7500.0, 300.0, 800.0, 900.0, 1500.0, 2500.0])
+    uids = ["a", "a", "a", "b", "b", "c", "c"]
+    for aggregator in AGGREGATORS:
+        _, metrics = lead_advantages(scores, lengths, uids, LeadConfig(bmax=6000, aggregator=aggregator),
+                                     LeadController())
+        assert metrics["lead/num_unsolved_prompts"] == 1, aggregator
+        clamped = 0 if aggregator == "mean_all" else 1  # mean_all: a's mean of all lengths is 4767
+        assert metrics["lead/num_clamped_prompts"] == clamped, aggregator
+    _, metrics = lead_advantages(scores, lengths, uids, LeadConfig(bmax=6000), LeadController())
+    assert metrics["lead/num_solvable_prompts"] == 1  # the release's count: L* < bmax
+
+
+def test_non_finite_scores_raise_naming_rows_and_uids_before_the_controller_changes():
+    scores, mask, uids = make_batch(4, 4, 3000, seed=2)
+    c, lengths = seq(scores, mask)
+    ctl = LeadController()
+    lead_advantages(c, lengths, uids, LeadConfig(), ctl)
+    before = json.dumps(ctl.state_dict())
+    bad = c.clone()
+    bad[[1, 5]] = float("nan")
+    bad[9] = float("inf")
+    with pytest.raises(ValueError) as err:
+        lead_advantages(bad, lengths, uids, LeadConfig(), ctl)
+    message = str(err.value)
+    assert "3 of 16 rollouts have a non-finite score" in message
+    for row in (1, 5, 9):
+        assert repr(uids[row]) in message
+    assert json.dumps(ctl.state_dict()) == before
+    with pytest.raises(ValueError, match="all 3 responses of the batch are empty"):
+        lead_advantages(torch.ones(3), torch.zeros(3), ["a"] * 3, LeadConfig(), ctl)
+    assert json.dumps(ctl.state_dict()) == before
+
+
+@pytest.mark.parametrize("key", ["epsilon", "group_std_eps", "sigma_eps", "whiten_eps"])
+def test_epsilons_must_be_positive(key):
+    with pytest.raises(ValueError, match=rf"algorithm\.lead\.{key}=0 is invalid: expected a value > 0"):
+        LeadConfig(**{key: 0})
+    # the smallest positive value keeps an all-wrong batch (no variance anywhere) finite
+    adv, metrics = lead_advantages(torch.zeros(4), torch.tensor([100.0, 200, 300, 400]), ["a", "a", "b", "b"],
+                                   LeadConfig(**{key: 1e-300}), LeadController())
+    assert torch.isfinite(adv).all() and all(math.isfinite(v) for v in metrics.values())
+
+
+def test_indicator_stats_make_plus_minus_one_rewards_act_like_one_zero():
+    base = {"lstar_floor": 100.0, "bmax": 3000.0}
+    ctl01, ctl_pm, ctl_raw = LeadController(), LeadController(), LeadController()
+    for step in range(3):
+        scores, mask, uids = make_batch(6, 4, 3000, seed=10 + step, min_len=200)
+        c01, lengths = seq(scores, mask)
+        c_pm = torch.where(c01 > 0.5, 1.0, -1.0) * (mask.sum(-1) > 0)
+        want, m01 = lead_advantages(c01, lengths, uids, LeadConfig(**base), ctl01)
+        got, m_pm = lead_advantages(c_pm, lengths, uids,
+                                    LeadConfig(**base, correct_threshold=0.0, indicator_stats=True), ctl_pm)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+        assert m_pm["lead/mu_corr"] == pytest.approx(m01["lead/mu_corr"])
+        assert ctl_pm.weights == pytest.approx(ctl01.weights)
+        # on 1/0 rewards the knob changes nothing (the release's default stays exact)
+        same, _ = lead_advantages(c01, lengths, uids, LeadConfig(**base, indicator_stats=True), LeadController())
+        first, _ = lead_advantages(c01, lengths, uids, LeadConfig(**base), LeadController())
+        assert torch.equal(same, first)
+        _, m_raw = lead_advantages(c_pm, lengths, uids, LeadConfig(**base, correct_threshold=0.0), ctl_raw)
+        assert m_raw["lead/mu_corr"] == pytest.approx(2 * m01["lead/mu_corr"] - 1)  # the raw +-1 mean
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ invariance to row order, finite output on degenerate groups, metric names."""
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 import torch
@@ -84,13 +85,27 @@ def test_bad_batches_are_rejected_before_any_work(name):
         method.advantages(RolloutBatch(torch.zeros(0), torch.zeros(0), [], []))
     with pytest.raises(ValueError, match="-5"):
         method.advantages(RolloutBatch(torch.ones(3), torch.tensor([1.0, -5.0, 2.0]), ["a"] * 3, ok_keys))
-    with pytest.raises(ValueError, match="nan"):
-        method.advantages(RolloutBatch(torch.tensor([1.0, float("nan"), 0.0]), torch.ones(3), ["a"] * 3, ok_keys))
+    with pytest.raises(ValueError, match=r"2 of 4 rollouts have a non-finite score \(e\.g\. inf, nan\), "
+                                         r"in prompt id\(s\) 'b', 'c'; nothing was updated"):
+        method.advantages(RolloutBatch(torch.tensor([1.0, float("nan"), float("inf"), 0.0]), torch.ones(4),
+                                       ["a", "b", "c", "a"], ok_keys + ["k"]))
     with pytest.raises(ValueError, match="2 group ids for 3 rollouts"):
         method.advantages(RolloutBatch(torch.ones(3), torch.ones(3), ["a", "b"], ok_keys))
     with pytest.raises(ValueError, match=r"\[N\]"):
         method.advantages(RolloutBatch(torch.ones(3), torch.ones(2), ["a"] * 3, ok_keys))
     assert json.dumps(method.state_dict()) == state  # a rejected batch leaves the state alone
+
+
+@pytest.mark.parametrize("name", sorted(load_methods()))
+def test_every_epsilon_must_be_positive(name):
+    cls = get_method(name).config_cls
+    keys = [f.name for f in fields(cls) if f.name == "epsilon" or f.name.endswith("_eps")]
+    assert keys, f"{name} has no normalisation epsilon"
+    for key in keys:
+        with pytest.raises(ValueError, match=rf"algorithm\.{name}\.{key}=0 is invalid: expected a value > 0"):
+            cls(**{key: 0})
+        with pytest.raises(ValueError, match=rf"algorithm\.{name}\.{key}=-1e-08 is invalid"):
+            cls(**{key: -1e-8})
 
 
 @pytest.mark.parametrize("name", METHODS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lead.rewards.math import DEFAULT_TIMEOUT_S, compute_score, extract_answer, grade, grade_many
+from lead.rewards.math import (
+    DEFAULT_TIMEOUT_S,
+    compute_score,
+    extract_answer,
+    grade,
+    grade_many,
+    normalize_answer,
+)
 from lead.rewards.selfcheck import run_selfcheck
 from lead.rewards.verifier import GraderUnavailableError, VerifierPool, get_pool
 
@@ -156,6 +164,67 @@ def test_gold_list_and_types():
         grade("3", [None])
     with pytest.raises(ValueError, match="timeout"):
         grade("3", "3", timeout=0)
+
+
+@pytest.mark.parametrize(
+    "answer, normalized",
+    [
+        (r"18\%", "18"),
+        (r"32 \%", "32"),
+        ("18%", "18"),
+        (r"62^\circ", "62"),
+        (r"62^{\circ}", "62"),
+        (r"9,\!000,\!000", "9,000,000"),
+        (r"\$5.50", "5.50"),
+        (r"-\$0.50", "-0.50"),
+        (r"40\text{ feet}", "40"),
+        (r"8\sqrt{3} \text { square inches}", r"8\sqrt{3}"),
+        (r"1+\sqrt 2,\ 1-\sqrt 2", r"1+\sqrt 2, 1-\sqrt 2"),
+        # Kept: a unit that carries meaning, words between values, a matrix row break (the
+        # space after \\ is not the escape "\ "), a text-only answer, an answer of marks only.
+        (r"4\!:\!51\!:\!06 \text{ p.m.}", r"4:51:06 \text{ p.m.}"),
+        (r"2, 3, \text{ and } 4", r"2, 3, \text{ and } 4"),
+        (r"\begin{pmatrix} 7 \\ 5 \end{pmatrix}", r"\begin{pmatrix} 7 \\ 5 \end{pmatrix}"),
+        (r"\text{ feet}", r"\text{ feet}"),
+        (r"\%", r"\%"),
+        (r"\circle", r"\circle"),
+    ],
+)
+def test_normalize_answer(answer, normalized):
+    assert normalize_answer(answer) == normalized
+
+
+@pytest.mark.parametrize(
+    "pred, gold, expected",
+    [
+        ("18", r"18\%", True),
+        (r"18\%", r"18\%", True),
+        (r"18 \%", r"18\%", True),
+        ("18%", r"18\%", True),
+        ("7.2", r"7.2\%", True),
+        (r"7.2\%", "7.2", True),
+        (r"\boxed{18\%}", r"18\%", True),
+        (r"19\%", r"18\%", False),
+        ("19", r"18\%", False),
+        # A percent is its number, as in the MATH grader, not a fraction.
+        ("0.18", r"18\%", False),
+        # Both the normalised and the written gold count: "0.56 = 56" alone is a false equation.
+        ("56", r"0.56 = 56\%", True),
+        (r"56\%", r"0.56 = 56\%", True),
+        ("62", r"62^\circ", True),
+        ("40", r"40\text{ feet}", True),
+    ],
+)
+def test_percent_and_unit_marks_do_not_decide(pred, gold, expected):
+    assert grade(pred, gold) is expected
+    assert compute_score("math", f"so \\boxed{{{pred}}}", gold)["acc"] is expected
+
+
+def test_dict_gold_is_refused():
+    with pytest.raises(TypeError, match="dict.*keys would be graded"):
+        grade("3", {"3": "x"})
+    with pytest.raises(TypeError, match="dict"):
+        grade_many(["3"], [{"answer": "3"}])
 
 
 def test_grade_many_matches_grade_and_deduplicates():
@@ -370,6 +439,26 @@ def test_reward_kwargs_from_the_config_reach_compute_score():
 
 
 # ---------------------------------------------------------------- real data
+
+
+TRAIN_FILE = SHARED_DATA / "train" / "math_l3to5_train.parquet"
+
+
+@pytest.mark.skipif(not TRAIN_FILE.is_file(), reason="shared data not present")
+def test_real_percent_answers_match_their_bare_number():
+    import pandas as pd
+
+    golds = [row["ground_truth"] for row in pd.read_parquet(TRAIN_FILE, columns=["reward_model"])["reward_model"]]
+    percent = [g for g in golds if "\\%" in g]
+    assert len(percent) == 29
+    bare = [g.replace("\\%", "").strip() for g in percent]
+    spaced = [g.replace("\\%", " \\%") for g in percent]
+    # The gold's (last) number plus one, with the percent sign: "57\\%" for "0.56 = 56\\%".
+    last_numbers = [float(re.findall(r"\d+(?:\.\d+)?", g)[-1]) for g in percent]
+    wrong = [f"{x + 1:g}" + "\\%" for x in last_numbers]
+    assert grade_many(bare, percent) == [True] * 29
+    assert grade_many(spaced, percent) == [True] * 29
+    assert grade_many(wrong, percent) == [False] * 29
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "eval" / "math500.jsonl").is_file(), reason="shared data not present")

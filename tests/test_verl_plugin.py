@@ -357,3 +357,127 @@ def test_every_method_runs_through_verls_compute_advantage_with_its_yaml_block()
 def test_unknown_estimator_fails_at_start_up():
     with pytest.raises(ValueError, match="adv_estimator='leed' is not a registered advantage estimator"):
         validate_run_config(compose_config("algorithm.adv_estimator=leed"))
+
+
+# --- padding rows, bad scores and refused combinations -----------------------------------------
+
+def with_padding(scores, mask, uids, num_pad: int):
+    """The batch as verl's upsample_batch_to_divisible_size leaves it: padding rows with an
+    all-zero response mask and reward and one shared ``pad...`` uid, here interleaved."""
+    total = scores.shape[0] + num_pad
+    real_rows = torch.randperm(total, generator=torch.Generator().manual_seed(5))[: scores.shape[0]].sort().values
+    padded_scores = torch.zeros(total, scores.shape[1])
+    padded_mask = torch.zeros(total, mask.shape[1], dtype=mask.dtype)
+    padded_scores[real_rows], padded_mask[real_rows] = scores, mask
+    padded_uids = np.array(["pad0123abcd"] * total, dtype=object)
+    padded_uids[real_rows.numpy()] = uids
+    return padded_scores, padded_mask, padded_uids, real_rows
+
+
+@pytest.mark.parametrize("name", sorted(set(load_methods()) - {"grpo"}))
+def test_padding_rows_take_no_part_and_get_zero_advantage(name):
+    from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+    register_estimators()
+    cfg = compose_config("algorithm.lead.bmax=3000", "algorithm.gdpo_static.bmax=3000").algorithm
+    estimator = get_adv_estimator_fn(name)
+    needs_keys = getattr(load_methods()[name], "needs_prompt_keys", False)
+    runs = {}
+    for padded in (False, True):
+        STORE.reset()
+        history = []
+        for step in range(3):
+            scores, mask, uids = make_batch(6, 4, 3000, seed=20 + step, min_len=100)
+            keys = [int(u.split("-")[1]) for u in uids]
+            if padded:
+                scores, mask, uids, real_rows = with_padding(scores, mask, uids, num_pad=8)
+                full_keys = [-1] * scores.shape[0]
+                for row, key in zip(real_rows.tolist(), keys):
+                    full_keys[row] = key
+                keys = full_keys
+            else:
+                real_rows = torch.arange(scores.shape[0])
+            if needs_keys:
+                STORE.set_prompt_keys(keys)
+            adv, _ = estimator(token_level_rewards=scores, response_mask=mask, index=np.asarray(uids, dtype=object),
+                               config=cfg)
+            pad_rows = torch.ones(scores.shape[0], dtype=torch.bool)
+            pad_rows[real_rows] = False
+            assert (adv[pad_rows] == 0).all()
+            history.append((adv[real_rows], STORE.pop_metrics()))
+        runs[padded] = (history, json.dumps(STORE.state_dict()))
+    (plain, plain_state), (padded, padded_state) = runs[False], runs[True]
+    for (want, want_metrics), (got, got_metrics) in zip(plain, padded):
+        assert torch.equal(got, want), name
+        assert got_metrics == want_metrics, name
+    assert padded_state == plain_state
+
+
+def test_a_batch_of_padding_only_is_an_error():
+    from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+    register_estimators()
+    with pytest.raises(ValueError, match="every one of the 4 rows has an empty response mask"):
+        get_adv_estimator_fn("lead")(token_level_rewards=torch.zeros(4, 5), response_mask=torch.zeros(4, 5, dtype=torch.long),
+                                     index=np.array(["pad1"] * 4, dtype=object), config=compose_config().algorithm)
+
+
+def test_non_finite_reward_names_rows_and_uids_and_leaves_the_state_alone():
+    from verl.trainer.ppo.ray_trainer import compute_advantage
+
+    cfg = compose_config("algorithm.lead.bmax=3000")
+    data, *_ = make_dataproto(seed=0)
+    compute_advantage(data, adv_estimator="lead", config=cfg.algorithm)
+    before = json.dumps(STORE.state_dict())
+    data, scores, mask, uids = make_dataproto(seed=1)
+    last = mask.sum(-1) - 1
+    data.batch["token_level_rewards"][0, last[0]] = float("nan")
+    data.batch["token_level_rewards"][3, last[3]] = float("inf")
+    with pytest.raises(ValueError) as err:
+        compute_advantage(data, adv_estimator="lead", config=cfg.algorithm)
+    assert "2 of 16 rollouts have a non-finite score" in str(err.value)
+    assert repr(uids[0]) in str(err.value) and repr(uids[3]) in str(err.value)
+    assert json.dumps(STORE.state_dict()) == before
+
+
+@pytest.mark.parametrize("estimator", ["lead", "laser"])
+def test_rollout_rejection_sampling_is_refused_naming_the_key(estimator):
+    with pytest.raises(ValueError, match=r"algorithm\.rollout_correction\.rollout_rs='seq_mean_k3' is incompatible "
+                                         rf"with adv_estimator={estimator}"):
+        validate_run_config(compose_config(f"algorithm.adv_estimator={estimator}",
+                                           "algorithm.rollout_correction.rollout_rs=seq_mean_k3"))
+    validate_run_config(compose_config(f"algorithm.adv_estimator={estimator}",
+                                       "algorithm.rollout_correction.rollout_is=token"))
+
+
+@pytest.mark.parametrize("override, setting", [
+    ("trainer.v1.trainer_mode=sync", "trainer.v1.trainer_mode=sync"),
+    ("trainer.v1.trainer_mode=colocate_async", "trainer.v1.trainer_mode=colocate_async"),
+    ("trainer.use_v1=false", "trainer.use_v1=false"),
+])
+def test_stateful_methods_need_the_lead_sync_trainer(override, setting):
+    for name in ("lead", "hapo", "laser_d", "truncation", "kimi_len"):
+        with pytest.raises(ValueError, match=rf"adv_estimator={name} keeps state from step to step, which "
+                                             rf"{setting} neither.*trainer\.v1\.trainer_mode=lead_sync"):
+            validate_run_config(compose_config(f"algorithm.adv_estimator={name}", override))
+    with pytest.warns(UserWarning, match=rf"adv_estimator=laser with {setting}: its laser/\* metrics are not logged"):
+        validate_run_config(compose_config("algorithm.adv_estimator=laser", override))
+    validate_run_config(compose_config("algorithm.adv_estimator=grpo", override))  # verl's own: not ours to judge
+
+
+REWARD = ["reward.custom_reward_function.path=pkg://lead.rewards.math",
+          "reward.custom_reward_function.name=compute_score"]
+
+
+def test_reward_levels_other_than_one_zero_need_the_indicator_knob_and_a_separating_threshold():
+    plus_minus = [*REWARD, "+reward.custom_reward_function.reward_kwargs.correct_reward=1.0",
+                  "+reward.custom_reward_function.reward_kwargs.incorrect_reward=-1.0"]
+    with pytest.raises(ValueError, match=r"correct_reward=1.0 and incorrect_reward=-1.0.*"
+                                         r"algorithm\.lead\.indicator_stats=true"):
+        validate_run_config(compose_config(*plus_minus, "algorithm.lead.correct_threshold=0.0"))
+    validate_run_config(compose_config(*plus_minus, "algorithm.lead.correct_threshold=0.0",
+                                       "algorithm.lead.indicator_stats=true"))
+    with pytest.raises(ValueError, match=r"algorithm\.laser\.correct_threshold=1\.5 does not separate"):
+        validate_run_config(compose_config(*REWARD, "algorithm.adv_estimator=laser",
+                                           "algorithm.laser.correct_threshold=1.5"))
+    validate_run_config(compose_config(*REWARD))  # the default 1/0 reward and threshold 0.5

@@ -49,6 +49,13 @@ class MethodConfig:
             self.invalid(key, "expected a finite number")
         return float(value)
 
+    def positive(self, key: str) -> float:
+        """The number under ``key``, which must be > 0: an epsilon guarding a division, where 0
+        turns a group or batch without variance into NaN advantages."""
+        if self.number(key) <= 0:
+            self.invalid(key, "expected a value > 0 (it guards a division)")
+        return float(getattr(self, key))
+
     def integer(self, key: str) -> int:
         value = getattr(self, key)
         if isinstance(value, bool) or not isinstance(value, int):

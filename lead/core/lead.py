@@ -36,7 +36,6 @@ import torch
 from lead.core.config import MethodConfig
 from lead.core.groups import (
     group_count,
-    group_index,
     group_mean,
     group_median,
     group_min,
@@ -44,6 +43,7 @@ from lead.core.groups import (
     group_zscore,
 )
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 LSTAR_MODES = ("max_sym", "max_asym", "upper_only")
 AGGREGATORS = ("mean_correct", "min_correct", "median_correct", "mean_all")
@@ -107,6 +107,12 @@ class LeadConfig(MethodConfig):
     whiten_weighting: str = "token"
     """``token`` (the release: long responses weigh more in the batch mean/variance) or
     ``sequence`` (every response counts once)."""
+    indicator_stats: bool = False
+    """Opt-in fix for rewards other than 1/0. The release computes the controller's correctness
+    statistics (``mu_corr``, ``sigma_corr``, hence ``P_c`` and the targets) on the raw scores,
+    which assumes 1/0 rewards: with +1/-1 at 50% accuracy ``mu_corr`` is 0 and ``P_c`` 1. When
+    true they use the indicator ``1[s > correct_threshold]``, so any two reward levels drive the
+    controller as 1/0 would. Identical to the release on 1/0 rewards."""
 
     def validate(self) -> None:
         self.choice("lstar_mode", LSTAR_MODES)
@@ -128,12 +134,12 @@ class LeadConfig(MethodConfig):
             self.invalid("min_correct_len", "expected min_correct_len >= 0 (tokens)")
         self.number("correct_threshold")
         for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
-            if self.number(key) < 0:
-                self.invalid(key, "expected a value >= 0")
+            self.positive(key)
         if self.static_lambda_corr is not None and not 0 <= self.number("static_lambda_corr") <= 1:
             self.invalid("static_lambda_corr", "expected null or a value in [0, 1]")
         self.flag("zero_unsolved_efficiency")
         self.flag("static_floor")
+        self.flag("indicator_stats")
 
 
 def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
@@ -209,13 +215,14 @@ def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Ten
                    num_groups: int, cfg: LeadConfig) -> dict[str, torch.Tensor]:
     r"""Potential-Scaled Instability of both rewards, and the controller's targets.
 
-    Correctness uses every rollout, efficiency only correct rollouts (and only prompts with one).
-    For each reward ``k``: ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
+    Correctness uses every rollout (the scores, or their indicator with ``indicator_stats``),
+    efficiency only correct rollouts (and only prompts with one). For each reward ``k``: ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
     ``P_c = (1 - clip(mu_c, 0, 1))^alpha``, ``P_e = (1 - (clip(mu_e, -1, 1) + 1) / 2)^alpha``,
     ``D_k = CVn_k P_k`` and the targets ``tau_k = D_k / (D_c + D_e + eps)``.
     """
     eps = cfg.epsilon
-    mu_c, sigma_c = _total_variance_stats(scores, gid, num_groups, None, cfg.sigma_eps)
+    corr = correct.to(scores.dtype) if cfg.indicator_stats else scores
+    mu_c, sigma_c = _total_variance_stats(corr, gid, num_groups, None, cfg.sigma_eps)
     mu_e, sigma_e = _total_variance_stats(r_eff, gid, num_groups, correct, cfg.sigma_eps)
     cv_c = sigma_c / (mu_c.abs() + eps)
     cv_e = sigma_e / (mu_e.abs() + eps)
@@ -322,28 +329,27 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
         cfg: the knobs.
         controller: advanced by one step (the only state that crosses steps).
 
-    The advantage is constant along a response; broadcast it with ``adv[:, None] * response_mask``.
+    Bad input (a non-finite score, a negative length, a batch of empty responses) raises
+    ``ValueError`` before the controller changes. The advantage is constant along a response;
+    broadcast it with ``adv[:, None] * response_mask``.
     """
-    if scores.ndim != 1 or scores.shape != lengths.shape:
-        raise ValueError(f"scores and lengths must both be [N]; got {tuple(scores.shape)} and {tuple(lengths.shape)}")
-    gid, num_groups = group_index(group_ids, device=scores.device)
-    if gid.shape[0] != scores.shape[0]:
-        raise ValueError(f"got {gid.shape[0]} group ids for {scores.shape[0]} rollouts")
-    c = scores.to(torch.float64)
-    length = lengths.to(torch.float64)
-    correct = c > cfg.correct_threshold
+    ro = prepare(RolloutBatch(scores, lengths, group_ids), cfg.correct_threshold, "lead")
+    c, length, correct, gid, num_groups = ro.scores, ro.lengths, ro.correct, ro.gid, ro.num_groups
 
     lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg)
-
     adv_c = group_zscore(c, gid, num_groups, eps=cfg.group_std_eps)
     adv_e = group_zscore(r_eff, gid, num_groups, eps=cfg.group_std_eps)
     psi = psi_statistics(c, r_eff, correct, gid, num_groups, cfg)
-    tau_c, tau_e = float(psi["target_w_corr"]), float(psi["target_w_eff"])
+    tau_c, tau_e, total_length = torch.stack([psi["target_w_corr"], psi["target_w_eff"], length.sum()]).tolist()
+    if total_length <= 0:
+        raise ValueError(f"lead: all {length.numel()} responses of the batch are empty (response mask all zero); "
+                         "nothing was updated")
     lam_c, lam_e = controller.update(tau_c, tau_e, cfg)
 
     combined = lam_c * adv_c + lam_e * adv_e
     adv = whiten(combined, length, cfg.whiten_weighting, cfg.whiten_eps)
 
+    solved = group_count(gid, num_groups, correct) > 0
     solvable = lstar < cfg.bmax
     tensors = {
         "lstar_mean": lstar.mean(),
@@ -352,8 +358,9 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
         "lstar_min_solvable": _masked_stat(lstar, solvable, "min"),
         "lstar_max_solvable": _masked_stat(lstar, solvable, "max"),
         "num_solvable_prompts": solvable.sum(),
-        "num_unsolved_prompts": (~solvable).sum(),
-        "accuracy_batch": correct.to(torch.float64).mean(),
+        "num_unsolved_prompts": (~solved).sum(),
+        "num_clamped_prompts": (solved & ~solvable).sum(),
+        "accuracy_batch": ro.c.mean(),
         "r_eff_mean": r_eff.mean(),
         "r_eff_mean_correct": _masked_stat(r_eff, correct, "mean"),
         "r_eff_min_correct": _masked_stat(r_eff, correct, "min"),
@@ -372,7 +379,7 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     })
     if cfg.static_lambda_corr is not None:
         metrics["lead/static_w_corr"] = lam_c
-    return adv.to(scores.dtype if scores.is_floating_point() else torch.float32), metrics
+    return adv.to(ro.out_dtype), metrics
 
 
 @register_method("lead")

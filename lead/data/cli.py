@@ -83,12 +83,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _rows(name: str, local: Path | None) -> list[dict]:
+def _rows(name: str, local: Path | None, option: str) -> list[dict]:
+    """Rows of ``local``, or downloaded when it is None; a failed download names ``option``,
+    the way to give a local copy instead."""
     if local is not None:
         return sources.read_local(local)
     source = sources.HF_SOURCES[name]
     print(f"downloading {source.describe()} ...", file=sys.stderr)
-    return sources.load_hf(source)
+    try:
+        return sources.load_hf(source)
+    except Exception as e:  # noqa: BLE001 - the hub and `datasets` raise many types; all mean "not downloaded"
+        raise OSError(f"cannot download {source.describe()}: {e}. Without access to the Hugging Face hub, "
+                      f"pass a local copy with {option}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,14 +110,14 @@ def run(args: argparse.Namespace) -> int:
                     if local is None:
                         stems = ", ".join(sources.LOCAL_NAMES[name])
                         raise FileNotFoundError(f"no file for {name} in {args.source} (looked for {stems})")
-                rows_by_name[name] = _rows(name, local)
+                rows_by_name[name] = _rows(name, local, "--source DIR")
             reports = prepare.prepare_eval(args.out, rows_by_name)
         else:
             reports = prepare.prepare_train(
                 args.dataset,
                 args.out,
-                train_rows=_rows(args.dataset, args.source),
-                math500_rows=_rows("math500", args.math500),
+                train_rows=_rows(args.dataset, args.source, "--source PATH"),
+                math500_rows=_rows("math500", args.math500, "--math500 PATH"),
                 data_source=args.data_source,
                 levels=getattr(args, "levels", None),
             )

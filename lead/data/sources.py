@@ -120,8 +120,11 @@ def read_local(path: str | Path) -> list[dict]:
         if path.suffix not in FILE_SUFFIXES:
             raise ValueError(f"{path}: unsupported file type; use one of {', '.join(FILE_SUFFIXES)}")
         return _read_file(path)
-    if not path.is_dir():
+    if not path.exists():
         raise FileNotFoundError(f"source {path} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"source {path} is neither a regular file nor a directory; give a "
+                         f"{'/'.join(FILE_SUFFIXES)} file or a directory of them")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
     if not files:
         raise ValueError(f"source directory {path} has no {'/'.join(FILE_SUFFIXES)} files")

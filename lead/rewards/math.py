@@ -5,7 +5,9 @@ r"""Math answer reward: the last ``\boxed{...}`` of a response, graded with math
   (or ``\fbox``) command, brace-matched, in either form ``\boxed{...}`` or ``\boxed 5``.
 * :func:`grade` / :func:`grade_many` decide equivalence with math-verify (gold parsed first),
   every comparison bounded in time by a killable worker process
-  (:mod:`lead.rewards.verifier`), so they are safe in any thread and never hang.
+  (:mod:`lead.rewards.verifier`), so they are safe in any thread and never hang. Both answers
+  first lose the marks the usual MATH answer normalisation drops (:func:`normalize_answer`):
+  math-verify reads ``18\%`` as a string, so without this ``18`` would never match it.
 * :func:`compute_score` is the verl custom reward function::
 
       reward.custom_reward_function.path=pkg://lead.rewards.math
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -92,7 +94,36 @@ def extract_answer(response: str) -> str | None:
         return content or None
 
 
+# A LaTeX escape (``\\`` counts as one, so the space in ``\\ `` is not ``\ ``) or a bare ``%``.
+_ESCAPE_OR_PERCENT = re.compile(r"\\(.)|%", re.DOTALL)
+# Escapes dropped (percent, dollar, negative thin space) or turned into a plain space.
+_ESCAPE_REPLACEMENTS = {"%": "", "$": "", "!": "", " ": " "}
+_DEGREES = re.compile(r"\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![A-Za-z]))")
+# A trailing unit in words, written with a leading space as MATH does (``40\text{ feet}``).
+# Only letters and spaces: ``\text{ p.m.}`` or ``\text{ and } 4`` carry meaning and stay.
+_TRAILING_UNIT = re.compile(r"^(.*?\S)\s*\\(?:text|textnormal|mbox|mathrm)\s*\{\s+[A-Za-z][A-Za-z ]*\}\s*$", re.DOTALL)
+
+
+def normalize_answer(answer: str) -> str:
+    r"""``answer`` without the marks that MATH answer normalisation removes: ``\%`` and ``%``,
+    ``\$``, ``\!``, degrees (``^\circ``, ``^{\circ}``), a trailing unit in words
+    (``40\text{ feet}`` -> ``40``); ``\ `` becomes a plain space. ``18\%`` therefore means 18
+    (not 0.18), as in the MATH grader. Returns ``answer`` unchanged when nothing would remain."""
+    text = _DEGREES.sub("", answer)
+    text = _ESCAPE_OR_PERCENT.sub(
+        lambda m: "" if m.group(1) is None else _ESCAPE_REPLACEMENTS.get(m.group(1), m.group(0)), text)
+    unit = _TRAILING_UNIT.match(text)
+    if unit:
+        text = unit.group(1)
+    text = text.strip()
+    return text or answer
+
+
 def _gold_list(gold: Any) -> list[str]:
+    if isinstance(gold, Mapping):
+        # Iterating a dict yields its keys, which would silently become the gold answers.
+        raise TypeError(f"gold must be a string or a list of strings, got a {type(gold).__name__} "
+                        f"(its keys would be graded as the answers): {gold!r}")
     if isinstance(gold, str):
         items: Iterable[Any] = [gold]
     elif isinstance(gold, numbers.Number) and not isinstance(gold, bool):
@@ -107,8 +138,11 @@ def _gold_list(gold: Any) -> list[str]:
             item = str(item)
         if not isinstance(item, str):
             raise TypeError(f"gold answers must be strings, got {type(item).__name__}: {item!r}")
-        if item.strip():
-            golds.append(item.strip())
+        item = item.strip()
+        if item:
+            # The written form stays acceptable too: ``0.56 = 56\%`` accepts 56 but ``0.56 = 56``
+            # reads as a false equation.
+            golds.extend(dict.fromkeys((normalize_answer(item), item)))
     if not golds:
         # An empty ground truth would score every response 0; that is a data bug to surface.
         raise ValueError(f"no gold answer given (gold={gold!r})")
@@ -127,7 +161,7 @@ def _prepare(pred: str | None, gold: Any) -> tuple[str, list[str]] | bool:
     golds = _gold_list(gold)
     if not isinstance(pred, str) or not pred.strip():
         return False
-    pred = pred.strip()
+    pred = normalize_answer(pred.strip())
     if pred in golds:
         return True
     return pred, golds
@@ -136,11 +170,12 @@ def _prepare(pred: str | None, gold: Any) -> tuple[str, list[str]] | bool:
 def grade(pred: str | None, gold: str | Sequence[str], timeout: float = DEFAULT_TIMEOUT_S) -> bool:
     """True iff ``pred`` is equivalent to ``gold`` (or to any of a list of acceptable golds).
 
-    Equivalence is math-verify's ``verify(parse(gold), parse(pred))`` on both answers boxed;
-    identical strings are equivalent without asking it. None or an empty ``pred`` is never
+    Equivalence is math-verify's ``verify(parse(gold), parse(pred))`` on both answers boxed,
+    with ``pred`` normalised (:func:`normalize_answer`) and each gold both normalised and as
+    written; identical strings are equivalent without asking it. None or an empty ``pred`` is never
     correct. The comparison runs in a worker process and is abandoned (False) after
     ``timeout`` seconds, so this never hangs and never raises for any ``pred``. A gold that is
-    not a string, a number or a list of those raises TypeError, and an empty one ValueError
+    not a string, a number or a list of those (a dict included) raises TypeError, and an empty one ValueError
     (data bugs, not model output).
     """
     timeout = _check_timeout(timeout)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from lead.core.registry import RolloutBatch, build_method, get_method, load_methods
@@ -109,11 +110,34 @@ def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, respo
     method = STORE.get(name, method_block(config, name))
     # verl puts the outcome reward on the last valid token and zeros elsewhere, so a plain row
     # sum (what verl's own outcome estimators do) is the masked sum without another [B, L] pass.
-    batch = RolloutBatch(scores=token_level_rewards.sum(-1), lengths=response_mask.sum(-1),
-                         group_ids=index, prompt_keys=STORE.take_prompt_keys(response_mask.shape[0]))
-    adv, metrics = method.advantages(batch)
+    scores, lengths = token_level_rewards.sum(-1), response_mask.sum(-1)
+    prompt_keys = STORE.take_prompt_keys(response_mask.shape[0])
+    real = lengths > 0
+    if bool(real.all()):
+        adv, metrics = method.advantages(RolloutBatch(scores, lengths, index, prompt_keys))
+    else:
+        adv, metrics = _advantages_of_real_rows(name, method, scores, lengths, index, prompt_keys, real)
     STORE.add_metrics(metrics)
     return adv.to(token_level_rewards.dtype).unsqueeze(-1) * response_mask
+
+
+def _advantages_of_real_rows(name: str, method: Any, scores: torch.Tensor, lengths: torch.Tensor, index: Any,
+                             prompt_keys: list[Any] | None, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """The method's advantages on the rows with a non-empty response only, 0 on the others.
+
+    verl's ``upsample_batch_to_divisible_size`` appends padding rows (all-zero response mask,
+    zero reward, one shared ``pad...`` uid) so the batch divides across workers; as members of
+    the batch they would shift every batch statistic (accuracy, the controller's targets, the
+    whitening)."""
+    rows = real.nonzero().reshape(-1)
+    if rows.numel() == 0:
+        raise ValueError(f"advantage estimator {name!r}: every one of the {real.numel()} rows has an empty "
+                         "response mask; there is nothing to score")
+    picked = rows.cpu().numpy()
+    keys = None if prompt_keys is None else [prompt_keys[i] for i in picked.tolist()]
+    labels = index[rows] if isinstance(index, torch.Tensor) else np.asarray(index, dtype=object)[picked]
+    adv, metrics = method.advantages(RolloutBatch(scores[rows], lengths[rows], labels, keys))
+    return scores.new_zeros(scores.shape, dtype=adv.dtype).index_copy_(0, rows, adv), metrics
 
 
 _ESTIMATORS: dict[str, Any] = {}

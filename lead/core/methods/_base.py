@@ -1,74 +1,19 @@
-"""Plumbing shared by the competing methods: per-batch preparation, normalisation, metrics, state.
+"""Plumbing shared by the competing methods: normalisation, metrics, state.
 
-:func:`prepare` turns a :class:`~lead.core.registry.RolloutBatch` into float64 tensors plus
-contiguous group ids, after checking shapes and values, so each method's ``advantages`` starts
-from validated inputs and the same correctness rule ``c_i = 1[s_i > correct_threshold]``.
+Each method's ``advantages`` starts from :func:`lead.core.rollouts.prepare` (validated inputs
+and the correctness rule ``c_i = 1[s_i > correct_threshold]``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 
-from lead.core.groups import group_count, group_index, group_zscore
-from lead.core.registry import RolloutBatch
+from lead.core.groups import group_count, group_zscore
+from lead.core.rollouts import Rollouts
 
 NORMALISATIONS = ("grpo", "rloo")
-
-
-@dataclass
-class Rollouts:
-    """A validated batch: float64 ``scores`` and ``lengths``, ``correct`` (bool) and ``c``
-    (its 0/1 float), contiguous group ids ``gid`` in ``[0, num_groups)``, and the dtype the
-    advantages are returned in."""
-
-    scores: torch.Tensor
-    lengths: torch.Tensor
-    correct: torch.Tensor
-    c: torch.Tensor
-    gid: torch.Tensor
-    num_groups: int
-    out_dtype: torch.dtype
-
-    def base_metrics(self) -> dict[str, torch.Tensor]:
-        """Accuracy and response lengths of the batch (``resp_len_mean_correct`` is 0 when
-        no rollout is correct)."""
-        n_correct = self.c.sum()
-        return {
-            "accuracy_batch": self.c.mean(),
-            "resp_len_mean": self.lengths.mean(),
-            "resp_len_mean_correct": (self.lengths * self.c).sum() / n_correct.clamp_min(1.0),
-        }
-
-
-def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollouts:
-    """Validate ``batch`` and return it as :class:`Rollouts` (``c_i = 1[s_i > correct_threshold]``)."""
-    scores, lengths = batch.scores, batch.lengths
-    if not isinstance(scores, torch.Tensor) or not isinstance(lengths, torch.Tensor):
-        raise TypeError(f"{method}: scores and lengths must be tensors, got {type(scores).__name__} "
-                        f"and {type(lengths).__name__}")
-    if scores.ndim != 1 or scores.shape != lengths.shape:
-        raise ValueError(f"{method}: scores and lengths must both be [N]; got {tuple(scores.shape)} "
-                         f"and {tuple(lengths.shape)}")
-    if scores.shape[0] == 0:
-        raise ValueError(f"{method}: the batch has no rollouts")
-    gid, num_groups = group_index(batch.group_ids, device=scores.device)
-    if gid.shape[0] != scores.shape[0]:
-        raise ValueError(f"{method}: got {gid.shape[0]} group ids for {scores.shape[0]} rollouts")
-    s = scores.to(torch.float64)
-    length = lengths.to(torch.float64)
-    bad = ~torch.isfinite(s)
-    if bool(bad.any()):
-        raise ValueError(f"{method}: scores must be finite, got {float(s[bad][0])} at row {int(bad.nonzero()[0, 0])}")
-    bad = ~torch.isfinite(length) | (length < 0)
-    if bool(bad.any()):
-        raise ValueError(f"{method}: response lengths must be finite and >= 0, got {float(length[bad][0])} "
-                         f"at row {int(bad.nonzero()[0, 0])}")
-    correct = s > correct_threshold
-    out_dtype = scores.dtype if scores.is_floating_point() else torch.float32
-    return Rollouts(s, length, correct, correct.to(torch.float64), gid, num_groups, out_dtype)
 
 
 def rloo(x: torch.Tensor, gid: torch.Tensor, num_groups: int) -> torch.Tensor:

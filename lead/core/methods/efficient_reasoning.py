@@ -27,10 +27,10 @@ from lead.core.methods._base import (
     NORMALISATIONS,
     Stateless,
     normalise,
-    prepare,
     to_metrics,
 )
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -55,11 +55,9 @@ class EfficientReasoningConfig(MethodConfig):
         if not 0 <= self.number("alpha") <= 1:
             self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
         self.choice("normalisation", NORMALISATIONS)
-        if self.number("length_std_eps") <= 0:
-            self.invalid("length_std_eps", "expected a value > 0 (it guards a division)")
+        self.positive("length_std_eps")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def sigmoid_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,

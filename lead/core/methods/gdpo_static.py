@@ -33,8 +33,9 @@ from lead.core.lead import (
     lead_efficiency,
     whiten,
 )
-from lead.core.methods._base import Stateless, prepare, to_metrics
+from lead.core.methods._base import Stateless, to_metrics
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -88,8 +89,7 @@ class GdpoStaticConfig(MethodConfig):
         self.flag("zero_unsolved_efficiency")
         self.number("correct_threshold")
         for key in ("group_std_eps", "whiten_eps"):
-            if self.number(key) < 0:
-                self.invalid(key, "expected a value >= 0")
+            self.positive(key)
 
     def lead_config(self) -> LeadConfig:
         """The LEAD config whose efficiency reward this one uses."""

@@ -14,8 +14,9 @@ from typing import Any, Mapping
 import torch
 
 from lead.core.config import MethodConfig
-from lead.core.groups import group_index, group_zscore
+from lead.core.groups import group_zscore
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -28,8 +29,7 @@ class GRPOConfig(MethodConfig):
     """False removes only the group mean (Dr.GRPO)."""
 
     def validate(self) -> None:
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a number >= 0")
+        self.positive("epsilon")
         self.flag("scale_by_std")
 
 
@@ -41,12 +41,10 @@ class GRPOMethod:
         self.config = config
 
     def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        gid, num_groups = group_index(batch.group_ids, device=batch.scores.device)
-        scores = batch.scores.to(torch.float64)
-        adv = group_zscore(scores, gid, num_groups, self.config.epsilon, self.config.scale_by_std)
-        metrics = {"grpo/accuracy_batch": float((scores > 0.5).double().mean()),
-                   "grpo/resp_len_mean": float(batch.lengths.double().mean())}
-        return adv.to(batch.scores.dtype), metrics
+        ro = prepare(batch, 0.5, self.name)
+        adv = group_zscore(ro.scores, ro.gid, ro.num_groups, self.config.epsilon, self.config.scale_by_std)
+        metrics = {"grpo/accuracy_batch": float(ro.c.mean()), "grpo/resp_len_mean": float(ro.lengths.mean())}
+        return adv.to(ro.out_dtype), metrics
 
     def state_dict(self) -> dict[str, Any]:
         return {}

@@ -29,9 +29,10 @@ import torch
 
 from lead.core.config import MethodConfig
 from lead.core.groups import group_mean
-from lead.core.methods._base import Stateless, normalise, prepare, to_metrics
+from lead.core.methods._base import Stateless, normalise, to_metrics
 from lead.core.methods.efficient_reasoning import sigmoid_length_rewards
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -57,11 +58,9 @@ class GrpoLambdaConfig(MethodConfig):
             self.invalid("fraction", "expected 0 <= fraction <= 1")
         if not 0 <= self.number("alpha") <= 1:
             self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
-        if self.number("length_std_eps") <= 0:
-            self.invalid("length_std_eps", "expected a value > 0 (it guards a division)")
+        self.positive("length_std_eps")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def top_fraction_groups(accuracy: torch.Tensor, fraction: float) -> torch.Tensor:

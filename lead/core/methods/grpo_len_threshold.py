@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import torch
 
 from lead.core.config import MethodConfig
-from lead.core.methods._base import Stateless, normalise, prepare, to_metrics
+from lead.core.methods._base import Stateless, normalise, to_metrics
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 LENGTH_MODES = ("classic", "conditioned", "soft", "conditioned_soft")
 
@@ -71,8 +72,7 @@ class GrpoLenThresholdConfig(MethodConfig):
         if self.number("soft_max") < self.threshold and self.mode in ("soft", "conditioned_soft"):
             self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold}) in mode {self.mode}")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def threshold_length_rewards(lengths: torch.Tensor, c: torch.Tensor, cfg: GrpoLenThresholdConfig) -> torch.Tensor:

@@ -28,8 +28,9 @@ import torch
 
 from lead.core.config import MethodConfig
 from lead.core.groups import group_max, group_min
-from lead.core.methods._base import check_state_keys, normalise, prepare, to_metrics
+from lead.core.methods._base import check_state_keys, normalise, to_metrics
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -53,8 +54,7 @@ class HapoConfig(MethodConfig):
         if not -1 <= self.number("correct_floor") <= 0:
             self.invalid("correct_floor", "expected -1 <= correct_floor <= 0")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def cosine_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, history: torch.Tensor,

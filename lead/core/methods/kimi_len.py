@@ -23,8 +23,9 @@ import torch
 
 from lead.core.config import MethodConfig
 from lead.core.groups import group_max, group_min
-from lead.core.methods._base import StepCounter, normalise, prepare, to_metrics
+from lead.core.methods._base import StepCounter, normalise, to_metrics
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -50,8 +51,7 @@ class KimiLenConfig(MethodConfig):
         if self.integer("warmup_steps") < 0:
             self.invalid("warmup_steps", "expected an integer >= 0")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def kimi_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,

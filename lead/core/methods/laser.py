@@ -44,11 +44,11 @@ from lead.core.methods._base import (
     Stateless,
     check_state_keys,
     normalise,
-    prepare,
     read_step,
     to_metrics,
 )
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 BUCKETS = ("low", "medium", "high")
 
@@ -62,8 +62,7 @@ def _check_common(cfg: MethodConfig) -> None:
     if cfg.number("alpha") < 0:
         cfg.invalid("alpha", "expected alpha >= 0")
     cfg.number("correct_threshold")
-    if cfg.number("epsilon") < 0:
-        cfg.invalid("epsilon", "expected a value >= 0")
+    cfg.positive("epsilon")
 
 
 @dataclass

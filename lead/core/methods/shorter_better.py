@@ -18,8 +18,9 @@ import torch
 
 from lead.core.config import MethodConfig
 from lead.core.groups import group_count, group_mean, group_min
-from lead.core.methods._base import Stateless, normalise, prepare, to_metrics
+from lead.core.methods._base import Stateless, normalise, to_metrics
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 @dataclass
@@ -43,8 +44,7 @@ class ShorterBetterConfig(MethodConfig):
         if self.number("beta") < 0:
             self.invalid("beta", "expected beta >= 0")
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
 
 def sample_optimal_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,

@@ -37,10 +37,10 @@ from lead.core.methods._base import (
     Stateless,
     StepCounter,
     normalise,
-    prepare,
     to_metrics,
 )
 from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
 
 
 def truncation_rewards(lengths: torch.Tensor, c: torch.Tensor, cap: float) -> torch.Tensor:
@@ -82,8 +82,7 @@ class TruncationConfig(MethodConfig):
             last = start
         self.schedule = tuple((int(s), float(c)) for s, c in stages)
         self.number("correct_threshold")
-        if self.number("epsilon") < 0:
-            self.invalid("epsilon", "expected a value >= 0")
+        self.positive("epsilon")
 
     def cap_at(self, step: int) -> float:
         """``L(t)`` after ``step`` completed steps."""
@@ -139,8 +138,7 @@ class DlerConfig(MethodConfig):
         if self.number("max_length") <= 0:
             self.invalid("max_length", "expected a cap > 0 (tokens)")
         self.number("correct_threshold")
-        if self.number("whiten_eps") < 0:
-            self.invalid("whiten_eps", "expected a value >= 0")
+        self.positive("whiten_eps")
         self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
 
 
