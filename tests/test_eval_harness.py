@@ -360,3 +360,189 @@ def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
         assert p["problem"].strip() in recs[p["id"]]["prompt"]
     m = json.loads((out / "amc23.summary.json").read_text())["metrics"]
     assert m["accuracy"] == pytest.approx(sum(expected.values()) / 40)
+
+
+def _answered(pid: str, sample: int, answer: str | None, truncated: bool = False) -> dict:
+    response = "thinking</think>" + ("" if answer is None else f"\\boxed{{{answer}}}")
+    return {"id": pid, "sample": sample, "response": response, "truncated": truncated, "answer": ["5"],
+            "tokens": 9}
+
+
+def test_majority_vote_groups_answers_the_grader_finds_equal():
+    from lead.eval.metrics import summarize
+    from lead.eval.runner import assign_votes, grade_records
+
+    # Gold 5. Problem a: one correct, three wrong answers that are all one half (0.5 = 1/2 = \frac12),
+    # so the half wins cons@4; taken as distinct strings the correct answer would tie four ways.
+    # Problem b: two correct, 3 twice (one with "x="), 4 once, a missing answer and a truncated 5.
+    records = [_answered("a", 0, "5"), _answered("a", 1, "0.5"), _answered("a", 2, "1/2"),
+               _answered("a", 3, "\\frac{1}{2}"),
+               _answered("b", 0, "3"), _answered("b", 1, "5"), _answered("b", 2, "x=3"), _answered("b", 3, None),
+               _answered("b", 4, "5"), _answered("b", 5, "5", truncated=True), _answered("b", 6, "4"),
+               _answered("b", 7, "4.0")]
+    grade_records(records)
+    assign_votes(records)
+    votes = {(r["id"], r["sample"]): r["vote"] for r in records}
+    assert [votes[("a", j)] for j in range(4)] == [0, 1, 1, 1]
+    # b: "3" and "x=3" (2 votes) rank first, "4" and "4.0" (1 each, equal) second; no vote for the
+    # missing answer and the truncated response.
+    assert [votes[("b", j)] for j in range(8)] == [1, 0, 1, None, 0, None, 2, 2]
+    # cons@n: a loses to the half; b ties 2-2-2 between 5, 3 and 4 -> 1/3.
+    a_only = summarize([r for r in records if r["id"] == "a"])
+    assert a_only["maj_at_k"]["4"] == 0.0
+    b_only = summarize([r for r in records if r["id"] == "b"])
+    assert b_only["maj_at_k"]["8"] == pytest.approx(1 / 3)
+
+
+def test_summary_has_level_breakdown_per_problem_table_and_run_provenance(tiny, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny["data"], data)
+    rows = [json.loads(line) for line in (data / "math500.jsonl").read_text().splitlines()]
+    for row, level, subject in zip(rows, ["1", "1", "5"], ["Algebra", "Geometry", "Algebra"]):
+        row.update(level=level, subject=subject)
+    (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
+                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 0
+    summary = json.loads((out / "math500.summary.json").read_text())
+    m = summary["metrics"]
+    # p1 (level 1) and p3 (level 5) are right, p2 (level 1) wrong, every response 3 tokens
+    assert {k: (v["problems"], v["accuracy"]) for k, v in m["by_level"].items()} == {"1": (2, 0.5), "5": (1, 1.0)}
+    assert {k: v["accuracy"] for k, v in m["by_subject"].items()} == {"Algebra": 1.0, "Geometry": 0.0}
+    assert m["maj_at_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(2 / 3)}
+    assert summary["per_problem"] == {"ids": ["p1", "p2", "p3"], "correct": [[1, 1], [0, 0], [1, 1]],
+                                      "tokens": [[3, 3], [3, 3], [3, 3]], "truncated": [[0, 0], [0, 0], [0, 0]],
+                                      "votes": [[0, 0], [1, 1], [0, 0]]}
+    from lead.eval.runner import file_sha256
+
+    prov = json.loads((out / "run.json").read_text())["provenance"]
+    assert prov["benchmarks"] == {"math500": {"file": str((data / "math500.jsonl").resolve()),
+                                              "sha256": file_sha256(data / "math500.jsonl"),
+                                              "problems": 3, "evaluated": 3}}
+    import lead
+
+    assert prov["lead_version"] == lead.__version__
+    assert prov["grader"]["module"] == "lead.rewards.math" and len(prov["grader"]["source_sha256"]) == 64
+    assert prov["grader"]["math-verify"] == "0.9.0"
+    root = Path(lead.__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        import subprocess
+
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        assert prov["git_commit"] == head.strip() and isinstance(prov["git_dirty"], bool)
+    else:
+        assert prov["git_commit"] is None
+
+    # The benchmark file changes under an existing run: refused, not mixed.
+    rows[0]["answer"] = ["8"]
+    (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
+                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 2
+
+
+def test_hub_id_offline_fails_fast_with_one_line(tiny, tmp_path, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded"))
+    start = time.monotonic()
+    assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", model="some-org/some-model") == 2
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("results go to")
+    assert err[1].startswith("lead eval: error: model 'some-org/some-model' is not a local folder")
+    assert "HF_HUB_OFFLINE" in err[1] and "local model folder" in err[1] and "network access" in err[1]
+
+    # Not flagged offline, but the hub cannot be reached: the same single line, with the cause.
+    import httpx
+    from huggingface_hub import HfApi, constants
+
+    def unreachable(self, repo_id, **kwargs):
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(HfApi, "model_info", unreachable)
+    assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", model="some-org/some-model") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "the hub cannot be reached (ConnectError" in err[1] and "--model" in err[1]
+
+
+class _FakeVLLM:
+    """Stands in for the ``vllm`` package (not installable here): ``LLM.generate`` answers the
+    scripted response, and the finish reasons queued in ``reasons`` for the first outputs."""
+
+    def __init__(self, script_ids: list[int]):
+        import types
+
+        self.script_ids = script_ids
+        self.reasons: list[str] = []
+        self.loaded = 0
+        fake = self
+
+        class SamplingParams:
+            def __init__(self, **kwargs):
+                self.kwargs = kwargs
+
+        class LLM:
+            def __init__(self, **kwargs):
+                fake.loaded += 1
+
+            def generate(self, prompts, params, use_tqdm=False):
+                outs = []
+                for _ in prompts:
+                    reason = fake.reasons.pop(0) if fake.reasons else "stop"
+                    completion = types.SimpleNamespace(token_ids=fake.script_ids, finish_reason=reason)
+                    outs.append(types.SimpleNamespace(outputs=[completion]))
+                return outs
+
+        self.module = types.ModuleType("vllm")
+        self.module.LLM, self.module.SamplingParams = LLM, SamplingParams
+
+
+@pytest.fixture
+def fake_vllm(tiny, monkeypatch):
+    import sys
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny["scripted"])
+    fake = _FakeVLLM(tokenizer.convert_tokens_to_ids(SCRIPT[1:]) + [tokenizer.eos_token_id])
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    return fake
+
+
+def test_vllm_sampling_limits_are_checked_before_the_model_loads(tiny, tmp_path, capsys, fake_vllm):
+    cases = [(["--temperature", "2.5"], "temperature=2.5 is above vLLM's limit of 2"),
+             (["--temperature", "0.005"], "would be raised to 0.01 by vLLM"),
+             (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
+             (["--max-model-len", "40"], "--max-model-len 40 is shorter than the longest prompt")]
+    for extra, needle in cases:
+        assert _eval(tiny, tmp_path / "out", "--backend", "vllm", "--max-tokens", "16", *extra) == 2
+        assert needle in capsys.readouterr().err
+    assert fake_vllm.loaded == 0
+    assert _eval(tiny, tmp_path / "ok", "--backend", "vllm", "--max-tokens", "16", "--temperature", "2",
+                 "--n", "1") == 0
+    assert fake_vllm.loaded == 1
+
+
+def test_vllm_abort_and_error_are_failures_retried_on_rerun(tiny, tmp_path, capsys, fake_vllm):
+    from lead.eval.backends import finish_from_vllm
+
+    assert finish_from_vllm("stop") == ("stop", None) and finish_from_vllm("length") == ("length", None)
+    assert finish_from_vllm("abort") == ("error", "vLLM finish reason 'abort'")
+    assert finish_from_vllm("repetition")[0] == "error" and finish_from_vllm(None)[0] == "error"
+
+    out = tmp_path / "run"
+    fake_vllm.reasons = ["stop", "abort", "stop", "error"]  # math500 p2 and aime24 q1 fail (sample-major order)
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 2
+    err = capsys.readouterr().err
+    assert "1 sample(s) of math500, 1 sample(s) of aime24" in err and "rerun the same command" in err
+    assert [r["id"] for r in _records(out / "math500.jsonl")] == ["p1", "p3"]
+    failed = _records(out / "math500.errors.jsonl")
+    assert [(f["id"], f["sample"], f["error"]) for f in failed] == [("p2", 0, "vLLM finish reason 'abort'")]
+    assert not (out / "math500.summary.json").exists()
+
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 0
+    assert sorted(r["id"] for r in _records(out / "math500.jsonl")) == ["p1", "p2", "p3"]
+    assert not (out / "math500.errors.jsonl").exists()
+    m = json.loads((out / "math500.summary.json").read_text())["metrics"]
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["truncation_rate"] == 0.0

@@ -6,6 +6,9 @@ finish reason, so the rest of the harness (token counting, truncation, grading) 
 * ``finish_reason == "stop"``: the model emitted one of the stop tokens (the tokenizer's EOS and
   every EOS id in the model's ``generation_config.json``); the stop token is the last id returned.
 * ``finish_reason == "length"``: the budget ran out; the response is truncated.
+* ``finish_reason == "error"``: the backend gave up on the request (vLLM's ``abort`` or
+  ``error``, a failed HTTP request); ``error`` says why. The sample is not a result: it is
+  listed as failed and drawn again on the next run.
 
 Sampling follows the usual order: temperature, then top-k, then top-p (nucleus: the smallest
 set of most likely tokens whose probability mass reaches ``top_p``), then a draw. Each request
@@ -17,7 +20,7 @@ Temperature 0 means greedy decoding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +35,39 @@ class BackendError(RuntimeError):
 class Generation:
     token_ids: list[int]
     finish_reason: str
+    error: str | None = None
+
+
+def finish_from_vllm(reason: str | None) -> tuple[str, str | None]:
+    """``(finish_reason, error)`` for a vLLM finish reason: ``stop`` and ``length`` are results;
+    ``abort``, ``error`` and anything else (a reason this harness does not know) are errors."""
+    if reason in ("stop", "length"):
+        return reason, None
+    return "error", f"vLLM finish reason {reason!r}"
+
+
+# vLLM's SamplingParams limits (vllm/sampling_params.py, _verify_args): temperature in [0, 2],
+# values in (0, 0.01) silently raised to 0.01; top_k 0/-1 (off) or 1..vocabulary size.
+VLLM_MAX_TEMPERATURE = 2.0
+VLLM_MIN_POSITIVE_TEMPERATURE = 1e-2
+
+
+def check_vllm_sampling(samplings: Iterable[Sampling], vocab_size: int, longest_prompt: int,
+                        max_model_len: int | None) -> None:
+    """Refuse, before vLLM loads a model, sampling values vLLM would reject or change."""
+    for s in samplings:
+        if s.temperature > VLLM_MAX_TEMPERATURE:
+            raise BackendError(f"temperature={s.temperature} is above vLLM's limit of {VLLM_MAX_TEMPERATURE:g}; "
+                               "use a value in [0, 2] or --backend hf")
+        if 0 < s.temperature < VLLM_MIN_POSITIVE_TEMPERATURE:
+            raise BackendError(f"temperature={s.temperature} would be raised to {VLLM_MIN_POSITIVE_TEMPERATURE:g} "
+                               "by vLLM; use 0 (greedy) or at least 0.01")
+        if s.top_k > vocab_size:
+            raise BackendError(f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; vLLM rejects it")
+        if max_model_len is not None and longest_prompt + s.max_tokens > max_model_len:
+            raise BackendError(f"--max-model-len {max_model_len} is shorter than the longest prompt "
+                               f"({longest_prompt} tokens) plus the budget ({s.max_tokens}); vLLM would cut "
+                               "responses short of the budget. Raise --max-model-len or leave it unset")
 
 
 def stop_token_ids(model_path: str, tokenizer: Any) -> list[int]:
@@ -191,8 +227,8 @@ class VLLMBackend:
         results = []
         for out in outputs:
             completion = out.outputs[0]
-            reason = "length" if completion.finish_reason == "length" else "stop"
-            results.append(Generation(list(completion.token_ids), reason))
+            reason, error = finish_from_vllm(completion.finish_reason)
+            results.append(Generation(list(completion.token_ids), reason, error))
         return results
 
 

@@ -86,6 +86,7 @@ def format_summaries(summaries: dict[str, dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lead.eval.backends import BackendError
     from lead.eval.models import ModelError, model_slug
     from lead.eval.runner import EvalError, EvalOptions, evaluate
 
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"results go to {out_dir}", file=sys.stderr)
         summaries = evaluate(options)
-    except (EvalError, ModelError, FileNotFoundError, ValueError) as exc:
+    except (EvalError, ModelError, BackendError, FileNotFoundError, ValueError) as exc:
         print(f"lead eval: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
