@@ -319,13 +319,15 @@ def summarize(records: Sequence[Mapping[str, Any]], groups: Mapping[str, Mapping
 
 
 def paired_difference(a: ProblemTable, b: ProblemTable, resamples: int = BOOTSTRAP_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+                      seed: int = BOOTSTRAP_SEED, keep_replicates: bool = False) -> dict[str, Any]:
     r"""Run a minus run b on the problems and sample indices they share.
 
     Pairs sample j of problem q in both runs. Reports the differences of accuracy and mean
     tokens with 95% intervals from one bootstrap over the shared problems (the same resampled
     problems for both runs, so the pairing is kept), the std over sample indices of the
-    per-index differences, and how many problems each run solves more often.
+    per-index differences, and how many problems each run solves more often. With
+    ``keep_replicates`` the bootstrap replicates are returned too (``replicates``), for
+    combining benchmarks.
     """
     shared = sorted(set(a.ids) & set(b.ids))
     if not shared:
@@ -336,15 +338,19 @@ def paired_difference(a: ProblemTable, b: ProblemTable, resamples: int = BOOTSTR
     a, b = a.select(shared, n), b.select(shared, n)
     idx = bootstrap_indices(len(shared), resamples, seed)
     count = np.full(len(shared), float(n))
+    replicates = {}
     for key, x, y in (("accuracy", a.correct, b.correct), ("mean_tokens", a.tokens, b.tokens)):
         d = x.astype(np.float64) - y.astype(np.float64)
         out[key] = float(d.sum() / d.size)
-        out[f"{key}_ci"] = percentile_interval(ratio_replicates(d.sum(1), count, idx))
+        replicates[key] = ratio_replicates(d.sum(1), count, idx)
+        out[f"{key}_ci"] = percentile_interval(replicates[key])
         out[f"{key}_std"] = _std_over_samples(d.mean(0))
     solved_a, solved_b = a.correct.sum(1), b.correct.sum(1)
     out["problems_a_better"] = int((solved_a > solved_b).sum())
     out["problems_b_better"] = int((solved_a < solved_b).sum())
     out["problems_equal"] = int((solved_a == solved_b).sum())
+    if keep_replicates:
+        out["replicates"] = replicates
     return out
 
 
