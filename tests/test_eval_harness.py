@@ -88,6 +88,13 @@ def tiny(tmp_path_factory):
         paths[name] = root / name
         tokenizer.save_pretrained(paths[name])
         _model(tokenizer, scripted=name == "scripted").save_pretrained(paths[name])
+    # "stopper": the random model with a quarter of the vocabulary declared as stop tokens, so
+    # sampled responses end at varied lengths.
+    paths["stopper"] = root / "stopper"
+    shutil.copytree(paths["random"], paths["stopper"])
+    config = json.loads((paths["stopper"] / "generation_config.json").read_text())
+    config["eos_token_id"] = [tokenizer.eos_token_id] + list(range(10, len(tokenizer), 4))
+    (paths["stopper"] / "generation_config.json").write_text(json.dumps(config))
     data = root / "data"
     data.mkdir()
     for bench, rows in PROBLEMS.items():
@@ -286,11 +293,11 @@ def test_per_sample_seeds_make_samples_independent_of_the_batch(tiny):
     assert all(g.finish_reason in ("stop", "length") and len(g.token_ids) <= 12 for g in together)
 
 
-def _verl_checkpoint(model_dir: Path, root: Path) -> Path:
+def _verl_checkpoint(model_dir: Path, root: Path, step: int = 3) -> Path:
     """A verl FSDP actor checkpoint of one rank, laid out as verl's FSDP checkpoint manager saves it."""
     from transformers import AutoModelForCausalLM
 
-    actor = root / "global_step_3" / "actor"
+    actor = root / f"global_step_{step}" / "actor"
     (actor / "huggingface").mkdir(parents=True)
     for f in model_dir.iterdir():
         if f.suffix != ".safetensors":
@@ -300,28 +307,116 @@ def _verl_checkpoint(model_dir: Path, root: Path) -> Path:
     return actor
 
 
-def test_verl_checkpoint_is_merged_by_verls_merger_then_evaluated(tiny, tmp_path):
+def test_checkpoint_sweep_merges_each_step_once_and_reports_against_step(tiny, tmp_path, monkeypatch, capsys):
+    """A training run folder with two checkpoints: global_step_3 is merged by verl's own merger,
+    global_step_6 already holds a merge (reused, not redone); the base model is step 0."""
+    import subprocess
+
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
-    actor = _verl_checkpoint(tiny["scripted"], tmp_path / "ckpt")
-    out = tmp_path / "run"
-    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", model=str(actor.parent), benchmarks="math500") == 0
+    from lead.eval import models
+
+    run_dir = tmp_path / "outputs" / "lead-run"
+    actor = _verl_checkpoint(tiny["scripted"], run_dir, step=3)
+    merged6 = _verl_checkpoint(tiny["scripted"], run_dir, step=6) / "merged_hf"
+    shutil.copytree(tiny["scripted"], merged6)
+    (run_dir / "latest_checkpointed_iteration.txt").write_text("6")
+    merges = []
+    real_run = subprocess.run
+
+    def counted(cmd, *a, **kw):
+        if "verl.model_merger" in cmd:
+            merges.append(cmd)
+        return real_run(cmd, *a, **kw)
+
+    monkeypatch.setattr(models.subprocess, "run", counted)
+    out = tmp_path / "sweep"
+    args = ("--n", "1", "--max-tokens", "8", "--base-model", str(tiny["scripted"]))
+    assert _eval(tiny, out, *args, model=str(run_dir), benchmarks="math500") == 0
+    assert len(merges) == 1 and str(actor) in merges[0]
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["kind"] == "steps" and [(m["path"], m["step"]) for m in sweep["members"]] == [
+        ("step_0", 0), ("step_3", 3), ("step_6", 6)]
+    run3 = json.loads((out / "step_3" / "run.json").read_text())
     merged = actor / "merged_hf"
-    run = json.loads((out / "run.json").read_text())
-    assert run["model_kind"] == "verl_fsdp" and run["model_path"] == str(merged.resolve())
+    assert run3["model_kind"] == "verl_fsdp" and run3["model_path"] == str(merged.resolve())
     original = AutoModelForCausalLM.from_pretrained(tiny["scripted"]).state_dict()
     weights = load_file(merged / "model.safetensors")
     assert set(weights) == set(original)
     for k, v in weights.items():
         assert torch.equal(v, original[k].to(torch.bfloat16)), k  # verl's merger saves bf16
-    recs = _records(out / "math500.jsonl")
-    assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
+    for step in (0, 3, 6):
+        recs = _records(out / f"step_{step}" / "math500.jsonl")
+        assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
 
     stamp = (merged / "model.safetensors").stat().st_mtime_ns
-    assert _eval(tiny, tmp_path / "again", "--n", "1", "--max-tokens", "8", model=str(actor),
-                 benchmarks="math500") == 0
-    assert (merged / "model.safetensors").stat().st_mtime_ns == stamp  # the merge is reused
+    generated: list[int] = []
+    real_generate = HFBackend.generate
+    monkeypatch.setattr(HFBackend, "generate", lambda self, p, *a, **k: generated.append(len(p)) or
+                        real_generate(self, p, *a, **k))
+    assert _eval(tiny, out, *args, model=str(run_dir), benchmarks="math500") == 0
+    assert len(merges) == 1 and generated == []  # merges and samples are reused
+    assert (merged / "model.safetensors").stat().st_mtime_ns == stamp
+
+    capsys.readouterr()
+    assert _eval(tiny, tmp_path / "x", "--steps", "3,5", model=str(run_dir), benchmarks="math500") == 2
+    assert "no checkpoint for step(s) [5]; it has [3, 6]" in capsys.readouterr().err
+    assert _eval(tiny, tmp_path / "x", "--steps", "3", benchmarks="math500") == 2
+    assert "need --model to be a training run folder" in capsys.readouterr().err
+
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "| sweep step 0 |" in printed and "| sweep step 6 |" in printed and "steps.png" in printed
+    import matplotlib.image
+
+    assert matplotlib.image.imread(report / "steps.png").shape[1] > 600
+
+
+def test_budget_sweep_reuses_exactly_the_samples_a_smaller_budget_draws(tiny, tmp_path, monkeypatch, capsys):
+    sampling = ("--n", "4", "--temperature", "1.0", "--top-p", "1.0", "--chunk-size", "5")
+    generated: list[int] = []
+    real_generate = HFBackend.generate
+
+    def counted(self, prompts, *a, **kw):
+        generated.append(len(prompts))
+        return real_generate(self, prompts, *a, **kw)
+
+    monkeypatch.setattr(HFBackend, "generate", counted)
+    out = tmp_path / "sweep"
+    assert _eval(tiny, out, *sampling, "--max-tokens", "3,8", model="stopper") == 0
+    sweep_generated = sum(generated)
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["kind"] == "budget" and [m["max_tokens"] for m in sweep["members"]] == [3, 8]
+
+    generated.clear()
+    assert _eval(tiny, tmp_path / "fresh3", *sampling, "--max-tokens", "3", model="stopper") == 0
+    for b in PROBLEMS:
+        swept = {(r["id"], r["sample"]): r for r in _records(out / "max_tokens_3" / f"{b}.jsonl")}
+        fresh = {(r["id"], r["sample"]): r for r in _records(tmp_path / "fresh3" / f"{b}.jsonl")}
+        large = {(r["id"], r["sample"]): r for r in _records(out / "max_tokens_8" / f"{b}.jsonl")}
+        reused = [k for k, r in swept.items() if "reused_from" in r]
+        assert reused and len(reused) < len(swept)  # some reused, some drawn again
+        for key, r in swept.items():
+            assert {k: v for k, v in r.items() if k != "reused_from"} == fresh[key]
+            finished_within = large[key]["finish_reason"] == "stop" and large[key]["generated_ids"] <= 3
+            assert ("reused_from" in r) == finished_within
+            if finished_within:
+                assert r["reused_from"] == 8 and r["response"] == large[key]["response"]
+        assert (json.loads((out / "max_tokens_3" / f"{b}.summary.json").read_text())["metrics"]
+                == json.loads((tmp_path / "fresh3" / f"{b}.summary.json").read_text())["metrics"])
+    total = 4 * sum(len(rows) for rows in PROBLEMS.values())
+    reused_total = sum("reused_from" in r for b in PROBLEMS for r in _records(out / "max_tokens_3" / f"{b}.jsonl"))
+    assert sweep_generated == total + (total - reused_total)
+
+    capsys.readouterr()
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "| sweep @3 |" in printed and "| sweep @8 |" in printed
+    assert "max_tokens differs" not in printed and "budget.png" in printed
+    assert (report / "budget.png").is_file()
 
 
 def test_results_without_run_file_are_still_checked_against_the_settings(tiny, tmp_path, capsys):
