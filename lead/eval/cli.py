@@ -50,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--system-prompt", default=None)
     p.add_argument("--no-chat-template", action="store_true", help="feed the plain prompt instead of the chat template")
     g = parser.add_argument_group("generation")
-    g.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf"),
-                   help="auto: vLLM when installed and a GPU is present, else transformers (default: %(default)s)")
+    g.add_argument("--backend", default="auto", choices=("auto", "vllm", "hf", "openai"),
+                   help="auto: vLLM when installed and a GPU is present, else transformers; openai: a running "
+                        "OpenAI-compatible server at --base-url (default: %(default)s)")
     g.add_argument("--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32"))
     g.add_argument("--device", default=None, help="transformers backend device (default: cuda if available, else cpu)")
     g.add_argument("--chunk-size", type=int, default=None,
@@ -60,6 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vLLM")
     g.add_argument("--max-model-len", type=int, default=None, help="vLLM (default: longest prompt + budget)")
     g.add_argument("--trust-remote-code", action="store_true")
+    o = parser.add_argument_group("server backend (--backend openai; --model names the tokenizer)")
+    o.add_argument("--base-url", default=None, help="the server's API root, e.g. http://gpu-node:8000/v1 "
+                                                   "(an API key is read from OPENAI_API_KEY)")
+    o.add_argument("--served-model-name", default=None, help="model name on the server (default: the one it serves)")
+    o.add_argument("--concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
+    o.add_argument("--max-retries", type=int, default=3,
+                   help="retries of a request that timed out, lost its connection or got HTTP 429/5xx "
+                        "(default: %(default)s)")
+    o.add_argument("--request-timeout", type=float, default=600.0, help="seconds per request (default: %(default)s)")
     g.add_argument("--merged-dir", default=None,
                    help="where a verl checkpoint is merged to (default: <actor>/merged_hf, reused when present; "
                         "in a checkpoint sweep, a parent folder for step_N merges)")
@@ -128,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
             prompt_template=args.prompt_template, merged_dir=args.merged_dir, fresh=args.fresh, rescore=args.rescore,
             grade_truncated=args.grade_truncated, progress=not args.no_progress, name=args.name,
             tensor_parallel_size=args.tensor_parallel_size, gpu_memory_utilization=args.gpu_memory_utilization,
-            max_model_len=args.max_model_len, trust_remote_code=args.trust_remote_code,
+            max_model_len=args.max_model_len, trust_remote_code=args.trust_remote_code, base_url=args.base_url,
+            served_model_name=args.served_model_name, concurrency=args.concurrency, max_retries=args.max_retries,
+            request_timeout=args.request_timeout,
         )
         print(f"results go to {out_dir}", file=sys.stderr)
         if sweep_steps:

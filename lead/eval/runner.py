@@ -40,6 +40,7 @@ from typing import Any
 from lead.eval.backends import (
     Generation,
     HFBackend,
+    OpenAIBackend,
     VLLMBackend,
     check_vllm_sampling,
     stop_token_ids,
@@ -54,9 +55,10 @@ class EvalError(ValueError):
     """Bad evaluation input or an inconsistent results folder."""
 
 
-DEFAULT_CHUNK = {"hf": 8, "vllm": 1024}
+DEFAULT_CHUNK = {"hf": 8, "vllm": 1024, "openai": 256}
 # Settings that change which samples are drawn: a rerun into the same folder must match them.
-_GENERATION_KEYS = ("model_path", "backend", "dtype", "seed", "preset", "prompt_template", "chat_template",
+_GENERATION_KEYS = ("model_path", "served_model", "backend", "dtype", "seed", "preset", "prompt_template",
+                    "chat_template",
                     "system_prompt", "limit")
 
 
@@ -91,6 +93,11 @@ class EvalOptions:
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
     trust_remote_code: bool = False
+    base_url: str | None = None
+    served_model_name: str | None = None
+    concurrency: int = 8
+    max_retries: int = 3
+    request_timeout: float = 600.0
 
 
 def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
@@ -342,6 +349,9 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         raise EvalError(f"prompt template {template!r} has no {{problem}} placeholder")
     problems = {b: load_benchmark(b, opts.data_dir)[: opts.limit] for b in benchmarks}
     backend_name = _pick_backend(opts.backend)
+    if (backend_name == "openai") != (opts.base_url is not None):
+        raise EvalError("--backend openai needs --base-url (the server's /v1 address), and --base-url needs "
+                        "--backend openai")
 
     resolved = resolve_model(opts.model, opts.merged_dir, opts.trust_remote_code)
     if resolved.kind == "hub":
@@ -359,12 +369,21 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         check_vllm_sampling(sampling.values(), vocab_size=len(tokenizer), longest_prompt=longest,
                             max_model_len=opts.max_model_len)
 
+    stop_ids = stop_token_ids(resolved.path, tokenizer)
+    backend = None
+    if backend_name == "openai":
+        # Connect, and learn the served model's name, before anything is written.
+        backend = OpenAIBackend(opts.base_url, stop_ids, served_model=opts.served_model_name,
+                                concurrency=opts.concurrency, max_retries=opts.max_retries,
+                                timeout_s=opts.request_timeout, api_key=os.environ.get("OPENAI_API_KEY"))
+
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
     settings = {
         "name": opts.name or out_dir.name, "model": opts.model, "model_path": model_path, "model_kind": resolved.kind,
-        "backend": backend_name, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
+        "backend": backend_name, "served_model": backend.model if backend_name == "openai" else None,
+        "base_url": opts.base_url, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
         "prompt_template": template, "chat_template": opts.chat_template, "system_prompt": opts.system_prompt,
         "limit": opts.limit, "grade_truncated": opts.grade_truncated, "data_dir": str(Path(opts.data_dir).resolve()),
         "benchmarks": {b: sampling[b].to_dict() for b in benchmarks},
@@ -386,13 +405,11 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         _check_same_data(old.get("provenance", {}).get("benchmarks", {}), prov["benchmarks"], out_dir, with_results)
     write_json(run_file, {**settings, "versions": _versions(), "provenance": prov, "command": sys.argv})
 
-    stop_ids = stop_token_ids(resolved.path, tokenizer)
     existing = {b: _load_existing(out_dir / f"{b}.jsonl", problems[b], sampling[b]) for b in benchmarks}
     pending = {b: [(q, j) for j in range(sampling[b].n) for q in range(len(problems[b]))
                    if (str(problems[b][q]["id"]), j) not in existing[b]] for b in benchmarks}
 
-    backend = None
-    if any(pending.values()):
+    if any(pending.values()) and backend is None:
         if backend_name == "vllm":
             backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
                                   tensor_parallel_size=opts.tensor_parallel_size,
