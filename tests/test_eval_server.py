@@ -141,7 +141,7 @@ def test_failed_and_timed_out_requests_are_retried(tiny, server, local, tmp_path
         assert _records(out / f"{b}.jsonl") == local[b]
 
 
-def test_a_request_failing_every_retry_is_listed_and_redrawn_on_rerun(tiny, server, local, tmp_path, capsys):  # noqa: F811
+def test_a_request_failing_every_retry_is_listed_and_redrawn(tiny, server, local, tmp_path, capsys):  # noqa: F811
     failing = sample_seed(0, "math500", "p3", 0)
     aborted = sample_seed(0, "aime24", "q2", 1)
     server.plan = {failing: ["500"] * 3, aborted: ["abort"]}

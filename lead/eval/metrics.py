@@ -117,7 +117,8 @@ BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
 
 
-def bootstrap_indices(num_problems: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+def bootstrap_indices(num_problems: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = BOOTSTRAP_SEED) -> np.ndarray:
     """``[resamples, num_problems]`` problem indices drawn with replacement:
     ``numpy.random.default_rng(seed).integers(0, num_problems, (resamples, num_problems))``."""
     if resamples < 1:

@@ -527,7 +527,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", default=None, help="run folder to compare against: AES, † marks, paired comparisons "
                                                      "(added to the table if not listed)")
     parser.add_argument("--benchmarks", default=None, help="comma-separated subset/order (default: every benchmark found)")
-    parser.add_argument("--out", default="report", help="folder for report.md, report.json and the plots (default: %(default)s)")
+    parser.add_argument("--out", default="report",
+                        help="folder for report.md, report.json and the plots (default: %(default)s)")
     parser.add_argument("--alpha", type=float, default=1.0, help="AES weight of relative length saved (default: 1)")
     parser.add_argument("--beta", type=float, default=3.0, help="AES weight of relative accuracy gained (default: 3)")
     parser.add_argument("--gamma", type=float, default=5.0, help="AES penalty of relative accuracy lost (default: 5)")

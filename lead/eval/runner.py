@@ -451,7 +451,8 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         write_json(out_dir / f"{b}.summary.json", summary)
         summaries[b] = summary
     if failed:
-        raise EvalError("the backend reported errors for " + ", ".join(f"{k} sample(s) of {b}" for b, k in failed.items())
+        counts = ", ".join(f"{k} sample(s) of {b}" for b, k in failed.items())
+        raise EvalError(f"the backend reported errors for {counts}"
                         + f" (listed in {out_dir}/<benchmark>.errors.jsonl); the other samples are saved; rerun the "
                         "same command to retry the failed ones")
     return summaries
