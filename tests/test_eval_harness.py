@@ -88,6 +88,13 @@ def tiny(tmp_path_factory):
         paths[name] = root / name
         tokenizer.save_pretrained(paths[name])
         _model(tokenizer, scripted=name == "scripted").save_pretrained(paths[name])
+    # "stopper": the random model with a quarter of the vocabulary declared as stop tokens, so
+    # sampled responses end at varied lengths.
+    paths["stopper"] = root / "stopper"
+    shutil.copytree(paths["random"], paths["stopper"])
+    config = json.loads((paths["stopper"] / "generation_config.json").read_text())
+    config["eos_token_id"] = [tokenizer.eos_token_id] + list(range(10, len(tokenizer), 4))
+    (paths["stopper"] / "generation_config.json").write_text(json.dumps(config))
     data = root / "data"
     data.mkdir()
     for bench, rows in PROBLEMS.items():
@@ -286,11 +293,11 @@ def test_per_sample_seeds_make_samples_independent_of_the_batch(tiny):
     assert all(g.finish_reason in ("stop", "length") and len(g.token_ids) <= 12 for g in together)
 
 
-def _verl_checkpoint(model_dir: Path, root: Path) -> Path:
+def _verl_checkpoint(model_dir: Path, root: Path, step: int = 3) -> Path:
     """A verl FSDP actor checkpoint of one rank, laid out as verl's FSDP checkpoint manager saves it."""
     from transformers import AutoModelForCausalLM
 
-    actor = root / "global_step_3" / "actor"
+    actor = root / f"global_step_{step}" / "actor"
     (actor / "huggingface").mkdir(parents=True)
     for f in model_dir.iterdir():
         if f.suffix != ".safetensors":
@@ -300,28 +307,116 @@ def _verl_checkpoint(model_dir: Path, root: Path) -> Path:
     return actor
 
 
-def test_verl_checkpoint_is_merged_by_verls_merger_then_evaluated(tiny, tmp_path):
+def test_checkpoint_sweep_merges_each_step_once_and_reports_against_step(tiny, tmp_path, monkeypatch, capsys):
+    """A training run folder with two checkpoints: global_step_3 is merged by verl's own merger,
+    global_step_6 already holds a merge (reused, not redone); the base model is step 0."""
+    import subprocess
+
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
-    actor = _verl_checkpoint(tiny["scripted"], tmp_path / "ckpt")
-    out = tmp_path / "run"
-    assert _eval(tiny, out, "--n", "1", "--max-tokens", "8", model=str(actor.parent), benchmarks="math500") == 0
+    from lead.eval import models
+
+    run_dir = tmp_path / "outputs" / "lead-run"
+    actor = _verl_checkpoint(tiny["scripted"], run_dir, step=3)
+    merged6 = _verl_checkpoint(tiny["scripted"], run_dir, step=6) / "merged_hf"
+    shutil.copytree(tiny["scripted"], merged6)
+    (run_dir / "latest_checkpointed_iteration.txt").write_text("6")
+    merges = []
+    real_run = subprocess.run
+
+    def counted(cmd, *a, **kw):
+        if "verl.model_merger" in cmd:
+            merges.append(cmd)
+        return real_run(cmd, *a, **kw)
+
+    monkeypatch.setattr(models.subprocess, "run", counted)
+    out = tmp_path / "sweep"
+    args = ("--n", "1", "--max-tokens", "8", "--base-model", str(tiny["scripted"]))
+    assert _eval(tiny, out, *args, model=str(run_dir), benchmarks="math500") == 0
+    assert len(merges) == 1 and str(actor) in merges[0]
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["kind"] == "steps" and [(m["path"], m["step"]) for m in sweep["members"]] == [
+        ("step_0", 0), ("step_3", 3), ("step_6", 6)]
+    run3 = json.loads((out / "step_3" / "run.json").read_text())
     merged = actor / "merged_hf"
-    run = json.loads((out / "run.json").read_text())
-    assert run["model_kind"] == "verl_fsdp" and run["model_path"] == str(merged.resolve())
+    assert run3["model_kind"] == "verl_fsdp" and run3["model_path"] == str(merged.resolve())
     original = AutoModelForCausalLM.from_pretrained(tiny["scripted"]).state_dict()
     weights = load_file(merged / "model.safetensors")
     assert set(weights) == set(original)
     for k, v in weights.items():
         assert torch.equal(v, original[k].to(torch.bfloat16)), k  # verl's merger saves bf16
-    recs = _records(out / "math500.jsonl")
-    assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
+    for step in (0, 3, 6):
+        recs = _records(out / f"step_{step}" / "math500.jsonl")
+        assert [r["correct"] for r in sorted(recs, key=lambda r: r["id"])] == [True, False, True]
 
     stamp = (merged / "model.safetensors").stat().st_mtime_ns
-    assert _eval(tiny, tmp_path / "again", "--n", "1", "--max-tokens", "8", model=str(actor),
-                 benchmarks="math500") == 0
-    assert (merged / "model.safetensors").stat().st_mtime_ns == stamp  # the merge is reused
+    generated: list[int] = []
+    real_generate = HFBackend.generate
+    monkeypatch.setattr(HFBackend, "generate", lambda self, p, *a, **k: generated.append(len(p)) or
+                        real_generate(self, p, *a, **k))
+    assert _eval(tiny, out, *args, model=str(run_dir), benchmarks="math500") == 0
+    assert len(merges) == 1 and generated == []  # merges and samples are reused
+    assert (merged / "model.safetensors").stat().st_mtime_ns == stamp
+
+    capsys.readouterr()
+    assert _eval(tiny, tmp_path / "x", "--steps", "3,5", model=str(run_dir), benchmarks="math500") == 2
+    assert "no checkpoint for step(s) [5]; it has [3, 6]" in capsys.readouterr().err
+    assert _eval(tiny, tmp_path / "x", "--steps", "3", benchmarks="math500") == 2
+    assert "need --model to be a training run folder" in capsys.readouterr().err
+
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "| sweep step 0 |" in printed and "| sweep step 6 |" in printed and "steps.png" in printed
+    import matplotlib.image
+
+    assert matplotlib.image.imread(report / "steps.png").shape[1] > 600
+
+
+def test_budget_sweep_reuses_exactly_the_samples_a_smaller_budget_draws(tiny, tmp_path, monkeypatch, capsys):
+    sampling = ("--n", "4", "--temperature", "1.0", "--top-p", "1.0", "--chunk-size", "5")
+    generated: list[int] = []
+    real_generate = HFBackend.generate
+
+    def counted(self, prompts, *a, **kw):
+        generated.append(len(prompts))
+        return real_generate(self, prompts, *a, **kw)
+
+    monkeypatch.setattr(HFBackend, "generate", counted)
+    out = tmp_path / "sweep"
+    assert _eval(tiny, out, *sampling, "--max-tokens", "3,8", model="stopper") == 0
+    sweep_generated = sum(generated)
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["kind"] == "budget" and [m["max_tokens"] for m in sweep["members"]] == [3, 8]
+
+    generated.clear()
+    assert _eval(tiny, tmp_path / "fresh3", *sampling, "--max-tokens", "3", model="stopper") == 0
+    for b in PROBLEMS:
+        swept = {(r["id"], r["sample"]): r for r in _records(out / "max_tokens_3" / f"{b}.jsonl")}
+        fresh = {(r["id"], r["sample"]): r for r in _records(tmp_path / "fresh3" / f"{b}.jsonl")}
+        large = {(r["id"], r["sample"]): r for r in _records(out / "max_tokens_8" / f"{b}.jsonl")}
+        reused = [k for k, r in swept.items() if "reused_from" in r]
+        assert reused and len(reused) < len(swept)  # some reused, some drawn again
+        for key, r in swept.items():
+            assert {k: v for k, v in r.items() if k != "reused_from"} == fresh[key]
+            finished_within = large[key]["finish_reason"] == "stop" and large[key]["generated_ids"] <= 3
+            assert ("reused_from" in r) == finished_within
+            if finished_within:
+                assert r["reused_from"] == 8 and r["response"] == large[key]["response"]
+        assert (json.loads((out / "max_tokens_3" / f"{b}.summary.json").read_text())["metrics"]
+                == json.loads((tmp_path / "fresh3" / f"{b}.summary.json").read_text())["metrics"])
+    total = 4 * sum(len(rows) for rows in PROBLEMS.values())
+    reused_total = sum("reused_from" in r for b in PROBLEMS for r in _records(out / "max_tokens_3" / f"{b}.jsonl"))
+    assert sweep_generated == total + (total - reused_total)
+
+    capsys.readouterr()
+    report = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "| sweep @3 |" in printed and "| sweep @8 |" in printed
+    assert "max_tokens differs" not in printed and "budget.png" in printed
+    assert (report / "budget.png").is_file()
 
 
 def test_results_without_run_file_are_still_checked_against_the_settings(tiny, tmp_path, capsys):
@@ -333,7 +428,9 @@ def test_results_without_run_file_are_still_checked_against_the_settings(tiny, t
     assert "samples drawn with" in capsys.readouterr().err
 
 
-SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
+# ../shared next to the checkout (or next to the folder of worktrees).
+SHARED_EVAL = next((p / "shared" / "data" / "eval" for p in Path(__file__).resolve().parents[2:4]
+                    if (p / "shared" / "data" / "eval").is_dir()), Path(__file__).resolve().parents[2] / "shared")
 
 
 def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
@@ -360,3 +457,189 @@ def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
         assert p["problem"].strip() in recs[p["id"]]["prompt"]
     m = json.loads((out / "amc23.summary.json").read_text())["metrics"]
     assert m["accuracy"] == pytest.approx(sum(expected.values()) / 40)
+
+
+def _answered(pid: str, sample: int, answer: str | None, truncated: bool = False) -> dict:
+    response = "thinking</think>" + ("" if answer is None else f"\\boxed{{{answer}}}")
+    return {"id": pid, "sample": sample, "response": response, "truncated": truncated, "answer": ["5"],
+            "tokens": 9}
+
+
+def test_majority_vote_groups_answers_the_grader_finds_equal():
+    from lead.eval.metrics import summarize
+    from lead.eval.runner import assign_votes, grade_records
+
+    # Gold 5. Problem a: one correct, three wrong answers that are all one half (0.5 = 1/2 = \frac12),
+    # so the half wins cons@4; taken as distinct strings the correct answer would tie four ways.
+    # Problem b: two correct, 3 twice (one with "x="), 4 once, a missing answer and a truncated 5.
+    records = [_answered("a", 0, "5"), _answered("a", 1, "0.5"), _answered("a", 2, "1/2"),
+               _answered("a", 3, "\\frac{1}{2}"),
+               _answered("b", 0, "3"), _answered("b", 1, "5"), _answered("b", 2, "x=3"), _answered("b", 3, None),
+               _answered("b", 4, "5"), _answered("b", 5, "5", truncated=True), _answered("b", 6, "4"),
+               _answered("b", 7, "4.0")]
+    grade_records(records)
+    assign_votes(records)
+    votes = {(r["id"], r["sample"]): r["vote"] for r in records}
+    assert [votes[("a", j)] for j in range(4)] == [0, 1, 1, 1]
+    # b: "3" and "x=3" (2 votes) rank first, "4" and "4.0" (1 each, equal) second; no vote for the
+    # missing answer and the truncated response.
+    assert [votes[("b", j)] for j in range(8)] == [1, 0, 1, None, 0, None, 2, 2]
+    # cons@n: a loses to the half; b ties 2-2-2 between 5, 3 and 4 -> 1/3.
+    a_only = summarize([r for r in records if r["id"] == "a"])
+    assert a_only["maj_at_k"]["4"] == 0.0
+    b_only = summarize([r for r in records if r["id"] == "b"])
+    assert b_only["maj_at_k"]["8"] == pytest.approx(1 / 3)
+
+
+def test_summary_has_level_breakdown_per_problem_table_and_run_provenance(tiny, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny["data"], data)
+    rows = [json.loads(line) for line in (data / "math500.jsonl").read_text().splitlines()]
+    for row, level, subject in zip(rows, ["1", "1", "5"], ["Algebra", "Geometry", "Algebra"]):
+        row.update(level=level, subject=subject)
+    (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
+                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 0
+    summary = json.loads((out / "math500.summary.json").read_text())
+    m = summary["metrics"]
+    # p1 (level 1) and p3 (level 5) are right, p2 (level 1) wrong, every response 3 tokens
+    assert {k: (v["problems"], v["accuracy"]) for k, v in m["by_level"].items()} == {"1": (2, 0.5), "5": (1, 1.0)}
+    assert {k: v["accuracy"] for k, v in m["by_subject"].items()} == {"Algebra": 1.0, "Geometry": 0.0}
+    assert m["maj_at_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(2 / 3)}
+    assert summary["per_problem"] == {"ids": ["p1", "p2", "p3"], "correct": [[1, 1], [0, 0], [1, 1]],
+                                      "tokens": [[3, 3], [3, 3], [3, 3]], "truncated": [[0, 0], [0, 0], [0, 0]],
+                                      "votes": [[0, 0], [1, 1], [0, 0]]}
+    from lead.eval.runner import file_sha256
+
+    prov = json.loads((out / "run.json").read_text())["provenance"]
+    assert prov["benchmarks"] == {"math500": {"file": str((data / "math500.jsonl").resolve()),
+                                              "sha256": file_sha256(data / "math500.jsonl"),
+                                              "problems": 3, "evaluated": 3}}
+    import lead
+
+    assert prov["lead_version"] == lead.__version__
+    assert prov["grader"]["module"] == "lead.rewards.math" and len(prov["grader"]["source_sha256"]) == 64
+    assert prov["grader"]["math-verify"] == "0.9.0"
+    root = Path(lead.__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        import subprocess
+
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        assert prov["git_commit"] == head.strip() and isinstance(prov["git_dirty"], bool)
+    else:
+        assert prov["git_commit"] is None
+
+    # The benchmark file changes under an existing run: refused, not mixed.
+    rows[0]["answer"] = ["8"]
+    (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
+                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 2
+
+
+def test_hub_id_offline_fails_fast_with_one_line(tiny, tmp_path, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded"))
+    start = time.monotonic()
+    assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", model="some-org/some-model") == 2
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("results go to")
+    assert err[1].startswith("lead eval: error: model 'some-org/some-model' is not a local folder")
+    assert "HF_HUB_OFFLINE" in err[1] and "local model folder" in err[1] and "network access" in err[1]
+
+    # Not flagged offline, but the hub cannot be reached: the same single line, with the cause.
+    import httpx
+    from huggingface_hub import HfApi, constants
+
+    def unreachable(self, repo_id, **kwargs):
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(HfApi, "model_info", unreachable)
+    assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", model="some-org/some-model") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "the hub cannot be reached (ConnectError" in err[1] and "--model" in err[1]
+
+
+class _FakeVLLM:
+    """Stands in for the ``vllm`` package (not installable here): ``LLM.generate`` answers the
+    scripted response, and the finish reasons queued in ``reasons`` for the first outputs."""
+
+    def __init__(self, script_ids: list[int]):
+        import types
+
+        self.script_ids = script_ids
+        self.reasons: list[str] = []
+        self.loaded = 0
+        fake = self
+
+        class SamplingParams:
+            def __init__(self, **kwargs):
+                self.kwargs = kwargs
+
+        class LLM:
+            def __init__(self, **kwargs):
+                fake.loaded += 1
+
+            def generate(self, prompts, params, use_tqdm=False):
+                outs = []
+                for _ in prompts:
+                    reason = fake.reasons.pop(0) if fake.reasons else "stop"
+                    completion = types.SimpleNamespace(token_ids=fake.script_ids, finish_reason=reason)
+                    outs.append(types.SimpleNamespace(outputs=[completion]))
+                return outs
+
+        self.module = types.ModuleType("vllm")
+        self.module.LLM, self.module.SamplingParams = LLM, SamplingParams
+
+
+@pytest.fixture
+def fake_vllm(tiny, monkeypatch):
+    import sys
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny["scripted"])
+    fake = _FakeVLLM(tokenizer.convert_tokens_to_ids(SCRIPT[1:]) + [tokenizer.eos_token_id])
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    return fake
+
+
+def test_vllm_sampling_limits_are_checked_before_the_model_loads(tiny, tmp_path, capsys, fake_vllm):
+    cases = [(["--temperature", "2.5"], "temperature=2.5 is above vLLM's limit of 2"),
+             (["--temperature", "0.005"], "would be raised to 0.01 by vLLM"),
+             (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
+             (["--max-model-len", "40"], "--max-model-len 40 is shorter than the longest prompt")]
+    for extra, needle in cases:
+        assert _eval(tiny, tmp_path / "out", "--backend", "vllm", "--max-tokens", "16", *extra) == 2
+        assert needle in capsys.readouterr().err
+    assert fake_vllm.loaded == 0
+    assert _eval(tiny, tmp_path / "ok", "--backend", "vllm", "--max-tokens", "16", "--temperature", "2",
+                 "--n", "1") == 0
+    assert fake_vllm.loaded == 1
+
+
+def test_vllm_abort_and_error_are_failures_retried_on_rerun(tiny, tmp_path, capsys, fake_vllm):
+    from lead.eval.backends import finish_from_vllm
+
+    assert finish_from_vllm("stop") == ("stop", None) and finish_from_vllm("length") == ("length", None)
+    assert finish_from_vllm("abort") == ("error", "vLLM finish reason 'abort'")
+    assert finish_from_vllm("repetition")[0] == "error" and finish_from_vllm(None)[0] == "error"
+
+    out = tmp_path / "run"
+    fake_vllm.reasons = ["stop", "abort", "stop", "error"]  # math500 p2 and aime24 q1 fail (sample-major order)
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 2
+    err = capsys.readouterr().err
+    assert "1 sample(s) of math500, 1 sample(s) of aime24" in err and "rerun the same command" in err
+    assert [r["id"] for r in _records(out / "math500.jsonl")] == ["p1", "p3"]
+    failed = _records(out / "math500.errors.jsonl")
+    assert [(f["id"], f["sample"], f["error"]) for f in failed] == [("p2", 0, "vLLM finish reason 'abort'")]
+    assert not (out / "math500.summary.json").exists()
+
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 0
+    assert sorted(r["id"] for r in _records(out / "math500.jsonl")) == ["p1", "p2", "p3"]
+    assert not (out / "math500.errors.jsonl").exists()
+    m = json.loads((out / "math500.summary.json").read_text())["metrics"]
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["truncation_rate"] == 0.0

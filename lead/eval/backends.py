@@ -1,11 +1,15 @@
-"""Generation backends: vLLM (GPU, the default for real runs) and Hugging Face transformers (any device).
+"""Generation backends: vLLM (GPU, the default for real runs), Hugging Face transformers (any
+device) and a running OpenAI-compatible server (``vllm serve``).
 
-Both take token-id prompts and one seed per request and return the generated token ids with a
+All take token-id prompts and one seed per request and return the generated token ids with a
 finish reason, so the rest of the harness (token counting, truncation, grading) is shared:
 
 * ``finish_reason == "stop"``: the model emitted one of the stop tokens (the tokenizer's EOS and
   every EOS id in the model's ``generation_config.json``); the stop token is the last id returned.
 * ``finish_reason == "length"``: the budget ran out; the response is truncated.
+* ``finish_reason == "error"``: the backend gave up on the request (vLLM's ``abort`` or
+  ``error``, a failed HTTP request); ``error`` says why. The sample is not a result: it is
+  listed as failed and drawn again on the next run.
 
 Sampling follows the usual order: temperature, then top-k, then top-p (nucleus: the smallest
 set of most likely tokens whose probability mass reaches ``top_p``), then a draw. Each request
@@ -13,11 +17,22 @@ draws from its own random generator seeded with its seed, so a sample does not d
 other requests share its batch: vLLM does this with ``SamplingParams.seed``; the transformers
 backend does it with a logits processor that draws per row (:class:`SeededSampler`).
 Temperature 0 means greedy decoding.
+
+Per-sample seeds make the random draws independent of batching. The logits themselves are not:
+vLLM batches requests dynamically and its kernels give bit-identical logits across batch
+compositions only in its batch-invariant mode (``VLLM_BATCH_INVARIANT=1``), so a resumed or
+re-chunked vLLM run is close to, not bit-identical with, an uninterrupted one. The
+transformers backend on CPU is exact (tested).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +47,39 @@ class BackendError(RuntimeError):
 class Generation:
     token_ids: list[int]
     finish_reason: str
+    error: str | None = None
+
+
+def finish_from_vllm(reason: str | None, source: str = "vLLM") -> tuple[str, str | None]:
+    """``(finish_reason, error)`` for a vLLM finish reason: ``stop`` and ``length`` are results;
+    ``abort``, ``error`` and anything else (a reason this harness does not know) are errors."""
+    if reason in ("stop", "length"):
+        return reason, None
+    return "error", f"{source} finish reason {reason!r}"
+
+
+# vLLM's SamplingParams limits (vllm/sampling_params.py, _verify_args): temperature in [0, 2],
+# values in (0, 0.01) silently raised to 0.01; top_k 0/-1 (off) or 1..vocabulary size.
+VLLM_MAX_TEMPERATURE = 2.0
+VLLM_MIN_POSITIVE_TEMPERATURE = 1e-2
+
+
+def check_vllm_sampling(samplings: Iterable[Sampling], vocab_size: int, longest_prompt: int,
+                        max_model_len: int | None) -> None:
+    """Refuse, before vLLM loads a model, sampling values vLLM would reject or change."""
+    for s in samplings:
+        if s.temperature > VLLM_MAX_TEMPERATURE:
+            raise BackendError(f"temperature={s.temperature} is above vLLM's limit of {VLLM_MAX_TEMPERATURE:g}; "
+                               "use a value in [0, 2] or --backend hf")
+        if 0 < s.temperature < VLLM_MIN_POSITIVE_TEMPERATURE:
+            raise BackendError(f"temperature={s.temperature} would be raised to {VLLM_MIN_POSITIVE_TEMPERATURE:g} "
+                               "by vLLM; use 0 (greedy) or at least 0.01")
+        if s.top_k > vocab_size:
+            raise BackendError(f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; vLLM rejects it")
+        if max_model_len is not None and longest_prompt + s.max_tokens > max_model_len:
+            raise BackendError(f"--max-model-len {max_model_len} is shorter than the longest prompt "
+                               f"({longest_prompt} tokens) plus the budget ({s.max_tokens}); vLLM would cut "
+                               "responses short of the budget. Raise --max-model-len or leave it unset")
 
 
 def stop_token_ids(model_path: str, tokenizer: Any) -> list[int]:
@@ -191,8 +239,113 @@ class VLLMBackend:
         results = []
         for out in outputs:
             completion = out.outputs[0]
-            reason = "length" if completion.finish_reason == "length" else "stop"
-            results.append(Generation(list(completion.token_ids), reason))
+            reason, error = finish_from_vllm(completion.finish_reason)
+            results.append(Generation(list(completion.token_ids), reason, error))
+        return results
+
+
+class _Retryable(Exception):
+    """A request failure worth another attempt: a timeout, a lost connection, HTTP 429 or 5xx."""
+
+
+class OpenAIBackend:
+    """A model served by an OpenAI-compatible server, through its ``/completions`` endpoint.
+
+    Each sample is one request with the prompt as token ids and the sample's ``seed``; the
+    response must carry the generated token ids (vLLM: ``return_token_ids``, vLLM >= 0.10.2),
+    so lengths are counted exactly as with the other backends. Up to ``concurrency`` requests
+    run at once. A request that times out, loses its connection or gets HTTP 429/5xx is retried
+    up to ``max_retries`` times with exponential back-off; one that still fails becomes an
+    ``error`` generation (listed, redrawn on the next run), and a chunk in which every request
+    failed stops the run. Any other HTTP error (400: a value the server refuses, 404: unknown
+    model) stops the run at once with the server's message.
+    """
+
+    name = "openai"
+    backoff_s = 1.0
+    """First retry delay; doubled on each further attempt, at most 30 s."""
+
+    def __init__(self, base_url: str, stop_ids: Sequence[int], *, served_model: str | None = None,
+                 concurrency: int = 8, max_retries: int = 3, timeout_s: float = 600.0, api_key: str | None = None):
+        if concurrency < 1:
+            raise BackendError(f"--concurrency {concurrency} is invalid: expected an integer >= 1")
+        if max_retries < 0:
+            raise BackendError(f"--max-retries {max_retries} is invalid: expected an integer >= 0")
+        if not timeout_s > 0:
+            raise BackendError(f"--request-timeout {timeout_s} is invalid: expected seconds > 0")
+        self.base_url = base_url.rstrip("/")
+        self.stop_ids = list(stop_ids)
+        self.concurrency, self.max_retries, self.timeout_s = concurrency, max_retries, timeout_s
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self.model = self._served_model(served_model)
+
+    def _served_model(self, wanted: str | None) -> str:
+        """The model name to send: ``wanted`` if the server lists it, else the only model it serves."""
+        try:
+            listing = self._request("GET", "/models", None, timeout_s=min(self.timeout_s, 30.0))
+        except _Retryable as exc:
+            raise BackendError(f"cannot reach the server at {self.base_url}: {exc}") from None
+        served = [m.get("id") for m in listing.get("data", [])]
+        if wanted is None:
+            if len(served) != 1:
+                raise BackendError(f"{self.base_url} serves {served or 'no model'}; choose one with "
+                                   "--served-model-name")
+            return served[0]
+        if wanted not in served:
+            raise BackendError(f"{self.base_url} does not serve {wanted!r}; it serves {served}")
+        return wanted
+
+    def _request(self, method: str, path: str, body: dict | None, timeout_s: float) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=self.headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:500]
+            if exc.code == 429 or exc.code >= 500:
+                raise _Retryable(f"HTTP {exc.code}: {detail}") from None
+            raise BackendError(f"{method} {self.base_url}{path} was refused with HTTP {exc.code}: {detail}") from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+                raise _Retryable(f"no answer within {timeout_s:g} s") from None
+            raise _Retryable(f"{type(reason).__name__}: {reason}") from None
+        except json.JSONDecodeError as exc:
+            raise _Retryable(f"the answer is not JSON ({exc})") from None
+
+    def _one(self, prompt: Sequence[int], sampling: Sampling, seed: int) -> Generation:
+        body = {"model": self.model, "prompt": list(prompt), "max_tokens": sampling.max_tokens,
+                "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": int(seed), "n": 1,
+                "stop_token_ids": self.stop_ids, "return_token_ids": True, "skip_special_tokens": False}
+        if sampling.top_k > 0:
+            body["top_k"] = sampling.top_k
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
+            try:
+                answer = self._request("POST", "/completions", body, self.timeout_s)
+            except _Retryable as exc:
+                last = str(exc)
+                continue
+            choice = (answer.get("choices") or [{}])[0]
+            ids = choice.get("token_ids")
+            if ids is None:
+                raise BackendError(f"{self.base_url} returned no token ids; the openai backend needs a server that "
+                                   "returns them (vLLM >= 0.10.2 honours return_token_ids)")
+            reason, error = finish_from_vllm(choice.get("finish_reason"), source="server")
+            return Generation([int(t) for t in ids], reason, error)
+        return Generation([], "error", f"failed after {self.max_retries + 1} attempt(s): {last}")
+
+    def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int],
+                 progress: bool = False) -> list[Generation]:
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
+            results = list(pool.map(lambda p_s: self._one(p_s[0], sampling, p_s[1]), zip(prompts, seeds)))
+        if results and all(r.finish_reason == "error" for r in results):
+            raise BackendError(f"every request of this chunk to {self.base_url} failed; last: {results[-1].error}")
         return results
 
 

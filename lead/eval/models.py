@@ -117,6 +117,32 @@ def resolve_model(model: str, merged_dir: str | None = None, trust_remote_code: 
     return ResolvedModel(model, str(target), f"verl_{backend}")
 
 
+def ensure_hub_model(model_id: str, timeout: float = 10.0) -> None:
+    """Fail fast, with the fix, when a hub id can be neither read from the local Hugging Face
+    cache nor downloaded (offline mode, no network, no such model); otherwise loading it would
+    retry for about a minute and end in a long traceback."""
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        return
+    fix = ("pass a local model folder to --model (e.g. `hf download " + model_id + " --local-dir DIR` on a machine "
+           "with network access, then copy DIR here), or run with network access to huggingface.co")
+    where = f"model {model_id!r} is not a local folder and not in the Hugging Face cache"
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(f"{where}, and HF_HUB_OFFLINE is set; {fix}")
+    try:
+        HfApi().model_info(model_id, timeout=timeout)
+    except GatedRepoError:
+        raise ModelError(f"model {model_id!r} is gated on the Hugging Face hub: accept its terms on its page and "
+                         "log in (`hf auth login`), or pass a local model folder to --model") from None
+    except RepositoryNotFoundError:
+        raise ModelError(f"no model {model_id!r} on the Hugging Face hub (check the name; a private model needs "
+                         "`hf auth login`), and no local folder of that name") from None
+    except Exception as exc:  # httpx transport errors, HTTP 5xx, proxies: the hub is not usable from here
+        raise ModelError(f"{where}, and the hub cannot be reached ({type(exc).__name__}: {exc}); {fix}") from None
+
+
 def model_slug(model: str) -> str:
     """A short run name for a model argument: ``org/name`` -> ``name``; ``exp/global_step_40/actor`` ->
     ``exp-global_step_40``."""

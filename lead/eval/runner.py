@@ -29,15 +29,25 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lead.eval.backends import Generation, HFBackend, VLLMBackend, stop_token_ids, vllm_available
-from lead.eval.metrics import summarize
-from lead.eval.models import resolve_model
+from lead.eval.backends import (
+    Generation,
+    HFBackend,
+    OpenAIBackend,
+    VLLMBackend,
+    check_vllm_sampling,
+    stop_token_ids,
+    vllm_available,
+)
+from lead.eval.metrics import problem_table, summarize
+from lead.eval.models import ensure_hub_model, resolve_model
 from lead.eval.presets import Sampling, resolve_sampling
 
 
@@ -45,9 +55,10 @@ class EvalError(ValueError):
     """Bad evaluation input or an inconsistent results folder."""
 
 
-DEFAULT_CHUNK = {"hf": 8, "vllm": 1024}
+DEFAULT_CHUNK = {"hf": 8, "vllm": 1024, "openai": 256}
 # Settings that change which samples are drawn: a rerun into the same folder must match them.
-_GENERATION_KEYS = ("model_path", "backend", "dtype", "seed", "preset", "prompt_template", "chat_template",
+_GENERATION_KEYS = ("model_path", "served_model", "backend", "dtype", "seed", "preset", "prompt_template",
+                    "chat_template",
                     "system_prompt", "limit")
 
 
@@ -82,6 +93,11 @@ class EvalOptions:
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
     trust_remote_code: bool = False
+    base_url: str | None = None
+    served_model_name: str | None = None
+    concurrency: int = 8
+    max_retries: int = 3
+    request_timeout: float = 600.0
 
 
 def sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
@@ -169,12 +185,54 @@ def grade_records(records: list[dict], grade_truncated: bool = False) -> None:
 
     for r in records:
         r["extracted"] = extract_answer(r["response"])
-    todo = [r for r in records if r["extracted"] is not None and (grade_truncated or not r["truncated"])]
+    todo = [r for r in records if _votes(r, grade_truncated)]
     verdicts = grade_many([r["extracted"] for r in todo], [r["answer"] for r in todo]) if todo else []
     for r in records:
         r["correct"] = False
     for r, ok in zip(todo, verdicts, strict=True):
         r["correct"] = bool(ok)
+
+
+def _votes(record: Mapping[str, Any], grade_truncated: bool) -> bool:
+    """A sample votes (and is graded) when it has an answer and, unless asked, was not truncated."""
+    return record["extracted"] is not None and (grade_truncated or not record["truncated"])
+
+
+def assign_votes(records: list[dict], grade_truncated: bool = False) -> None:
+    """Fill ``vote``, the answer class of each graded record used by maj@k, in place.
+
+    Per problem: correct samples are class 0 (all equal to the gold, so they vote together);
+    the wrong answers are ordered by frequency (then by first sample index) and each joins the
+    first class whose representative the grader finds equal to it (``grade(answer,
+    representative)``, the representative in the gold's place), else starts class 1, 2, ...;
+    samples without a vote (no answer, truncated) get None.
+    """
+    from lead.rewards.math import grade_many
+
+    by_problem: dict[str, list[dict]] = {}
+    for r in records:
+        by_problem.setdefault(str(r["id"]), []).append(r)
+    order: dict[str, list[str]] = {}
+    for pid, recs in by_problem.items():
+        wrong = sorted((r for r in recs if _votes(r, grade_truncated) and not r["correct"]), key=lambda r: r["sample"])
+        counts = Counter(r["extracted"] for r in wrong)
+        first = {}
+        for r in wrong:
+            first.setdefault(r["extracted"], r["sample"])
+        order[pid] = sorted(counts, key=lambda a: (-counts[a], first[a]))
+    pairs = [(a, ranked[j]) for ranked in order.values() for i, a in enumerate(ranked) for j in range(i)]
+    equal = dict(zip(pairs, grade_many([a for a, _ in pairs], [g for _, g in pairs]) if pairs else []))
+    for pid, recs in by_problem.items():
+        representatives: list[str] = []
+        cls: dict[str, int] = {}
+        for answer in order[pid]:
+            match = next((c for c, rep in enumerate(representatives, 1) if equal[(answer, rep)]), None)
+            if match is None:
+                representatives.append(answer)
+                match = len(representatives)
+            cls[answer] = match
+        for r in recs:
+            r["vote"] = (0 if r["correct"] else cls[r["extracted"]]) if _votes(r, grade_truncated) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,11 +263,65 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_GRADER_FILES = ("math.py", "verifier.py", "_verify_worker.py")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(_PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provenance(data_dir: Path, problems: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """What produced the numbers: the project's version and git commit (when running from a
+    checkout), the grader (its source digest and math-verify's version) and, per benchmark,
+    the data file's SHA-256 with its problem count and the number evaluated."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import lead
+    from lead.data.eval_sets import benchmark_path
+
+    grader_dir = _PROJECT_ROOT / "lead" / "rewards"
+    digest = hashlib.sha256(b"".join((grader_dir / f).read_bytes() for f in _GRADER_FILES)).hexdigest()
+    libs = {}
+    for pkg in ("math-verify", "latex2sympy2_extended"):
+        try:
+            libs[pkg] = version(pkg)
+        except PackageNotFoundError:
+            libs[pkg] = None
+    commit = _git("rev-parse", "HEAD") if (_PROJECT_ROOT / ".git").exists() else None
+    benchmarks = {}
+    for b, evaluated in problems.items():
+        path = benchmark_path(b, data_dir)
+        with path.open(encoding="utf-8") as f:
+            total = sum(1 for line in f if line.strip())
+        benchmarks[b] = {"file": str(path.resolve()), "sha256": file_sha256(path), "problems": total,
+                         "evaluated": len(evaluated)}
+    return {
+        "lead_version": lead.__version__,
+        "git_commit": commit,
+        "git_dirty": None if commit is None else bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "grader": {"module": "lead.rewards.math", "source_sha256": digest, **libs},
+        "benchmarks": benchmarks,
+    }
+
+
 def _pick_backend(requested: str) -> str:
     if requested == "auto":
         return "vllm" if vllm_available() else "hf"
-    if requested not in ("hf", "vllm"):
-        raise EvalError(f"unknown backend {requested!r}; expected auto, vllm or hf")
+    if requested not in ("hf", "vllm", "openai"):
+        raise EvalError(f"unknown backend {requested!r}; expected auto, vllm, hf or openai")
     return requested
 
 
@@ -237,8 +349,13 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         raise EvalError(f"prompt template {template!r} has no {{problem}} placeholder")
     problems = {b: load_benchmark(b, opts.data_dir)[: opts.limit] for b in benchmarks}
     backend_name = _pick_backend(opts.backend)
+    if (backend_name == "openai") != (opts.base_url is not None):
+        raise EvalError("--backend openai needs --base-url (the server's /v1 address), and --base-url needs "
+                        "--backend openai")
 
     resolved = resolve_model(opts.model, opts.merged_dir, opts.trust_remote_code)
+    if resolved.kind == "hub":
+        ensure_hub_model(resolved.path)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=opts.trust_remote_code)
@@ -247,20 +364,35 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
     prompts = {b: [render_prompt(tokenizer, p["problem"], template, opts.chat_template, opts.system_prompt)
                    for p in problems[b]] for b in benchmarks}
 
+    longest = max(len(ids) for b in benchmarks for _, ids in prompts[b])
+    if backend_name == "vllm":
+        check_vllm_sampling(sampling.values(), vocab_size=len(tokenizer), longest_prompt=longest,
+                            max_model_len=opts.max_model_len)
+
+    stop_ids = stop_token_ids(resolved.path, tokenizer)
+    backend = None
+    if backend_name == "openai":
+        # Connect, and learn the served model's name, before anything is written.
+        backend = OpenAIBackend(opts.base_url, stop_ids, served_model=opts.served_model_name,
+                                concurrency=opts.concurrency, max_retries=opts.max_retries,
+                                timeout_s=opts.request_timeout, api_key=os.environ.get("OPENAI_API_KEY"))
+
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
     settings = {
         "name": opts.name or out_dir.name, "model": opts.model, "model_path": model_path, "model_kind": resolved.kind,
-        "backend": backend_name, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
+        "backend": backend_name, "served_model": backend.model if backend_name == "openai" else None,
+        "base_url": opts.base_url, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
         "prompt_template": template, "chat_template": opts.chat_template, "system_prompt": opts.system_prompt,
         "limit": opts.limit, "grade_truncated": opts.grade_truncated, "data_dir": str(Path(opts.data_dir).resolve()),
         "benchmarks": {b: sampling[b].to_dict() for b in benchmarks},
     }
+    prov = provenance(Path(opts.data_dir), problems)
     run_file = out_dir / "run.json"
     if opts.fresh:
-        for f in [run_file, *(out_dir / f"{b}.jsonl" for b in BENCHMARKS),
-                  *(out_dir / f"{b}.summary.json" for b in BENCHMARKS)]:
+        for f in [run_file, *(out_dir / f"{b}{suffix}" for b in BENCHMARKS
+                              for suffix in (".jsonl", ".summary.json", ".errors.jsonl"))]:
             f.unlink(missing_ok=True)
     regrade_all = opts.rescore
     if run_file.exists():
@@ -270,17 +402,15 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         if old.get("grade_truncated") != opts.grade_truncated:
             regrade_all = True
         settings["benchmarks"] = {**old.get("benchmarks", {}), **settings["benchmarks"]}
-    write_json(run_file, {**settings, "versions": _versions(), "command": sys.argv})
+        _check_same_data(old.get("provenance", {}).get("benchmarks", {}), prov["benchmarks"], out_dir, with_results)
+    write_json(run_file, {**settings, "versions": _versions(), "provenance": prov, "command": sys.argv})
 
-    stop_ids = stop_token_ids(resolved.path, tokenizer)
     existing = {b: _load_existing(out_dir / f"{b}.jsonl", problems[b], sampling[b]) for b in benchmarks}
     pending = {b: [(q, j) for j in range(sampling[b].n) for q in range(len(problems[b]))
                    if (str(problems[b][q]["id"]), j) not in existing[b]] for b in benchmarks}
 
-    backend = None
-    if any(pending.values()):
+    if any(pending.values()) and backend is None:
         if backend_name == "vllm":
-            longest = max(len(ids) for b in benchmarks for _, ids in prompts[b])
             backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
                                   tensor_parallel_size=opts.tensor_parallel_size,
                                   gpu_memory_utilization=opts.gpu_memory_utilization,
@@ -291,28 +421,51 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
                                 trust_remote_code=opts.trust_remote_code)
     chunk = opts.chunk_size or DEFAULT_CHUNK[backend_name]
 
-    summaries = {}
+    summaries, failed = {}, {}
     for b in benchmarks:
         path = out_dir / f"{b}.jsonl"
         if pending[b]:
+            path.with_name(f"{b}.errors.jsonl").unlink(missing_ok=True)
             _generate(backend, tokenizer, stop_ids, b, problems[b], prompts[b], sampling[b], pending[b], path,
                       chunk, opts, total=sampling[b].n * len(problems[b]))
         records = read_records(path)
+        if len(records) < sampling[b].n * len(problems[b]):
+            failed[b] = sampling[b].n * len(problems[b]) - len(records)
+            continue
         ungraded = [r for r in records if r.get("correct") is None]
-        if regrade_all or ungraded:
-            grade_records(records if regrade_all else ungraded, opts.grade_truncated)
+        if regrade_all or ungraded or any("vote" not in r for r in records):
+            if regrade_all or ungraded:
+                grade_records(records if regrade_all else ungraded, opts.grade_truncated)
+            assign_votes(records, opts.grade_truncated)
             write_records(path, records)
+        groups = {key: {str(p["id"]): p[key] for p in problems[b] if key in p} for key in ("level", "subject")}
         summary = {
             "benchmark": b, "name": settings["name"], "model": opts.model, "model_path": model_path,
             "settings": {**sampling[b].to_dict(), **{k: settings[k] for k in (
                 "preset", "seed", "backend", "dtype", "prompt_template", "chat_template", "system_prompt", "limit",
                 "grade_truncated")}},
             "results_file": path.name,
-            "metrics": summarize(records),
+            "metrics": summarize(records, {k: v for k, v in groups.items() if v}),
+            "per_problem": problem_table(records).to_dict(),
         }
         write_json(out_dir / f"{b}.summary.json", summary)
         summaries[b] = summary
+    if failed:
+        counts = ", ".join(f"{k} sample(s) of {b}" for b, k in failed.items())
+        raise EvalError(f"the backend reported errors for {counts}"
+                        + f" (listed in {out_dir}/<benchmark>.errors.jsonl); the other samples are saved; rerun the "
+                        "same command to retry the failed ones")
     return summaries
+
+
+def _check_same_data(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path,
+                     benchmarks_with_results: Sequence[str]) -> None:
+    changed = [b for b in benchmarks_with_results
+               if b in old and old[b].get("sha256") != new[b]["sha256"]]
+    if changed:
+        raise EvalError(f"{out_dir} holds samples of {', '.join(changed)} drawn from a different benchmark file "
+                        f"(SHA-256 {old[changed[0]].get('sha256')} -> {new[changed[0]]['sha256']} for {changed[0]}); "
+                        "use another --out, or --fresh to start this run over")
 
 
 def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: Sampling) -> set[tuple[str, int]]:
@@ -347,9 +500,15 @@ def _generate(backend: Any, tokenizer: Any, stop_ids: Sequence[int], benchmark: 
             outs = backend.generate([prompts[q][1] for q, _ in items], sampling, seeds, progress=opts.progress)
             if len(outs) != len(items):
                 raise RuntimeError(f"backend returned {len(outs)} generations for {len(items)} prompts")
+            done = [(q, j, seed, out) for (q, j), seed, out in zip(items, seeds, outs) if out.finish_reason != "error"]
             append_records(path, [
                 _record(benchmark, problems[q], j, seed, prompts[q][0], out, sampling, opts.preset, tokenizer, stops)
-                for (q, j), seed, out in zip(items, seeds, outs)])
+                for q, j, seed, out in done])
+            errors = [{"benchmark": benchmark, "id": str(problems[q]["id"]), "sample": j, "seed": seed,
+                       "error": out.error} for (q, j), seed, out in zip(items, seeds, outs)
+                      if out.finish_reason == "error"]
+            if errors:
+                append_records(path.with_name(f"{benchmark}.errors.jsonl"), errors)
             bar.update(len(items))
 
 
@@ -362,7 +521,8 @@ def _record(benchmark: str, problem: Mapping[str, Any], sample: int, seed: int, 
     return {
         "benchmark": benchmark, "id": str(problem["id"]), "sample": sample, "seed": seed,
         "response": tokenizer.decode(body, skip_special_tokens=False),
-        "tokens": sampling.max_tokens if truncated else len(body), "truncated": truncated,
+        "tokens": sampling.max_tokens if truncated else len(body), "generated_ids": len(out.token_ids),
+        "truncated": truncated,
         "finish_reason": out.finish_reason, "extracted": None, "correct": None,
         "answer": list(problem["answer"]), "prompt": prompt, "preset": preset,
         "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k,
