@@ -3,12 +3,19 @@
 Layout of a run folder (``--out``):
 
 * ``run.json``: the model, backend and every setting that shapes the samples (preset, resolved
-  per-benchmark sampling, seed, prompt template, chat template use, limit, versions).
+  per-benchmark sampling, seed, prompt template, chat template use, limit, versions), and
+  ``provenance`` (:func:`provenance`: project version and git commit, grader digest, benchmark
+  file checksums and counts).
 * ``<benchmark>.jsonl``: one record per sample: problem ``id``, ``sample`` index, its ``seed``,
   the exact ``prompt`` text, the ``answer`` (gold list), the ``response`` text, ``tokens``,
-  ``truncated``, ``finish_reason``, ``extracted`` answer and ``correct``, plus the preset and
-  sampling values (temperature, top-p, top-k, budget) it was drawn with.
-* ``<benchmark>.summary.json``: the settings and the metrics of :func:`lead.eval.metrics.summarize`.
+  ``generated_ids`` (ids generated, the stop token included), ``truncated``, ``finish_reason``,
+  ``extracted`` answer, ``correct`` and ``vote`` (answer class, :func:`assign_votes`), plus the
+  preset and sampling values (temperature, top-p, top-k, budget) it was drawn with.
+* ``<benchmark>.summary.json``: the settings, the metrics of :func:`lead.eval.metrics.summarize`
+  (with ``by_level`` / ``by_subject`` when the benchmark file has those fields) and
+  ``per_problem``, the ``[problems, samples]`` table of correctness, lengths, truncation and votes.
+* ``<benchmark>.errors.jsonl``: samples the backend gave up on in the last run (not results;
+  the benchmark gets no summary until a rerun has drawn them).
 
 Work items are (problem, sample) pairs ordered sample-major (every problem's sample 0, then
 every problem's sample 1, ...), so an interrupted run already holds complete early samples.
