@@ -65,8 +65,7 @@ class EvalError(ValueError):
 DEFAULT_CHUNK = {"hf": 8, "vllm": 1024, "openai": 256}
 # Settings that change which samples are drawn: a rerun into the same folder must match them.
 _GENERATION_KEYS = ("model_path", "served_model", "backend", "dtype", "seed", "preset", "prompt_template",
-                    "chat_template",
-                    "system_prompt", "limit")
+                    "chat_template", "system_prompt", "limit")
 
 
 @dataclass
