@@ -130,6 +130,17 @@ def test_server_samples_equal_local_samples_with_concurrency(tiny, server, local
     assert sum(server.attempts.values()) == 2 * 5 and set(server.attempts.values()) == {1}
 
 
+def test_finished_run_is_rescored_without_the_server(tiny, server, local, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    assert _remote(tiny, server, out) == 0
+    summary = (out / "math500.summary.json").read_text()
+    server.attempts.clear()
+    down = ["--base-url", "http://127.0.0.1:9/v1"]  # nothing listens there
+    assert _eval(tiny, out, *SAMPLING, "--backend", "openai", *down, "--rescore", model="random") == 0
+    assert server.attempts == {} and (out / "math500.summary.json").read_text() == summary
+    assert json.loads((out / "run.json").read_text())["served_model"] == "tiny"
+
+
 def test_failed_and_timed_out_requests_are_retried(tiny, server, local, tmp_path):  # noqa: F811
     failing = sample_seed(0, "math500", "p2", 1)
     slow = sample_seed(0, "aime24", "q1", 0)

@@ -252,7 +252,8 @@ class OpenAIBackend:
     """A model served by an OpenAI-compatible server, through its ``/completions`` endpoint.
 
     Each sample is one request with the prompt as token ids and the sample's ``seed``; the
-    response must carry the generated token ids (vLLM: ``return_token_ids``, vLLM >= 0.10.2),
+    response must carry the generated token ids (``return_token_ids``: vLLM >= 0.10.2, and SGLang
+    since it added the same option),
     so lengths are counted exactly as with the other backends. Up to ``concurrency`` requests
     run at once. A request that times out, loses its connection or gets HTTP 429/5xx is retried
     up to ``max_retries`` times with exponential back-off; one that still fails becomes an

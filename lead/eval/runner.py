@@ -3,12 +3,19 @@
 Layout of a run folder (``--out``):
 
 * ``run.json``: the model, backend and every setting that shapes the samples (preset, resolved
-  per-benchmark sampling, seed, prompt template, chat template use, limit, versions).
+  per-benchmark sampling, seed, prompt template, chat template use, limit, versions), and
+  ``provenance`` (:func:`provenance`: project version and git commit, grader digest, benchmark
+  file checksums and counts).
 * ``<benchmark>.jsonl``: one record per sample: problem ``id``, ``sample`` index, its ``seed``,
   the exact ``prompt`` text, the ``answer`` (gold list), the ``response`` text, ``tokens``,
-  ``truncated``, ``finish_reason``, ``extracted`` answer and ``correct``, plus the preset and
-  sampling values (temperature, top-p, top-k, budget) it was drawn with.
-* ``<benchmark>.summary.json``: the settings and the metrics of :func:`lead.eval.metrics.summarize`.
+  ``generated_ids`` (ids generated, the stop token included), ``truncated``, ``finish_reason``,
+  ``extracted`` answer, ``correct`` and ``vote`` (answer class, :func:`assign_votes`), plus the
+  preset and sampling values (temperature, top-p, top-k, budget) it was drawn with.
+* ``<benchmark>.summary.json``: the settings, the metrics of :func:`lead.eval.metrics.summarize`
+  (with ``by_level`` / ``by_subject`` when the benchmark file has those fields) and
+  ``per_problem``, the ``[problems, samples]`` table of correctness, lengths, truncation and votes.
+* ``<benchmark>.errors.jsonl``: samples the backend gave up on in the last run (not results;
+  the benchmark gets no summary until a rerun has drawn them).
 
 Work items are (problem, sample) pairs ordered sample-major (every problem's sample 0, then
 every problem's sample 1, ...), so an interrupted run already holds complete early samples.
@@ -58,8 +65,7 @@ class EvalError(ValueError):
 DEFAULT_CHUNK = {"hf": 8, "vllm": 1024, "openai": 256}
 # Settings that change which samples are drawn: a rerun into the same folder must match them.
 _GENERATION_KEYS = ("model_path", "served_model", "backend", "dtype", "seed", "preset", "prompt_template",
-                    "chat_template",
-                    "system_prompt", "limit")
+                    "chat_template", "system_prompt", "limit")
 
 
 @dataclass
@@ -370,26 +376,30 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
                             max_model_len=opts.max_model_len)
 
     stop_ids = stop_token_ids(resolved.path, tokenizer)
-    backend = None
-    if backend_name == "openai":
-        # Connect, and learn the served model's name, before anything is written.
-        backend = OpenAIBackend(opts.base_url, stop_ids, served_model=opts.served_model_name,
-                                concurrency=opts.concurrency, max_retries=opts.max_retries,
-                                timeout_s=opts.request_timeout, api_key=os.environ.get("OPENAI_API_KEY"))
-
     out_dir = Path(opts.out_dir)
+    run_file = out_dir / "run.json"
+    backend = None
+    served_model = None
+    if backend_name == "openai":
+        served_model = opts.served_model_name
+        if served_model is None and run_file.exists() and not opts.fresh:
+            served_model = json.loads(run_file.read_text(encoding="utf-8")).get("served_model")
+        if served_model is None:
+            # Learn the served model's name before anything is written.
+            backend = _openai_backend(opts, stop_ids, None)
+            served_model = backend.model
+
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
     settings = {
         "name": opts.name or out_dir.name, "model": opts.model, "model_path": model_path, "model_kind": resolved.kind,
-        "backend": backend_name, "served_model": backend.model if backend_name == "openai" else None,
+        "backend": backend_name, "served_model": served_model,
         "base_url": opts.base_url, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
         "prompt_template": template, "chat_template": opts.chat_template, "system_prompt": opts.system_prompt,
         "limit": opts.limit, "grade_truncated": opts.grade_truncated, "data_dir": str(Path(opts.data_dir).resolve()),
         "benchmarks": {b: sampling[b].to_dict() for b in benchmarks},
     }
     prov = provenance(Path(opts.data_dir), problems)
-    run_file = out_dir / "run.json"
     if opts.fresh:
         for f in [run_file, *(out_dir / f"{b}{suffix}" for b in BENCHMARKS
                               for suffix in (".jsonl", ".summary.json", ".errors.jsonl"))]:
@@ -410,7 +420,9 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
                    if (str(problems[b][q]["id"]), j) not in existing[b]] for b in benchmarks}
 
     if any(pending.values()) and backend is None:
-        if backend_name == "vllm":
+        if backend_name == "openai":
+            backend = _openai_backend(opts, stop_ids, served_model)
+        elif backend_name == "vllm":
             backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
                                   tensor_parallel_size=opts.tensor_parallel_size,
                                   gpu_memory_utilization=opts.gpu_memory_utilization,
@@ -466,6 +478,12 @@ def _check_same_data(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Pa
         raise EvalError(f"{out_dir} holds samples of {', '.join(changed)} drawn from a different benchmark file "
                         f"(SHA-256 {old[changed[0]].get('sha256')} -> {new[changed[0]]['sha256']} for {changed[0]}); "
                         "use another --out, or --fresh to start this run over")
+
+
+def _openai_backend(opts: EvalOptions, stop_ids: Sequence[int], served_model: str | None) -> OpenAIBackend:
+    return OpenAIBackend(opts.base_url, stop_ids, served_model=served_model, concurrency=opts.concurrency,
+                         max_retries=opts.max_retries, timeout_s=opts.request_timeout,
+                         api_key=os.environ.get("OPENAI_API_KEY"))
 
 
 def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: Sampling) -> set[tuple[str, int]]:
