@@ -63,6 +63,8 @@ class LeadConfig(MethodConfig):
     """
 
     method: ClassVar[str] = "lead"
+    cap_knob = "bmax"
+    token_knobs = ("bmax", "lstar_floor", "min_correct_len")
 
     alpha: float = 1.0
     """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""
@@ -88,9 +90,6 @@ class LeadConfig(MethodConfig):
     """Lower clamp of L* in tokens."""
     min_correct_len: float = 500.0
     """``max_asym`` only: a correct rollout shorter than this gets efficiency reward 0."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this. Assumes a 1/0 reward; with
-    other reward values (e.g. +1/-1) set it between the two."""
     group_std_eps: float = 1e-6
     """Added to the group std in the decoupled normalisation (verl's GRPO epsilon)."""
     sigma_eps: float = 1e-8
@@ -131,7 +130,6 @@ class LeadConfig(MethodConfig):
             self.invalid("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
         if self.number("min_correct_len") < 0:
             self.invalid("min_correct_len", "expected min_correct_len >= 0 (tokens)")
-        self.number("correct_threshold")
         for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
             self.positive(key)
         if self.static_lambda_corr is not None and not 0 <= self.number("static_lambda_corr") <= 1:
