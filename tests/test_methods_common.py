@@ -153,3 +153,100 @@ def test_row_order_does_not_matter(name, seed):
         for key in metrics:
             assert metrics_p[key] == pytest.approx(metrics[key], rel=1e-6, abs=1e-9), key
     assert plain.state_dict() == shuffled.state_dict()
+
+
+THROWAWAY = '''
+from dataclasses import dataclass
+
+import torch
+
+from lead.core.config import MethodConfig
+from lead.core.methods._base import Stateless, normalise, to_metrics
+from lead.core.registry import RolloutBatch, register_method
+from lead.core.rollouts import prepare
+
+
+@dataclass
+class ThrowawayConfig(MethodConfig):
+    method = "throwaway"
+    cap_knob = "cap"
+    token_knobs = ("cap",)
+
+    cap: float = 3000.0
+    """Correct rollouts longer than this count as wrong."""
+    epsilon: float = 1e-6
+    """Added to the group std."""
+
+    def validate(self) -> None:
+        self.positive("cap")
+        self.positive("epsilon")
+
+
+@register_method("throwaway")
+class ThrowawayMethod(Stateless):
+    config_cls = ThrowawayConfig
+
+    def __init__(self, config):
+        self.config = config
+
+    def advantages(self, batch: RolloutBatch):
+        ro = prepare(batch, self.config.correct_threshold, self.name)
+        rewards = ro.c * (ro.lengths <= self.config.cap)
+        return normalise(rewards, ro, "grpo", self.config.epsilon).to(ro.out_dtype), to_metrics(
+            self.name, ro.base_metrics())
+'''
+
+
+@pytest.fixture
+def throwaway_method(tmp_path, monkeypatch):
+    """A method added the way a contributor would: one new module in lead.core.methods."""
+    import sys
+
+    import lead.core.methods as methods_package
+    from lead.core import registry
+
+    (tmp_path / "throwaway.py").write_text(THROWAWAY)
+    monkeypatch.setattr(methods_package, "__path__", [*methods_package.__path__, str(tmp_path)])
+    yield tmp_path
+    registry.METHODS.pop("throwaway", None)
+    sys.modules.pop("lead.core.methods.throwaway", None)
+
+
+def test_adding_a_method_is_one_module(throwaway_method):
+    from lead.core.registry import cap_knob, per_token_knobs, token_knobs
+
+    assert "throwaway" in load_methods()
+    assert cap_knob("throwaway") == "cap" and token_knobs("throwaway") == ("cap",) and per_token_knobs("throwaway") == ()
+    method = build_method("throwaway", {"cap": 200, "correct_threshold": 0.0})
+    adv, metrics = method.advantages(RolloutBatch(torch.tensor([1.0, 1.0, 0.0, 1.0]), torch.tensor([100, 300, 50, 150]),
+                                                  ["a", "a", "b", "b"]))
+    assert adv[0] > adv[1] and adv[3] > adv[2] and set(metrics) >= {"throwaway/accuracy_batch"}
+    with pytest.raises(ValueError, match=r"algorithm\.throwaway\.epsilon=0 is invalid"):
+        build_method("throwaway", {"epsilon": 0})
+
+
+def test_a_method_must_declare_knobs_it_has(tmp_path, monkeypatch):
+    import lead.core.methods as methods_package
+
+    source = THROWAWAY.replace('token_knobs = ("cap",)', 'token_knobs = ("cap", "target")').replace(
+        '"throwaway"', '"throwaway_bad"')
+    (tmp_path / "throwaway_bad.py").write_text(source)
+    monkeypatch.setattr(methods_package, "__path__", [*methods_package.__path__, str(tmp_path)])
+    with pytest.raises(ValueError, match=r"'throwaway_bad': ThrowawayConfig declares knobs \['target'\]"):
+        load_methods()
+    from lead.core.registry import METHODS
+
+    assert "throwaway_bad" not in METHODS
+
+
+def test_cap_and_token_knobs_of_every_method():
+    from lead.core.registry import cap_knob, token_knobs
+
+    caps = {name: cap_knob(name) for name in load_methods()}
+    assert {n: c for n, c in caps.items() if c} == {"lead": "bmax", "gdpo_static": "bmax", "truncation": "max_length",
+                                                     "dler": "max_length", "laser_d": "max_length"}
+    for name in load_methods():
+        config = get_method(name).config_cls()
+        for key in token_knobs(name):
+            value = getattr(config, key)
+            assert isinstance(value, float) and value > 1, (name, key)  # counts of tokens, stored as numbers

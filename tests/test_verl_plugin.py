@@ -481,3 +481,25 @@ def test_reward_levels_other_than_one_zero_need_the_indicator_knob_and_a_separat
         validate_run_config(compose_config(*REWARD, "algorithm.adv_estimator=laser",
                                            "algorithm.laser.correct_threshold=1.5"))
     validate_run_config(compose_config(*REWARD))  # the default 1/0 reward and threshold 0.5
+
+
+def test_a_new_method_module_gets_its_hydra_block_and_verl_estimator(tmp_path):
+    from tests.test_methods_common import THROWAWAY
+
+    (tmp_path / "throwaway.py").write_text(THROWAWAY)
+    code = f"""
+import lead.core.methods as methods
+methods.__path__.append({str(tmp_path)!r})
+from hydra import compose, initialize_config_module
+from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+from lead.core.registry import cap_knob
+from lead.verl_plugin.algo_config import validate_run_config
+with initialize_config_module("lead.verl_plugin.config", version_base=None):
+    cfg = compose("lead_trainer", overrides=["algorithm.adv_estimator=throwaway", "algorithm.throwaway.cap=1500"])
+validate_run_config(cfg)
+print(dict(cfg.algorithm.throwaway), cap_knob("throwaway"), get_adv_estimator_fn("throwaway").__name__)
+"""
+    done = run_python(code, HF_HUB_OFFLINE="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("{'correct_threshold': 0.5, 'cap': 1500, 'epsilon': 1e-06} cap compute_throwaway_advantage"
+            in done.stdout)

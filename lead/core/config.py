@@ -1,26 +1,38 @@
 """Base of every method's config dataclass (LEAD's and the competing methods').
 
 A config is a dataclass deriving from :class:`MethodConfig` with ``method`` set to its registry
-name. It gets ``from_mapping`` (rejects unknown keys), ``to_dict`` and validation helpers whose
-errors name the Hydra key (``algorithm.<method>.<key>``), the bad value and what is allowed.
+name. Its fields are the method's knobs, each documented by the string under it; the Hydra
+blocks ``algorithm.<method>`` are generated from them. It gets ``from_mapping`` (rejects unknown
+keys), ``to_dict`` and validation helpers whose errors name the Hydra key
+(``algorithm.<method>.<key>``), the bad value and what is allowed.
+
+Class attributes describe knobs to the launcher and the CPU lab: ``cap_knob``, the knob that
+must equal the response cap (set from the launch budget), ``token_knobs``, the knobs counted in
+tokens, and ``per_token_knobs``, rates per token (both rescaled with the budget).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Mapping, NoReturn
 
 
+@dataclass
 class MethodConfig:
     """Base of the method config dataclasses; subclasses set ``method`` to their registry name."""
 
     method: ClassVar[str] = ""
-    # The knob that caps response length in tokens (None: the method has none). The launch
-    # recipes tie it to the response cap, so BUDGET sets both.
     cap_knob: ClassVar[str | None] = None
+    token_knobs: ClassVar[tuple[str, ...]] = ()
+    per_token_knobs: ClassVar[tuple[str, ...]] = ()
+
+    correct_threshold: float = 0.5
+    """A rollout is correct when its summed reward exceeds this. Assumes a 1/0 reward; with
+    other reward values (e.g. +1/-1) set it between the two."""
 
     def __post_init__(self) -> None:
+        self.number("correct_threshold")
         self.validate()
 
     @classmethod

@@ -63,7 +63,8 @@ class LeadConfig(MethodConfig):
     """
 
     method: ClassVar[str] = "lead"
-    cap_knob: ClassVar[str] = "bmax"
+    cap_knob = "bmax"
+    token_knobs = ("bmax", "lstar_floor", "min_correct_len")
 
     alpha: float = 1.0
     """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""
@@ -89,9 +90,6 @@ class LeadConfig(MethodConfig):
     """Lower clamp of L* in tokens."""
     min_correct_len: float = 500.0
     """``max_asym`` only: a correct rollout shorter than this gets efficiency reward 0."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this. Assumes a 1/0 reward; with
-    other reward values (e.g. +1/-1) set it between the two."""
     group_std_eps: float = 1e-6
     """Added to the group std in the decoupled normalisation (verl's GRPO epsilon)."""
     sigma_eps: float = 1e-8
@@ -132,7 +130,6 @@ class LeadConfig(MethodConfig):
             self.invalid("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
         if self.number("min_correct_len") < 0:
             self.invalid("min_correct_len", "expected min_correct_len >= 0 (tokens)")
-        self.number("correct_threshold")
         for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
             self.positive(key)
         if self.static_lambda_corr is not None and not 0 <= self.number("static_lambda_corr") <= 1:
@@ -143,7 +140,7 @@ class LeadConfig(MethodConfig):
 
 
 def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                   cfg: LeadConfig) -> torch.Tensor:
+                   cfg: LeadConfig, correct_count: torch.Tensor | None = None) -> torch.Tensor:
     r"""Per-prompt target length ``L*``, ``[G]``.
 
     .. math:: L^*_q = \mathrm{clamp}(\mathrm{agg}_q,\ \texttt{lstar\_floor},\ \texttt{bmax})
@@ -151,20 +148,19 @@ def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tens
     ``agg`` is the mean / min / median of the correct lengths of ``q`` (``mean_correct``,
     ``min_correct``, ``median_correct``), or the mean of all its lengths (``mean_all``). A prompt
     with no correct rollout gets ``bmax``, except under ``mean_all``, which never falls back.
+    ``correct_count``: the number of correct rollouts per prompt, when the caller has it.
     """
     if cfg.aggregator == "mean_all":
-        raw = group_mean(lengths, gid, num_groups)
-        solved = torch.ones(num_groups, dtype=torch.bool, device=lengths.device)
+        return group_mean(lengths, gid, num_groups).clamp(max=cfg.bmax).clamp(min=cfg.lstar_floor)
+    count = group_count(gid, num_groups, correct, dtype=lengths.dtype) if correct_count is None else correct_count
+    if cfg.aggregator == "min_correct":
+        raw = group_min(lengths, gid, num_groups, correct)
+    elif cfg.aggregator == "median_correct":
+        raw = group_median(lengths, gid, num_groups, correct)
     else:
-        solved = group_count(gid, num_groups, correct) > 0
-        if cfg.aggregator == "min_correct":
-            raw = group_min(lengths, gid, num_groups, correct)
-        elif cfg.aggregator == "median_correct":
-            raw = group_median(lengths, gid, num_groups, correct)
-        else:
-            raw = group_mean(lengths, gid, num_groups, correct)
+        raw = group_mean(lengths, gid, num_groups, correct, count=count)
     lstar = raw.clamp(max=cfg.bmax).clamp(min=cfg.lstar_floor)
-    return torch.where(solved, lstar, torch.full_like(lstar, cfg.bmax))
+    return torch.where(count > 0, lstar, torch.full_like(lstar, cfg.bmax))
 
 
 def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torch.Tensor,
@@ -176,66 +172,76 @@ def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torc
     * ``max_asym``:   correct: :math:`r = \max(0,\ 1 - l / L^*)`, or 0 when ``l < min_correct_len``;
       incorrect: :math:`r = \mathrm{clamp}(1 - l / L^*,\ -1,\ 0)`.
     """
-    ratio = lengths / lstar
     if cfg.lstar_mode == "max_sym":
         return (1.0 - (lengths - lstar).abs() / lstar).clamp(min=-1.0)
+    ratio = lengths / lstar
     if cfg.lstar_mode == "upper_only":
         return (1.0 - ratio).clamp(min=-1.0, max=0.0)
-    correct_r = torch.where(lengths < cfg.min_correct_len, torch.zeros_like(ratio), (1.0 - ratio).clamp(min=0.0))
+    correct_r = torch.where(lengths < cfg.min_correct_len, 0.0, (1.0 - ratio).clamp(min=0.0))
     return torch.where(correct, correct_r, (1.0 - ratio).clamp(min=-1.0, max=0.0))
 
 
 def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                    cfg: LeadConfig) -> tuple[torch.Tensor, torch.Tensor]:
+                    cfg: LeadConfig, correct_count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Target lengths ``L*`` (``[G]``) and efficiency rewards (``[N]``) of a batch: the
     :func:`target_lengths` / :func:`efficiency_rewards` pipeline, with the rewards of prompts no
-    rollout solved set to 0 when ``zero_unsolved_efficiency`` is on."""
-    lstar = target_lengths(lengths, correct, gid, num_groups, cfg)
+    rollout solved set to 0 when ``zero_unsolved_efficiency`` is on. ``correct_count``: the
+    number of correct rollouts per prompt, when the caller has it."""
+    if correct_count is None:
+        correct_count = group_count(gid, num_groups, correct, dtype=lengths.dtype)
+    lstar = target_lengths(lengths, correct, gid, num_groups, cfg, correct_count)
     r_eff = efficiency_rewards(lengths, correct, lstar[gid], cfg)
     if cfg.zero_unsolved_efficiency:
-        solved = group_count(gid, num_groups, correct) > 0
-        r_eff = torch.where(solved[gid], r_eff, torch.zeros_like(r_eff))
+        r_eff = torch.where((correct_count > 0)[gid], r_eff, 0.0)
     return lstar, r_eff
 
 
-def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None,
-                          sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompt-weighted mean and law-of-total-variance std over the groups with a selected member:
-    ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``; (0, 0) if none."""
-    present = group_count(gid, num_groups, mask, dtype=x.dtype) > 0
-    if not bool(present.any()):
-        zero = x.new_zeros(())
-        return zero, zero
-    means = group_mean(x, gid, num_groups, mask)[present]
-    variances = group_var(x, gid, num_groups, mask)[present]
-    return means.mean(), (variances.mean() + means.var(unbiased=False) + sigma_eps).sqrt()
+def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor,
+                          count: torch.Tensor, sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per column of ``x`` (``[N, k]``, members selected by ``mask``, ``count`` members per group
+    ``[G, k]``): the prompt-weighted mean and law-of-total-variance std over the groups with a
+    selected member, ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``;
+    (0, 0) for a column without any. Both ``[k]``."""
+    present = (count > 0).to(x.dtype)
+    groups = present.sum(0)
+    weight = present / groups.clamp_min(1)
+    means = group_mean(x, gid, num_groups, mask, count=count)
+    variances = group_var(x, gid, num_groups, mask, count=count, mean=means)
+    mu = (weight * means).sum(0)
+    sigma = ((weight * variances).sum(0) + (weight * (means - mu) ** 2).sum(0) + sigma_eps).sqrt()
+    some = groups > 0
+    return torch.where(some, mu, 0.0), torch.where(some, sigma, 0.0)
 
 
 def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                   num_groups: int, cfg: LeadConfig) -> dict[str, torch.Tensor]:
+                   num_groups: int, cfg: LeadConfig, counts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     r"""Potential-Scaled Instability of both rewards, and the controller's targets.
 
     Correctness uses every rollout (the scores, or their indicator with ``indicator_stats``),
-    efficiency only correct rollouts (and only prompts with one). For each reward ``k``: ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
+    efficiency only correct rollouts (and only prompts with one). For each reward ``k``:
+    ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
     ``P_c = (1 - clip(mu_c, 0, 1))^alpha``, ``P_e = (1 - (clip(mu_e, -1, 1) + 1) / 2)^alpha``,
-    ``D_k = CVn_k P_k`` and the targets ``tau_k = D_k / (D_c + D_e + eps)``.
+    ``D_k = CVn_k P_k`` and the targets ``tau_k = D_k / (D_c + D_e + eps)``. ``counts``: the
+    rollouts and the correct rollouts per prompt, ``[G, 2]``, when the caller has them.
     """
     eps = cfg.epsilon
     corr = correct.to(scores.dtype) if cfg.indicator_stats else scores
-    mu_c, sigma_c = _total_variance_stats(corr, gid, num_groups, None, cfg.sigma_eps)
-    mu_e, sigma_e = _total_variance_stats(r_eff, gid, num_groups, correct, cfg.sigma_eps)
-    cv_c = sigma_c / (mu_c.abs() + eps)
-    cv_e = sigma_e / (mu_e.abs() + eps)
-    cv_sum = cv_c + cv_e + eps
-    p_c = (1.0 - mu_c.clamp(0.0, 1.0)) ** cfg.alpha
-    p_e = (1.0 - (mu_e.clamp(-1.0, 1.0) + 1.0) / 2.0) ** cfg.alpha
-    d_c, d_e = cv_c / cv_sum * p_c, cv_e / cv_sum * p_e
-    d_sum = d_c + d_e + eps
+    mask = torch.stack([torch.ones_like(correct), correct], 1)
+    if counts is None:
+        counts = group_count(gid, num_groups, mask, dtype=scores.dtype)
+    mu, sigma = _total_variance_stats(torch.stack([corr, r_eff], 1), gid, num_groups, mask, counts, cfg.sigma_eps)
+    cv = sigma / (mu.abs() + eps)
+    cv_sum = cv.sum() + eps
+    cv_norm = cv / cv_sum
+    potential = torch.stack([1.0 - mu[0].clamp(0.0, 1.0), 1.0 - (mu[1].clamp(-1.0, 1.0) + 1.0) / 2.0]) ** cfg.alpha
+    d = cv_norm * potential
+    target = d / (d.sum() + eps)
+    (mu_c, mu_e), (sigma_c, sigma_e), (cv_c, cv_e) = mu.unbind(), sigma.unbind(), cv.unbind()
     return {
         "mu_corr": mu_c, "sigma_corr": sigma_c, "mu_eff": mu_e, "sigma_eff": sigma_e,
-        "cv_corr": cv_c, "cv_eff": cv_e, "cv_corr_norm": cv_c / cv_sum, "cv_eff_norm": cv_e / cv_sum,
-        "potential_corr": p_c, "potential_eff": p_e, "D_corr": d_c, "D_eff": d_e,
-        "target_w_corr": d_c / d_sum, "target_w_eff": d_e / d_sum,
+        "cv_corr": cv_c, "cv_eff": cv_e, "cv_corr_norm": cv_norm[0], "cv_eff_norm": cv_norm[1],
+        "potential_corr": potential[0], "potential_eff": potential[1], "D_corr": d[0], "D_eff": d[1],
+        "target_w_corr": target[0], "target_w_eff": target[1],
     }
 
 
@@ -308,14 +314,14 @@ def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token"
     return (values - mean) * torch.rsqrt(var + eps)
 
 
-def _masked_stat(x: torch.Tensor, mask: torch.Tensor, reduce: str) -> torch.Tensor:
-    """mean/min/max/median of ``x[mask]``, 0 when nothing is selected (the release's convention)."""
-    if not bool(mask.any()):
-        return x.new_zeros(())
-    sel = x[mask]
-    if reduce == "median":
-        return group_median(sel, torch.zeros_like(sel, dtype=torch.long), 1)[0]
-    return getattr(sel, reduce)()
+def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """mean, min and max of ``x[mask]``, each 0 when nothing is selected (the release's convention)."""
+    n = mask.sum()
+    some = n > 0
+    mean = (x * mask).sum() / n.clamp_min(1)
+    low = torch.where(mask, x, float("inf")).min()
+    high = torch.where(mask, x, float("-inf")).max()
+    return torch.where(some, mean, 0.0), torch.where(some, low, 0.0), torch.where(some, high, 0.0)
 
 
 def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig,
@@ -335,38 +341,42 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     """
     ro = prepare(RolloutBatch(scores, lengths, group_ids), cfg.correct_threshold, "lead")
     c, length, correct, gid, num_groups = ro.scores, ro.lengths, ro.correct, ro.gid, ro.num_groups
-
-    lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg)
-    adv_c = group_zscore(c, gid, num_groups, eps=cfg.group_std_eps)
-    adv_e = group_zscore(r_eff, gid, num_groups, eps=cfg.group_std_eps)
-    psi = psi_statistics(c, r_eff, correct, gid, num_groups, cfg)
+    # Both rewards go through each grouped reduction side by side (column 0 correctness,
+    # column 1 efficiency): every reduction is a pass over the batch.
+    counts = group_count(gid, num_groups, torch.stack([torch.ones_like(correct), correct], 1), dtype=c.dtype)
+    lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg, correct_count=counts[:, 1])
+    adv_ce = group_zscore(torch.stack([c, r_eff], 1), gid, num_groups, eps=cfg.group_std_eps, count=counts[:, 0])
+    psi = psi_statistics(c, r_eff, correct, gid, num_groups, cfg, counts=counts)
     tau_c, tau_e, total_length = torch.stack([psi["target_w_corr"], psi["target_w_eff"], length.sum()]).tolist()
     if total_length <= 0:
         raise ValueError(f"lead: all {length.numel()} responses of the batch are empty (response mask all zero); "
                          "nothing was updated")
     lam_c, lam_e = controller.update(tau_c, tau_e, cfg)
 
-    combined = lam_c * adv_c + lam_e * adv_e
+    combined = lam_c * adv_ce[:, 0] + lam_e * adv_ce[:, 1]
     adv = whiten(combined, length, cfg.whiten_weighting, cfg.whiten_eps)
 
-    solved = group_count(gid, num_groups, correct) > 0
+    solved = counts[:, 1] > 0
     solvable = lstar < cfg.bmax
+    lstar_mean, lstar_min, lstar_max = _masked_summary(lstar, solvable)
+    r_mean, r_min, r_max = _masked_summary(r_eff, correct)
+    len_mean_correct, _, _ = _masked_summary(length, correct)
     tensors = {
         "lstar_mean": lstar.mean(),
-        "lstar_mean_solvable": _masked_stat(lstar, solvable, "mean"),
-        "lstar_median_solvable": _masked_stat(lstar, solvable, "median"),
-        "lstar_min_solvable": _masked_stat(lstar, solvable, "min"),
-        "lstar_max_solvable": _masked_stat(lstar, solvable, "max"),
+        "lstar_mean_solvable": lstar_mean,
+        "lstar_median_solvable": group_median(lstar, torch.zeros(num_groups, dtype=torch.long, device=gid.device), 1, solvable)[0],
+        "lstar_min_solvable": lstar_min,
+        "lstar_max_solvable": lstar_max,
         "num_solvable_prompts": solvable.sum(),
         "num_unsolved_prompts": (~solved).sum(),
         "num_clamped_prompts": (solved & ~solvable).sum(),
         "accuracy_batch": ro.c.mean(),
         "r_eff_mean": r_eff.mean(),
-        "r_eff_mean_correct": _masked_stat(r_eff, correct, "mean"),
-        "r_eff_min_correct": _masked_stat(r_eff, correct, "min"),
-        "r_eff_max_correct": _masked_stat(r_eff, correct, "max"),
+        "r_eff_mean_correct": r_mean,
+        "r_eff_min_correct": r_min,
+        "r_eff_max_correct": r_max,
         "resp_len_mean": length.mean(),
-        "resp_len_mean_correct": _masked_stat(length, correct, "mean"),
+        "resp_len_mean_correct": len_mean_correct,
         **psi,
     }
     values = torch.stack([t.to(torch.float64) for t in tensors.values()]).tolist()

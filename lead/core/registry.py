@@ -2,12 +2,16 @@
 
 A *method* turns one batch of scored rollouts into one advantage per rollout. Every consumer
 (the verl estimators, the CPU lab, the benchmarks) goes through this registry, so each formula
-is written once, in ``lead/core``.
+is written once, in ``lead/core``. A method is one module: ``lead/core/methods/<name>.py`` is
+found and imported by :func:`load_methods`, and its Hydra block ``algorithm.<name>`` is generated
+from its config class.
 
 Interface of a method class (see :class:`Method`):
 
 * ``config_cls``: a dataclass deriving from :class:`lead.core.config.MethodConfig` whose fields
-  are the method's knobs (documented, with the defaults of its paper);
+  are the method's knobs (documented, with the defaults of its paper; ``correct_threshold`` comes
+  from the base), with ``cap_knob`` / ``token_knobs`` / ``per_token_knobs`` naming the knobs tied
+  to the response budget (:func:`cap_knob`, :func:`token_knobs`, :func:`per_token_knobs`);
 * ``__init__(config)``, keeping the config object as ``self.config``;
 * ``advantages(batch) -> (adv [N], metrics)`` with metric names prefixed ``<method>/``;
 * ``needs_prompt_keys`` (class attribute, default False): True for methods that remember
@@ -19,7 +23,7 @@ Interface of a method class (see :class:`Method`):
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Protocol
 
 import torch
@@ -57,16 +61,26 @@ class Method(Protocol):
 
 METHODS: dict[str, type] = {}
 
-# Modules that define methods; importing one registers its classes.
-_METHOD_MODULES = ("lead.core.lead", "lead.core.methods")
 
 
 def register_method(name: str) -> Callable[[type], type]:
-    """Class decorator: make a method available under ``name`` (also sets ``cls.name``)."""
+    """Class decorator: make a method available under ``name`` (also sets ``cls.name``).
+
+    The config class's ``cap_knob``, ``token_knobs`` and ``per_token_knobs`` must name its
+    fields, and the cap must be one of the token knobs."""
 
     def decorator(cls: type) -> type:
         if METHODS.get(name, cls) is not cls:
             raise ValueError(f"method {name!r} is already registered to {METHODS[name].__qualname__}")
+        config_cls = cls.config_cls
+        knobs = {f.name for f in fields(config_cls)}
+        declared = (*config_cls.token_knobs, *config_cls.per_token_knobs,
+                    *((config_cls.cap_knob,) if config_cls.cap_knob else ()))
+        unknown = sorted(set(declared) - knobs)
+        if unknown:
+            raise ValueError(f"method {name!r}: {config_cls.__qualname__} declares knobs {unknown} it does not have")
+        if config_cls.cap_knob and config_cls.cap_knob not in config_cls.token_knobs:
+            raise ValueError(f"method {name!r}: cap_knob {config_cls.cap_knob!r} must be one of its token_knobs")
         cls.name = name
         METHODS[name] = cls
         return cls
@@ -75,9 +89,10 @@ def register_method(name: str) -> Callable[[type], type]:
 
 
 def load_methods() -> dict[str, type]:
-    """Import every method module and return the registry."""
-    for module in _METHOD_MODULES:
-        importlib.import_module(module)
+    """Import every method module (LEAD's and each one in :mod:`lead.core.methods`) and return
+    the registry."""
+    importlib.import_module("lead.core.lead")
+    importlib.import_module("lead.core.methods").import_all()
     return METHODS
 
 
@@ -89,8 +104,20 @@ def get_method(name: str) -> type:
 
 
 def cap_knob(name: str) -> str | None:
-    """The knob of method ``name`` that caps response length in tokens, or None."""
+    """The knob of method ``name`` that must equal the response cap (the launch budget), or
+    None when the method has none: ``bmax`` for LEAD, ``max_length`` for ``truncation``..."""
     return get_method(name).config_cls.cap_knob
+
+
+def token_knobs(name: str) -> tuple[str, ...]:
+    """The knobs of method ``name`` counted in tokens (its cap included), which scale with the
+    response budget."""
+    return tuple(get_method(name).config_cls.token_knobs)
+
+
+def per_token_knobs(name: str) -> tuple[str, ...]:
+    """The knobs of method ``name`` that are rates per token (they scale inversely with the budget)."""
+    return tuple(get_method(name).config_cls.per_token_knobs)
 
 
 def build_method(name: str, config: Any = None) -> Any:

@@ -9,6 +9,7 @@ method state changes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,13 +88,17 @@ def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollo
         raise ValueError(f"{method}: got {gid.shape[0]} group ids for {scores.shape[0]} rollouts")
     s = scores.to(torch.float64)
     length = lengths.to(torch.float64)
-    # One host sync for both checks; the slow path only runs on bad input.
-    bad_score = ~torch.isfinite(s)
-    bad_length = ~torch.isfinite(length) | (length < 0)
-    if bool((bad_score | bad_length).any()):
+    # Three reductions and one host sync decide that the batch is clean (a NaN or inf makes the
+    # sum, min or max non-finite); only a suspect batch pays for the row-by-row check.
+    total, shortest, longest = torch.stack([s.sum(), length.min(), length.max()]).tolist()
+    if not (math.isfinite(total) and shortest >= 0 and math.isfinite(longest)):
+        bad_score = ~torch.isfinite(s)
         if bool(bad_score.any()):
             _refuse_rows(method, bad_score, s, "a non-finite score", batch.group_ids)
-        _refuse_rows(method, bad_length, length, "a response length that is negative or not finite", batch.group_ids)
+        bad_length = ~torch.isfinite(length) | (length < 0)
+        if bool(bad_length.any()):
+            _refuse_rows(method, bad_length, length, "a response length that is negative or not finite",
+                         batch.group_ids)
     correct = s > correct_threshold
     out_dtype = scores.dtype if scores.is_floating_point() else torch.float32
     return Rollouts(s, length, correct, correct.to(torch.float64), gid, num_groups, out_dtype)

@@ -1,4 +1,10 @@
-"""Configuration glue: verl's ``AlgoConfig`` with one block per method, and start-up checks.
+"""Configuration glue: the generated method blocks, verl's ``AlgoConfig`` with them, start-up checks.
+
+The ``algorithm.<method>`` knob blocks of the project's Hydra config, one per estimator of this
+package, are generated from each method's config dataclass (:mod:`lead.core.registry`) when this
+module is imported, and stored as the ``lead_method_blocks`` config that ``lead_trainer.yaml``
+lists in its defaults: every knob's default has one source, and a new method's block appears
+with its module.
 
 ``algorithm._target_`` in the project's Hydra config points to :class:`LeadAlgoConfig`, so
 verl's ``omega_conf_to_dataclass(config.algorithm)`` keeps working with the extra
@@ -7,14 +13,31 @@ verl's ``omega_conf_to_dataclass(config.algorithm)`` keeps working with the extr
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import field, make_dataclass
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
 from verl.trainer.config import AlgoConfig
 
 from lead.core.registry import build_method, get_method, load_methods
-from lead.verl_plugin.estimators import is_lead_estimator, method_block
+from lead.verl_plugin.estimators import is_lead_estimator, method_block, register_estimators
+
+METHOD_BLOCKS = "lead_method_blocks"
+
+
+def method_blocks() -> dict[str, dict[str, Any]]:
+    """``{method: default knobs}`` for every estimator of this package, as plain YAML values."""
+    return {name: json.loads(json.dumps(get_method(name).config_cls().to_dict())) for name in register_estimators()}
+
+
+def store_method_blocks() -> None:
+    """(Re)generate the ``lead_method_blocks`` config (under ``algorithm``) in Hydra's ConfigStore."""
+    ConfigStore.instance().store(name=METHOD_BLOCKS, node=method_blocks(), package="algorithm")
+
+
+store_method_blocks()
 
 LeadAlgoConfig = make_dataclass(
     "LeadAlgoConfig",

@@ -28,18 +28,16 @@ class AlpConfig(MethodConfig):
     """Knobs of ``alp`` (``algorithm.alp.*``); defaults are the paper's."""
 
     method = "alp"
+    per_token_knobs = ("beta",)
 
     beta: float = 1e-7
     """Penalty per token at solve rate 1."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
     def validate(self) -> None:
         if self.number("beta") < 0:
             self.invalid("beta", "expected beta >= 0")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

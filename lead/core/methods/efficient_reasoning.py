@@ -46,8 +46,6 @@ class EfficientReasoningConfig(MethodConfig):
     """``rloo`` (the paper's estimator) or ``grpo`` (z-score with the unbiased group std)."""
     length_std_eps: float = 1e-7
     """Added to the std of the correct lengths in the z-score (the paper's code)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std under ``grpo`` normalisation."""
 
@@ -56,7 +54,6 @@ class EfficientReasoningConfig(MethodConfig):
             self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
         self.choice("normalisation", NORMALISATIONS)
         self.positive("length_std_eps")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

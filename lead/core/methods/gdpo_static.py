@@ -45,6 +45,7 @@ class GdpoStaticConfig(MethodConfig):
 
     method = "gdpo_static"
     cap_knob = "bmax"
+    token_knobs = ("bmax", "lstar_floor", "min_correct_len")
 
     w_corr: float = 1.0
     """Weight of the normalised correctness reward (GDPO's default weights are all 1)."""
@@ -62,8 +63,6 @@ class GdpoStaticConfig(MethodConfig):
     """``max_asym`` only: a correct rollout shorter than this gets efficiency reward 0."""
     zero_unsolved_efficiency: bool = False
     """Give prompts with no correct rollout efficiency reward 0 (see LEAD's knob of the same name)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     group_std_eps: float = 1e-6
     """Added to the group std in both normalisations."""
     whiten_eps: float = 1e-8
@@ -87,7 +86,6 @@ class GdpoStaticConfig(MethodConfig):
         self.choice("aggregator", AGGREGATORS)
         self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
         self.flag("zero_unsolved_efficiency")
-        self.number("correct_threshold")
         for key in ("group_std_eps", "whiten_eps"):
             self.positive(key)
 

@@ -41,7 +41,7 @@ class GRPOMethod:
         self.config = config
 
     def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        ro = prepare(batch, 0.5, self.name)
+        ro = prepare(batch, self.config.correct_threshold, self.name)
         adv = group_zscore(ro.scores, ro.gid, ro.num_groups, self.config.epsilon, self.config.scale_by_std)
         metrics = {"grpo/accuracy_batch": float(ro.c.mean()), "grpo/resp_len_mean": float(ro.lengths.mean())}
         return adv.to(ro.out_dtype), metrics

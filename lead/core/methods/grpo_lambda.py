@@ -48,8 +48,6 @@ class GrpoLambdaConfig(MethodConfig):
     """Strength of the sigmoid length penalty, in ``[0, 1]``."""
     length_std_eps: float = 1e-7
     """Added to the std of the correct lengths in the z-score."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -59,7 +57,6 @@ class GrpoLambdaConfig(MethodConfig):
         if not 0 <= self.number("alpha") <= 1:
             self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
         self.positive("length_std_eps")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

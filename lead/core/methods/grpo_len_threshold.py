@@ -41,6 +41,7 @@ class GrpoLenThresholdConfig(MethodConfig):
     paper's main GRPO run."""
 
     method = "grpo_len_threshold"
+    token_knobs = ("threshold", "soft_max")
 
     lambda1: float = 1.0
     """Weight of the correctness reward (the release's ``DEEPSCALE_CORRECT_REWARD``)."""
@@ -53,9 +54,6 @@ class GrpoLenThresholdConfig(MethodConfig):
     """``T``: responses of at most this many tokens get the full length reward."""
     soft_max: float = 4000.0
     """``M``, soft modes only: the length reward reaches 0 here (the release's ``DEEPSCALE_LENGTH_MAX``)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this (set it between the reward
-    function's wrong and right values)."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -71,7 +69,6 @@ class GrpoLenThresholdConfig(MethodConfig):
         # soft_max only shapes the soft modes; the step modes ignore it.
         if self.number("soft_max") < self.threshold and self.mode in ("soft", "conditioned_soft"):
             self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold}) in mode {self.mode}")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

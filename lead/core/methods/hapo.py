@@ -43,8 +43,6 @@ class HapoConfig(MethodConfig):
     """``w``, the weight of the length reward, in ``[0, 1]`` (the release's ``w_lr``)."""
     correct_floor: float = -0.7
     """Lower clamp of a correct rollout's length reward (keeps ``1 + w * len > 0``)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -53,7 +51,6 @@ class HapoConfig(MethodConfig):
             self.invalid("weight", "expected 0 <= weight <= 1 (a correct rollout must stay above an incorrect one)")
         if not -1 <= self.number("correct_floor") <= 0:
             self.invalid("correct_floor", "expected -1 <= correct_floor <= 0")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

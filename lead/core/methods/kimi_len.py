@@ -40,8 +40,6 @@ class KimiLenConfig(MethodConfig):
     warmup_steps: int = 0
     """Training steps without the length term before ``w`` applies (the paper warms up but
     gives no count)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -50,7 +48,6 @@ class KimiLenConfig(MethodConfig):
             self.invalid("weight", "expected a weight >= 0")
         if self.integer("warmup_steps") < 0:
             self.invalid("warmup_steps", "expected an integer >= 0")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

@@ -61,7 +61,6 @@ def step_rewards(lengths: torch.Tensor, c: torch.Tensor, targets: torch.Tensor |
 def _check_common(cfg: MethodConfig) -> None:
     if cfg.number("alpha") < 0:
         cfg.invalid("alpha", "expected alpha >= 0")
-    cfg.number("correct_threshold")
     cfg.positive("epsilon")
 
 
@@ -70,13 +69,12 @@ class LaserConfig(MethodConfig):
     """Knobs of ``laser`` (``algorithm.laser.*``); defaults are the paper's 1.5B runs."""
 
     method = "laser"
+    token_knobs = ("target_length",)
 
     alpha: float = 0.5
     """Bonus for a correct rollout within the target (the release's ``length_reward_scalar``)."""
     target_length: float = 4096.0
     """``L_T`` in response tokens; the paper trains with 2048, 4096 and 8192 at a 16384 cap."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -114,6 +112,7 @@ class LaserDConfig(MethodConfig):
 
     method = "laser_d"
     cap_knob = "max_length"
+    token_knobs = ("max_length", "lower_bound", "interval")
 
     alpha: float = 0.5
     """Bonus for a correct rollout within its bucket's target."""
@@ -128,8 +127,6 @@ class LaserDConfig(MethodConfig):
     """Targets are re-chosen every this many steps, starting with the first."""
     expected_correct: int = 1
     """``k``: expected correct rollouts per prompt that must fit under the target."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 

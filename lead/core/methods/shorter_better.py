@@ -28,13 +28,12 @@ class ShorterBetterConfig(MethodConfig):
     """Knobs of ``shorter_better`` (``algorithm.shorter_better.*``); defaults are the paper's."""
 
     method = "shorter_better"
+    per_token_knobs = ("beta",)
 
     alpha: float = 2.0
     """Correctness reward (the paper reports runs with 1 and 2; its headline 7B run uses 2)."""
     beta: float = 0.001
     """Penalty per token of distance to ``SOL``."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -43,7 +42,6 @@ class ShorterBetterConfig(MethodConfig):
             self.invalid("alpha", "expected alpha > 0")
         if self.number("beta") < 0:
             self.invalid("beta", "expected beta >= 0")
-        self.number("correct_threshold")
         self.positive("epsilon")
 
 

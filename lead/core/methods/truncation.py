@@ -54,6 +54,7 @@ class TruncationConfig(MethodConfig):
 
     method = "truncation"
     cap_knob = "max_length"
+    token_knobs = ("max_length",)
 
     max_length: float = 4000.0
     """Cap ``L`` in response tokens before any ``schedule`` stage (ThinkPrune's first stage and
@@ -61,8 +62,6 @@ class TruncationConfig(MethodConfig):
     schedule: Any = field(default_factory=tuple)
     """ThinkPrune stages ``[[start_step, cap], ...]``: from ``start_step`` completed steps on the
     cap is ``cap``. Starts strictly increasing and > 0; empty for a fixed cap."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     epsilon: float = 1e-6
     """Added to the group std."""
 
@@ -81,7 +80,6 @@ class TruncationConfig(MethodConfig):
                 self.invalid("schedule", "expected every cap to be a number > 0 (tokens)")
             last = start
         self.schedule = tuple((int(s), float(c)) for s, c in stages)
-        self.number("correct_threshold")
         self.positive("epsilon")
 
     def cap_at(self, step: int) -> float:
@@ -123,11 +121,10 @@ class DlerConfig(MethodConfig):
 
     method = "dler"
     cap_knob = "max_length"
+    token_knobs = ("max_length",)
 
     max_length: float = 4000.0
     """Truncation cap ``L`` in response tokens (DLER's ``max_response_length``)."""
-    correct_threshold: float = 0.5
-    """A rollout is correct when its summed reward exceeds this."""
     whiten_eps: float = 1e-8
     """Added to the batch variance before whitening."""
     whiten_weighting: str = "token"
@@ -137,7 +134,6 @@ class DlerConfig(MethodConfig):
     def validate(self) -> None:
         if self.number("max_length") <= 0:
             self.invalid("max_length", "expected a cap > 0 (tokens)")
-        self.number("correct_threshold")
         self.positive("whiten_eps")
         self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
 
