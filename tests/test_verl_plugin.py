@@ -197,9 +197,15 @@ def test_yaml_blocks_equal_every_methods_dataclass_defaults():
     for name, cls in load_methods().items():
         if name == "grpo":  # verl's own estimator serves adv_estimator=grpo
             continue
-        block = OmegaConf.to_container(cfg.algorithm[name])
-        assert block == json.loads(json.dumps(cls.config_cls().to_dict())), name
-        assert cls.config_cls.from_mapping(block) == cls.config_cls(), name
+        defaults = json.loads(json.dumps(cls.config_cls().to_dict()))
+        cap = cls.config_cls.cap_knob
+        if cap is not None:  # the cap follows the response cap (8,000, the paper's) by interpolation
+            assert OmegaConf.to_container(cfg.algorithm[name])[cap] == "${data.max_response_length}", name
+            defaults[cap] = cfg.data.max_response_length
+        block = OmegaConf.to_container(cfg.algorithm[name], resolve=True)
+        assert block == defaults, name
+        assert cls.config_cls.from_mapping(block) == cls.config_cls(**{k: block[k] for k in ([cap] if cap else [])}), name
+    assert cfg.data.max_response_length == 8000
 
 
 def test_composed_config_passes_our_and_verls_validation():

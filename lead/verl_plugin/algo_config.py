@@ -27,9 +27,22 @@ from lead.verl_plugin.estimators import is_lead_estimator, method_block, registe
 METHOD_BLOCKS = "lead_method_blocks"
 
 
+# Every method's length cap is the response cap unless a run says otherwise, so one number (BUDGET
+# in the launch scripts) sets both and they cannot disagree.
+CAP = "${data.max_response_length}"
+
+
 def method_blocks() -> dict[str, dict[str, Any]]:
-    """``{method: default knobs}`` for every estimator of this package, as plain YAML values."""
-    return {name: json.loads(json.dumps(get_method(name).config_cls().to_dict())) for name in register_estimators()}
+    """``{method: default knobs}`` for every estimator of this package, as plain YAML values; each
+    method's cap knob interpolates ``data.max_response_length``."""
+    blocks = {}
+    for name in register_estimators():
+        config_cls = get_method(name).config_cls
+        block = json.loads(json.dumps(config_cls().to_dict()))
+        if config_cls.cap_knob is not None:
+            block[config_cls.cap_knob] = CAP
+        blocks[name] = block
+    return blocks
 
 
 def store_method_blocks() -> None:
