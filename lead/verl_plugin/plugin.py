@@ -20,11 +20,9 @@ def _load() -> None:
 
     if cpu_mode():
         try:
-            from lead.verl_plugin.cpu import register
+            from lead.verl_plugin.cpu import init_process_group, register
 
             register()
-            from lead.verl_plugin.cpu.engine import init_process_group
-
             init_process_group()
         except Exception as exc:  # noqa: BLE001
             warnings.warn(f"lead: the CPU backend (VERL_PLATFORM=cpu) was not registered with verl: {exc!r}",

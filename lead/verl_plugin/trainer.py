@@ -122,5 +122,6 @@ def load_estimator_state(folder: str, algorithm_config: Any) -> bool:
     if payload.get("version") != STATE_VERSION:
         raise ValueError(f"{path}: unsupported state version {payload.get('version')!r} (expected {STATE_VERSION})")
     STORE.load_state_dict(payload["methods"], algorithm_config)
-    logger.info("Restored estimator state from %s: %s", path, payload["methods"])
+    # On the console (the TaskRunner's output reaches the driver's), so a resumed run shows what it continues.
+    print(f"lead: restored estimator state from {path}: {json.dumps(payload['methods'], sort_keys=True)}", flush=True)
     return True

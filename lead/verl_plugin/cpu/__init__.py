@@ -40,12 +40,43 @@ def select_from_env() -> bool:
     return cpu_mode()
 
 
+ROLLOUT = "hfcpu"
+
+
 def register() -> None:
-    """Register the CPU backend with verl's registries (idempotent). Called by the plugin in CPU mode."""
-    from lead.verl_plugin.cpu import platform
+    """Register the CPU backend with verl's registries (idempotent). Called by the plugin in CPU mode.
 
-    platform.register()
-    from lead.verl_plugin.cpu import engine, rollout
+    The plugin runs inside the first ``import verl`` of a process, which may come from one of this
+    package's own modules while it is still being imported (Ray loads a rollout server's class that
+    way). Hence the platform and the engine register themselves when their module finishes
+    importing, and the rollout is registered by name, its module loaded only when verl asks.
+    """
+    import importlib
 
-    engine.register()
-    rollout.register()
+    platform = importlib.import_module(f"{__name__}.platform")
+    if not hasattr(platform, "PlatformCPU"):
+        return  # platform.py is being imported; it calls register() once it is done
+    importlib.import_module(f"{__name__}.engine")
+
+    from verl.workers.rollout import base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    RolloutReplicaRegistry.register(ROLLOUT, lambda: importlib.import_module(f"{__name__}.rollout").HFCPUReplica)
+    base._ROLLOUT_REGISTRY[(ROLLOUT, "async")] = f"{__name__}.rollout.HFCPUServerAdapter"
+
+
+def init_process_group() -> bool:
+    """Create the default gloo process group in a verl worker-group actor (a process Ray started
+    with ``WG_BACKEND=ray`` and the rank variables); True when this process is one.
+
+    verl would build ``"cpu:gloo,cpu:gloo"`` on this platform, which torch rejects; it keeps a
+    default group that already exists.
+    """
+    if os.environ.get("WG_BACKEND") != "ray" or not {"RANK", "WORLD_SIZE", "MASTER_PORT"} <= os.environ.keys():
+        return False
+    import torch.distributed
+
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(
+            backend="gloo", rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
+    return True

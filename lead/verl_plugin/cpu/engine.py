@@ -6,16 +6,16 @@
   already lives in host memory, so it is built without one.
 * verl's workers create the default process group with ``"cpu:gloo,<device>:<backend>"``, which
   is ``"cpu:gloo,cpu:gloo"`` here and rejected by torch (duplicate device type). It skips that
-  step when a default group exists, so :func:`init_process_group` creates a plain gloo group
-  first, in the worker-group actors (the processes Ray starts with ``WG_BACKEND=ray``).
+  step when a default group exists, so :func:`lead.verl_plugin.cpu.init_process_group` creates
+  a plain gloo group first, in the worker-group actors.
+
+The engine registers itself when this module is imported (see :func:`lead.verl_plugin.cpu.register`).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 
-import torch.distributed
 from verl.workers.engine.base import EngineRegistry
 from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead
 
@@ -37,19 +37,5 @@ class CPUFSDPEngineWithLMHead(FSDPEngineWithLMHead):
             self.engine_config = engine_config
 
 
-def register() -> None:
-    engines = EngineRegistry._engines.get("language_model", {})
-    if all(engines.get(b, {}).get(PLATFORM) is CPUFSDPEngineWithLMHead for b in ("fsdp", "fsdp2")):
-        return
-    EngineRegistry.register(model_type="language_model", backend=["fsdp", "fsdp2"], device=PLATFORM)(
-        CPUFSDPEngineWithLMHead)
-
-
-def init_process_group() -> bool:
-    """Create the default gloo group in a verl worker-group actor; True when this process is one."""
-    if os.environ.get("WG_BACKEND") != "ray" or "RANK" not in os.environ or "MASTER_PORT" not in os.environ:
-        return False
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(
-            backend="gloo", rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
-    return True
+EngineRegistry.register(model_type="language_model", backend=["fsdp", "fsdp2"], device=PLATFORM)(
+    CPUFSDPEngineWithLMHead)

@@ -5,6 +5,9 @@ device module. Here the GPUs are logical Ray resources (``ray_init.num_gpus``) t
 binds to hardware, and :class:`CPUDeviceModule` answers the device module's calls on the CPU:
 caches and streams are no-ops, RNG is torch's, ``is_available()`` is False so that verl's
 accelerator-only branches (pinned memory, CUDA IPC) stay off.
+
+The platform registers itself when this module is imported. verl resolves its platform during
+its own import, so in CPU mode import ``verl`` (whose plugin loads this module) before this module.
 """
 
 from __future__ import annotations
@@ -169,6 +172,8 @@ class PlatformCPU(PlatformBase):
         return None
 
 
-def register() -> None:
-    if PlatformRegistry.get(PLATFORM) is not PlatformCPU:
-        PlatformRegistry.register(platform=PLATFORM)(PlatformCPU)
+if PlatformRegistry.get(PLATFORM) is not PlatformCPU:
+    PlatformRegistry.register(platform=PLATFORM)(PlatformCPU)
+    from lead.verl_plugin.cpu import register
+
+    register()

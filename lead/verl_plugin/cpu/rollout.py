@@ -28,15 +28,14 @@ import ray
 import torch
 from verl.utils.config import omega_conf_to_dataclass
 from verl.workers.config import HFModelConfig
-from verl.workers.rollout import base as rollout_base
 from verl.workers.rollout.base import BaseRollout
-from verl.workers.rollout.replica import RolloutReplica, RolloutReplicaRegistry, TokenOutput
+from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
-from lead.verl_plugin.cpu import PLATFORM, PLATFORM_ENV
+from lead.verl_plugin.cpu import PLATFORM, PLATFORM_ENV, ROLLOUT
 
 logger = logging.getLogger(__name__)
 
-NAME = "hfcpu"
+NAME = ROLLOUT
 BATCH_WINDOW_S = 0.02
 """How long a batch waits for more requests after the last one arrived: verl's agent loop sends a
 step's requests through a load balancer one RPC at a time, a few milliseconds apart."""
@@ -338,8 +337,3 @@ class HFCPUServerAdapter(BaseRollout):
         if self._sends:
             await self._server_handle().load_weights.remote(state, global_steps)
             logger.info("hfcpu weight sync: %d tensors in %.3f s", len(state), time.perf_counter() - start)
-
-
-def register() -> None:
-    RolloutReplicaRegistry.register(NAME, lambda: HFCPUReplica)
-    rollout_base._ROLLOUT_REGISTRY[(NAME, "async")] = f"{__name__}.HFCPUServerAdapter"
