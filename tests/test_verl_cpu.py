@@ -77,6 +77,21 @@ def test_device_switch_rejects_bad_values(monkeypatch):
     assert cpu.select_from_env() and os.environ["VERL_PLATFORM"] == "cpu"
 
 
+def test_device_group_alone_selects_cpu_mode_and_contradictions_fail(cpu_cache, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("VERL_PLATFORM", "DEVICE", "BASE_MODEL", "DATA_DIR")}
+
+    def lead_train(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *args], capture_output=True,
+                              text=True, timeout=300, env={**env, **extra}, cwd=tmp_path)
+
+    bad = lead_train("device=cpu", DEVICE="gpu")
+    assert bad.returncode != 0 and "device=cpu contradicts DEVICE='gpu'" in bad.stderr
+    dry = lead_train("device=cpu", DRY_RUN="1", LEAD_CACHE=str(cpu_cache))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "CPU mode (DEVICE=cpu)" in dry.stdout and "DRY_RUN: configuration is valid" in dry.stdout
+    assert f"path: {cpu_cache / assets.MODEL_VERSION}" in dry.stdout
+
+
 def compose_cpu(*overrides: str):
     with initialize_config_module("lead.verl_plugin.config", version_base=None):
         return compose("lead_trainer", overrides=list(overrides))

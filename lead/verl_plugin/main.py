@@ -5,9 +5,9 @@ config to verl's own main (device selection, ``validate_config``, Ray, ``TaskRun
 With ``DRY_RUN=1`` in the environment it stops after validation (verl's checks included),
 prints the resolved configuration and exits: a CPU machine can check a GPU run's config.
 
-``DEVICE=cpu lead-train ...`` runs verl's real loop on the CPU: it selects the ``device=cpu``
-config group (``config/device/cpu.yaml``; command-line overrides still win), sets
-``VERL_PLATFORM=cpu`` for every process of the run, and, unless ``BASE_MODEL`` /
+``DEVICE=cpu lead-train ...`` (or ``lead-train device=cpu ...``) runs verl's real loop on the
+CPU: it selects the ``device=cpu`` config group (``config/device/cpu.yaml``; command-line
+overrides still win), sets ``VERL_PLATFORM=cpu`` for every process of the run, and, unless ``BASE_MODEL`` /
 ``actor_rollout_ref.model.path`` and ``DATA_DIR`` / ``data.train_files`` / ``data.val_files``
 name them, trains the tiny offline model on generated problems (:mod:`lead.verl_plugin.cpu.assets`).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lead.verl_plugin.cpu import cpu_mode, select_from_env
+from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
 
 CPU_GROUP = "device=cpu"
 CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
@@ -113,6 +113,11 @@ def _train(config: DictConfig) -> None:
 
 
 def main() -> None:
+    if CPU_GROUP in sys.argv[1:]:
+        # The group needs the CPU backend in every process: the group alone selects CPU mode too.
+        device = os.environ.setdefault(DEVICE_ENV, "cpu")
+        if device.strip().lower() != "cpu":
+            sys.exit(f"error: {CPU_GROUP} contradicts {DEVICE_ENV}={device!r}; unset {DEVICE_ENV} or drop {CPU_GROUP}")
     try:
         cpu = select_from_env()
     except ValueError as exc:
