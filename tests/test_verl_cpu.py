@@ -105,7 +105,7 @@ def test_device_group_overrides_the_base_and_command_line_overrides_win():
     assert on.actor_rollout_ref.rollout.n == 4 and on.data.max_response_length == 32
     assert on.algorithm.lead.bmax == 32 and on.actor_rollout_ref.rollout.response_length == 32
     assert on.ray_kwargs.ray_init.runtime_env.env_vars.VERL_PLATFORM == "cpu"
-    assert on.trainer.v1.sync.replay_poll_interval < 1
+    assert on.trainer.v1.sync.replay_poll_interval < 1 and on.trainer.save_freq == 1
     # Key overrides apply after the defaults list: they beat the group, and caps follow them.
     user = compose_cpu("device=cpu", "actor_rollout_ref.rollout.n=2", "data.max_response_length=48")
     assert user.actor_rollout_ref.rollout.n == 2

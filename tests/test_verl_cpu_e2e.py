@@ -167,8 +167,8 @@ def test_hapo_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path):
     from lead.verl_plugin.cpu import assets
 
     ckpt = tmp_path / "ckpt"
-    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=hapo", "trainer.save_freq=1",
-                     f"trainer.default_local_dir={ckpt}")
+    # No save_freq given: the CPU group checkpoints every step.
+    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=hapo", f"trainer.default_local_dir={ckpt}")
     assert_trained(run, [1, 2])
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
     keys = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())["methods"]["hapo"]["keys"]
