@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
         time.sleep(1)
     for p in stray:
         p.kill()
+    shutil.rmtree(ray_dir, ignore_errors=True)
     assert not stray, f"processes of the run outlived it: {[p.pid for p in stray]}"
     assert wall < RUN_TIMEOUT_S, f"lead-train did not finish within {RUN_TIMEOUT_S} s:\n{output[-5000:]}"
     run = Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2))
