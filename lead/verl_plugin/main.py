@@ -4,30 +4,103 @@
 config to verl's own main (device selection, ``validate_config``, Ray, ``TaskRunnerV1``).
 With ``DRY_RUN=1`` in the environment it stops after validation (verl's checks included),
 prints the resolved configuration and exits: a CPU machine can check a GPU run's config.
+
+``DEVICE=cpu lead-train ...`` (or ``lead-train device=cpu ...``) runs verl's real loop on the
+CPU: it selects the ``device=cpu`` config group (``config/device/cpu.yaml``; command-line
+overrides still win), sets ``VERL_PLATFORM=cpu`` for every process of the run, and, unless ``BASE_MODEL`` /
+``actor_rollout_ref.model.path`` and ``DATA_DIR`` / ``data.train_files`` / ``data.val_files``
+name them, trains the tiny offline model on generated problems (:mod:`lead.verl_plugin.cpu.assets`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
-from lead.verl_plugin.algo_config import validate_run_config
+from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
+
+CPU_GROUP = "device=cpu"
+CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
+MODEL_KEY = "actor_rollout_ref.model.path"
+DATA_KEYS = {"data.train_files": "train.parquet", "data.val_files": "test.parquet"}
 
 
 def check_config(config: DictConfig) -> None:
     """Every check a run does before starting Ray: ours, then verl's ``validate_config``."""
+    import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
+
+    from lead.verl_plugin.algo_config import validate_run_config
 
     validate_run_config(config)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
 
 
+def override_key(arg: str) -> str | None:
+    """The config key a command-line argument overrides (``+a.b=1``, ``~a.b`` -> ``a.b``); None for flags."""
+    if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")):
+        return None
+    return arg.split("=", 1)[0].lstrip("~+")
+
+
+def cpu_arguments(args: list[str]) -> tuple[list[str], list[str]]:
+    """The command line of a CPU run and notes on what was added.
+
+    Adds ``device=cpu`` unless a device group is chosen, the tiny model unless ``BASE_MODEL`` or
+    a model path is given, and the generated data for each data file not given (``DATA_DIR``
+    given means the caller sets both)."""
+    from lead.verl_plugin.cpu import assets
+
+    keys = {override_key(a) for a in args} - {None}
+    added, notes = [], []
+    if "device" not in keys:
+        added.append(CPU_GROUP)
+    if MODEL_KEY not in keys and not os.environ.get("BASE_MODEL"):
+        path = assets.ensure_model()
+        added.append(f"{MODEL_KEY}={path}")
+        notes.append(f"model: the tiny offline model in {path} (set BASE_MODEL or {MODEL_KEY} to train another)")
+    missing = [k for k in DATA_KEYS if k not in keys]
+    if missing and not os.environ.get("DATA_DIR"):
+        folder = assets.ensure_data()
+        added += [f"{k}={folder / DATA_KEYS[k]}" for k in missing]
+        notes.append(f"data: generated one-digit problems in {folder} for {', '.join(missing)}")
+    return added + args, notes
+
+
+def _leaves(node: object, prefix: str = "") -> list[str]:
+    if isinstance(node, dict) and node:
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    return [prefix.rstrip(".")]
+
+
+def cpu_settings_report(config: DictConfig, user_keys: set[str]) -> str:
+    """What the CPU group set, one ``key = value`` line each; keys the user overrode are listed apart."""
+    group = OmegaConf.to_container(OmegaConf.load(CPU_GROUP_FILE), resolve=False)
+    scaled, kept = [], []
+    for key in _leaves(group):
+        value = OmegaConf.select(config, key)
+        line = f"  {key} = {OmegaConf.to_container(value) if OmegaConf.is_config(value) else value}"
+        (kept if any(key == k or key.startswith(k + ".") for k in user_keys) else scaled).append(line)
+    out = ["CPU mode (DEVICE=cpu): verl's real loop on the CPU backend; settings of device/cpu.yaml:", *scaled]
+    if kept:
+        out += ["kept from your overrides:", *kept]
+    return "\n".join(out)
+
+
 @hydra.main(config_path="config", config_name="lead_trainer", version_base=None)
-def main(config: DictConfig) -> None:
+def _train(config: DictConfig) -> None:
+    from lead.verl_plugin.algo_config import validate_run_config
+
+    if cpu_mode():
+        from hydra.core.hydra_config import HydraConfig
+
+        user = {override_key(o) for o in HydraConfig.get().overrides.task} - {None, "device"}
+        print(cpu_settings_report(config, user), flush=True)
     if os.environ.get("DRY_RUN", "0") not in ("", "0"):
         check_config(config)
         print(OmegaConf.to_yaml(config, resolve=True))
@@ -37,6 +110,26 @@ def main(config: DictConfig) -> None:
     from verl.trainer.main_ppo import main as verl_main
 
     verl_main.__wrapped__(config)
+
+
+def main() -> None:
+    if CPU_GROUP in sys.argv[1:]:
+        # The group needs the CPU backend in every process: the group alone selects CPU mode too.
+        device = os.environ.setdefault(DEVICE_ENV, "cpu")
+        if device.strip().lower() != "cpu":
+            sys.exit(f"error: {CPU_GROUP} contradicts {DEVICE_ENV}={device!r}; unset {DEVICE_ENV} or drop {CPU_GROUP}")
+    try:
+        cpu = select_from_env()
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
+
+    if cpu:
+        args, notes = cpu_arguments(sys.argv[1:])
+        for note in notes:
+            print(f"CPU mode: {note}", flush=True)
+        sys.argv = [sys.argv[0], *args]
+    _train()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Registered as ``trainer.v1.trainer_mode=lead_sync``. Compared with verl's ``sync`` trainer it
 
 * validates the estimator's knobs in ``__init__``, before workers or models start;
+* polls TransferQueue for finished rollouts every ``trainer.v1.sync.replay_poll_interval``
+  seconds (verl's buffer waits 2 s, most of a step of a small model);
 * hands the estimators the stable prompt ids (``extra_info.index``) when a method needs them;
 * moves the estimators' per-step metrics (``lead/*``, ...) into the step's metrics, so they reach
   every configured logger;
@@ -50,7 +52,9 @@ class LeadTrainerSync(PPOTrainerSync):
 
     def __init__(self, config: Any) -> None:
         validate_run_config(config)
+        poll = replay_poll_interval(config)
         super().__init__(config)
+        self.replay_buffer.poll_interval = poll
 
     @property
     def _estimator(self) -> str | None:
@@ -84,6 +88,15 @@ class LeadTrainerSync(PPOTrainerSync):
         load_estimator_state(folder, self.config.algorithm)
 
 
+def replay_poll_interval(config: Any) -> float:
+    """``trainer.v1.sync.replay_poll_interval``: seconds between the replay buffer's TransferQueue
+    polls (verl builds its buffer with a fixed 2 s; absent means that)."""
+    value = config.trainer.v1.get("sync", {}).get("replay_poll_interval", 2.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"trainer.v1.sync.replay_poll_interval={value!r} is invalid: expected seconds > 0")
+    return float(value)
+
+
 def save_estimator_state(folder: str, global_step: int) -> str:
     """Write every live estimator's state to ``<folder>/lead_state.json`` atomically."""
     os.makedirs(folder, exist_ok=True)
@@ -109,5 +122,6 @@ def load_estimator_state(folder: str, algorithm_config: Any) -> bool:
     if payload.get("version") != STATE_VERSION:
         raise ValueError(f"{path}: unsupported state version {payload.get('version')!r} (expected {STATE_VERSION})")
     STORE.load_state_dict(payload["methods"], algorithm_config)
-    logger.info("Restored estimator state from %s: %s", path, payload["methods"])
+    # On the console (the TaskRunner's output reaches the driver's), so a resumed run shows what it continues.
+    print(f"lead: restored estimator state from {path}: {json.dumps(payload['methods'], sort_keys=True)}", flush=True)
     return True

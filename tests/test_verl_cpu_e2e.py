@@ -1,0 +1,205 @@
+"""verl 0.9.1's real training loop on the CPU, through ``DEVICE=cpu lead-train``.
+
+Each test runs ``lead-train`` in its own process (Ray, TaskRunnerV1, TransferQueue, FSDP2 on gloo,
+reference model with the KL loss, agent loop, reward loop with ``lead.rewards.math``, weight sync,
+checkpoints) on the tiny offline model and generated data, then checks what the run printed and
+wrote. Every run has a timeout, and no process of its Ray cluster may outlive it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_TIMEOUT_S = 900
+STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
+SYNC_LINE = re.compile(r"hfcpu_server_0_0 weights updated: (.*)$")
+RESTORED_LINE = re.compile(r"lead: restored estimator state from (\S+): (.*)$")
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    wall_s: float
+    peak_driver_rss_gib: float
+    peak_tree_rss_gib: float
+    steps: dict[int, dict[str, float]] = field(default_factory=dict)
+    validations: dict[int, dict[str, float]] = field(default_factory=dict)
+    syncs: list[dict[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for line in self.output.splitlines():
+            if m := STEP_LINE.search(line):
+                metrics = {}
+                for item in m.group(2).split(" - "):
+                    key, _, value = item.partition(":")
+                    number = re.sub(r"^np\.\w+\((.*)\)$", r"\1", value.strip())
+                    try:
+                        metrics[key.strip()] = float(number)
+                    except ValueError:
+                        pass
+                target = self.steps if "training/global_step" in metrics else self.validations
+                target[int(m.group(1))] = metrics
+            elif m := SYNC_LINE.search(line):
+                self.syncs.append({k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())
+                                   if v != "None"})
+
+    def seconds_per_step(self) -> list[float]:
+        return [round(s["timing_s/step"], 2) for _, s in sorted(self.steps.items())]
+
+
+def ray_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in part for part in proc.info["cmdline"] or ()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
+    """``DEVICE=cpu lead-train <overrides>``; fails the test if any of its processes outlive it."""
+    ray_dir = tempfile.mkdtemp(prefix="lr", dir="/tmp")  # short: Ray's socket paths must fit
+    child_env = {**os.environ, "DEVICE": "cpu", "LEAD_CACHE": str(cache), "RAY_TMPDIR": ray_dir,
+                 "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO), **env}
+    for key in ("BASE_MODEL", "DATA_DIR", "VERL_PLATFORM"):
+        child_env.pop(key, None)
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "lead.verl_plugin.main", *overrides], stdout=log,
+                                stderr=subprocess.STDOUT, env=child_env, cwd=workdir, start_new_session=True)
+        driver, peak_driver, peak_tree = psutil.Process(proc.pid), 0, 0
+        while proc.poll() is None:
+            if time.monotonic() - start > RUN_TIMEOUT_S:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                break
+            try:
+                tree = [driver, *driver.children(recursive=True)]
+                rss = [p.memory_info().rss for p in tree if p.is_running()]
+                peak_driver, peak_tree = max(peak_driver, rss[0]), max(peak_tree, sum(rss))
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+        wall = time.monotonic() - start
+        log.seek(0)
+        output = log.read()
+    deadline = time.monotonic() + 30
+    while (stray := ray_processes(ray_dir)) and time.monotonic() < deadline:
+        time.sleep(1)
+    for p in stray:
+        p.kill()
+    shutil.rmtree(ray_dir, ignore_errors=True)
+    assert not stray, f"processes of the run outlived it: {[p.pid for p in stray]}"
+    assert wall < RUN_TIMEOUT_S, f"lead-train did not finish within {RUN_TIMEOUT_S} s:\n{output[-5000:]}"
+    run = Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2))
+    print(f"\nlead-train {' '.join(overrides)}: exit {run.returncode}, wall {run.wall_s} s, "
+          f"s/step {run.seconds_per_step()}, peak RSS driver {run.peak_driver_rss_gib} GiB, "
+          f"process tree {run.peak_tree_rss_gib} GiB")
+    return run
+
+
+def assert_trained(run: Run, steps: list[int]) -> None:
+    assert run.returncode == 0, run.output[-8000:]
+    assert sorted(run.steps) == steps
+    for step, metrics in run.steps.items():
+        adv = metrics["critic/advantages/max"], metrics["critic/advantages/min"]
+        assert all(math.isfinite(a) for a in adv) and max(abs(a) for a in adv) > 0, (step, adv)
+    # The rollout server got the trained weights after every update: a new version and checksum.
+    versions = [int(s["version"]) for s in run.syncs]
+    assert versions == list(range(1, len(steps) + 2)), run.syncs
+    checksums = [s["checksum"] for s in run.syncs]
+    assert all(a != b for a, b in zip(checksums, checksums[1:])), checksums
+    assert [int(s["global_steps"]) for s in run.syncs[1:]] == steps
+    # Batched generation: the server never produced one rollout at a time.
+    assert all(s["largest_batch"] > 1 for s in run.syncs[1:]), run.syncs
+
+
+def test_lead_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    common = ["trainer.save_freq=1", f"trainer.default_local_dir={ckpt}"]
+    first = lead_train(cpu_cache, tmp_path, *common, "trainer.total_training_steps=2")
+    assert_trained(first, [1, 2])
+    assert "CPU mode (DEVICE=cpu)" in first.output and "actor_rollout_ref.rollout.name = hfcpu" in first.output
+    # Greedy validation before training, scored by lead.rewards.math in verl's reward loop.
+    assert 0 <= first.validations[0]["val-core/cpu_arithmetic/acc/mean@1"] <= 1
+    for step, metrics in first.steps.items():
+        assert metrics["lead/step"] == step and 0 < metrics["lead/w_corr"] < 1
+        assert {"lead/accuracy_batch", "lead/lstar_mean", "lead/w_eff"} <= set(metrics)
+    for step in (1, 2):
+        assert (ckpt / f"global_step_{step}" / "lead_state.json").is_file()
+        assert (ckpt / f"global_step_{step}" / "actor").is_dir()
+    saved = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())
+
+    second = lead_train(cpu_cache, tmp_path, *common, "trainer.total_training_steps=4")
+    assert_trained(second, [3, 4])
+    assert [m["lead/step"] for _, m in sorted(second.steps.items())] == [3, 4]
+    restored = [RESTORED_LINE.search(line) for line in second.output.splitlines()]
+    restored = [m for m in restored if m]
+    assert len(restored) == 1 and restored[0].group(1).endswith("global_step_2/lead_state.json")
+    assert json.loads(restored[0].group(2)) == saved["methods"]
+    # The server started from the checkpointed weights: those the first run's server ended with.
+    assert second.syncs[0]["checksum"] == first.syncs[-1]["checksum"]
+    assert (ckpt / "latest_checkpointed_iteration.txt").read_text().strip() == "4"
+
+
+def test_hapo_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path):
+    import pyarrow.parquet as pq
+
+    ckpt = tmp_path / "ckpt"
+    from lead.verl_plugin.cpu import assets
+
+    ckpt = tmp_path / "ckpt"
+    # No save_freq given: the CPU group checkpoints every step.
+    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=hapo", f"trainer.default_local_dir={ckpt}")
+    assert_trained(run, [1, 2])
+    assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
+    keys = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())["methods"]["hapo"]["keys"]
+    train = pq.read_table(assets.ensure_data() / "train.parquet").to_pylist()
+    # The history holds the prompts solved at least once, keyed by the dataset's stable ids.
+    assert set(keys) <= {str(r["extra_info"]["index"]) for r in train}
+    solved = any(m["critic/score/max"] > 0 for m in run.steps.values())
+    assert 1 <= len(keys) <= 8 if solved else keys == []
+
+
+def test_grpo_trains(cpu_cache, tmp_path):
+    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=grpo", f"trainer.default_local_dir={tmp_path}")
+    assert_trained(run, [1, 2])
+    assert not any(k.startswith("lead/") for m in run.steps.values() for k in m)
+
+
+def test_failing_reward_exits_with_the_error(cpu_cache, tmp_path):
+    bad = tmp_path / "bad_reward.py"
+    bad.write_text("def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n"
+                   "    raise RuntimeError('cpu-test: reward failed on purpose')\n")
+    run = lead_train(cpu_cache, tmp_path, f"reward.custom_reward_function.path={bad}",
+                     f"trainer.default_local_dir={tmp_path}")
+    assert run.returncode != 0 and not run.steps
+    assert "cpu-test: reward failed on purpose" in run.output
+
+
+def test_failing_estimator_exits_with_the_error(cpu_cache, tmp_path):
+    # tests/cpu_failing_estimator.py registers it in every process of the run.
+    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=cpu_test_failing",
+                     f"trainer.default_local_dir={tmp_path}", VERL_USE_EXTERNAL_MODULES="tests.cpu_failing_estimator")
+    assert run.returncode != 0 and not run.steps
+    assert "cpu-test: estimator failed on purpose" in run.output
