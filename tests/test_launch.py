@@ -695,3 +695,33 @@ exec "$@"
     assert sum("--address=10.0.0.7:6379 --num-cpus=32 --num-gpus=4 --block" in c for c in starts) == 2
     assert "train trainer.total_epochs=1 RAY_ADDRESS=10.0.0.7:6379 NNODES=3 N_GPUS=4" in calls
     assert any(c.startswith("srun --overlap --nodes=1 --ntasks=1 -w node-a bash") for c in calls)
+
+
+# --- CPU mode through the launcher --------------------------------------------------------------
+
+def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
+    from lead.core.registry import per_token_knobs, token_knobs
+
+    cfg = compose("experiment=math_1p5b", "device=cpu")
+    cap, paper = cfg.data.max_response_length, 8000
+    assert cap == 32 and cfg.actor_rollout_ref.rollout.response_length == cap
+    for name, cls in load_methods().items():
+        if name == "grpo":
+            continue
+        defaults = cls.config_cls()
+        for knob in token_knobs(name):
+            want = cap if knob == cap_knob(name) else getattr(defaults, knob) * cap / paper
+            assert cfg.algorithm[name][knob] == pytest.approx(want), (name, knob)
+        for knob in per_token_knobs(name):
+            assert cfg.algorithm[name][knob] == pytest.approx(getattr(defaults, knob) * paper / cap), (name, knob)
+    assert [list(s) for s in cfg.algorithm.truncation.schedule] == [[180, 24], [360, 16]]
+
+
+def test_cpu_dry_run_of_a_script_plans_the_tiny_run(clean_env, cpu_cache):
+    env = {**clean_env, "DEVICE": "cpu", "DRY_RUN": "1", "LEAD_CACHE": str(cpu_cache)}
+    done = run_script(REPO / "train_math_lead_deepseek-r1-1.5b.sh", env, "actor_rollout_ref.rollout.n=2", timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "[ok] math_lead_cpu-tiny: new, 2 steps" in out
+    assert "1 GPU(s) x 1 node(s) (cpu), 4 prompts x 2 rollouts, responses <= 32 tokens" in out
+    assert f"model {cpu_cache}" in out and "CPU mode: data: generated" in done.stderr

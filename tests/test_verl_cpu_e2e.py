@@ -1,6 +1,6 @@
-"""verl 0.9.1's real training loop on the CPU, through ``DEVICE=cpu lead-train``.
+"""verl 0.9.1's real training loop on the CPU, through the launch scripts and ``lead-train``.
 
-Each test runs ``lead-train`` in its own process (Ray, TaskRunnerV1, TransferQueue, FSDP2 on gloo,
+Each test runs ``DEVICE=cpu bash <launch script>`` (or ``DEVICE=cpu lead-train``) in its own process (Ray, TaskRunnerV1, TransferQueue, FSDP2 on gloo,
 reference model with the KL loss, agent loop, reward loop with ``lead.rewards.math``, weight sync,
 checkpoints) on the tiny offline model and generated data, then checks what the run printed and
 wrote. Every run has a timeout, and no process of its Ray cluster may outlive it.
@@ -77,7 +77,20 @@ def ray_processes(marker: str) -> list[psutil.Process]:
 
 
 def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
-    """``DEVICE=cpu lead-train <overrides>``; fails the test if any of its processes outlive it."""
+    """``DEVICE=cpu lead-train <overrides>``."""
+    return run_cpu(cache, workdir, [sys.executable, "-m", "lead.verl_plugin.main", *overrides], **env)
+
+
+def launch_script(cache: Path, workdir: Path, script: str, *overrides: str, **env: str) -> Run:
+    """``DEVICE=cpu bash <script> <overrides>`` with its runs under ``workdir/out``."""
+    empty = workdir / "empty.env"
+    empty.write_text("")
+    return run_cpu(cache, workdir, ["bash", str(REPO / script), *overrides], OUTPUT_ROOT=str(workdir / "out"),
+                   PYTHON=sys.executable, ENV_FILE=str(empty), **env)
+
+
+def run_cpu(cache: Path, workdir: Path, command: list[str], **env: str) -> Run:
+    """Run ``command`` in CPU mode; fails the test if any of its processes outlive it."""
     ray_dir = tempfile.mkdtemp(prefix="lr", dir="/tmp")  # short: Ray's socket paths must fit
     child_env = {**os.environ, "DEVICE": "cpu", "LEAD_CACHE": str(cache), "RAY_TMPDIR": ray_dir,
                  "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO), **env}
@@ -85,7 +98,7 @@ def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
         child_env.pop(key, None)
     with tempfile.TemporaryFile("w+") as log:
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "lead.verl_plugin.main", *overrides], stdout=log,
+        proc = subprocess.Popen(command, stdout=log,
                                 stderr=subprocess.STDOUT, env=child_env, cwd=workdir, start_new_session=True)
         driver, peak_driver, peak_tree = psutil.Process(proc.pid), 0, 0
         while proc.poll() is None:
@@ -110,9 +123,9 @@ def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
         p.kill()
     shutil.rmtree(ray_dir, ignore_errors=True)
     assert not stray, f"processes of the run outlived it: {[p.pid for p in stray]}"
-    assert wall < RUN_TIMEOUT_S, f"lead-train did not finish within {RUN_TIMEOUT_S} s:\n{output[-5000:]}"
+    assert wall < RUN_TIMEOUT_S, f"{command} did not finish within {RUN_TIMEOUT_S} s:\n{output[-5000:]}"
     run = Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2))
-    print(f"\nlead-train {' '.join(overrides)}: exit {run.returncode}, wall {run.wall_s} s, "
+    print(f"\n{' '.join(command[-6:])}: exit {run.returncode}, wall {run.wall_s} s, "
           f"s/step {run.seconds_per_step()}, peak RSS driver {run.peak_driver_rss_gib} GiB, "
           f"process tree {run.peak_tree_rss_gib} GiB")
     return run
@@ -134,11 +147,14 @@ def assert_trained(run: Run, steps: list[int]) -> None:
     assert all(s["largest_batch"] > 1 for s in run.syncs[1:]), run.syncs
 
 
-def test_lead_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
-    ckpt = tmp_path / "ckpt"
-    common = ["trainer.save_freq=1", f"trainer.default_local_dir={ckpt}"]
-    first = lead_train(cpu_cache, tmp_path, *common, "trainer.total_training_steps=2")
+LEAD_SCRIPT = "train_math_lead_deepseek-r1-1.5b.sh"
+
+
+def test_lead_script_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
+    ckpt = tmp_path / "out" / "math_lead_cpu-tiny"  # where the script puts its run on a GPU node too
+    first = launch_script(cpu_cache, tmp_path, LEAD_SCRIPT, "trainer.total_training_steps=2")
     assert_trained(first, [1, 2])
+    assert "[ok] math_lead_cpu-tiny: new, 2 steps" in first.output
     assert "CPU mode (DEVICE=cpu)" in first.output and "actor_rollout_ref.rollout.name = hfcpu" in first.output
     # Greedy validation before training, scored by lead.rewards.math in verl's reward loop.
     assert 0 <= first.validations[0]["val-core/cpu_arithmetic/acc/mean@1"] <= 1
@@ -148,9 +164,12 @@ def test_lead_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
     for step in (1, 2):
         assert (ckpt / f"global_step_{step}" / "lead_state.json").is_file()
         assert (ckpt / f"global_step_{step}" / "actor").is_dir()
+    assert (ckpt / "lead_config.yaml").is_file() and "math_lead_cpu-tiny" in (ckpt / "train.log").read_text()
     saved = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())
 
-    second = lead_train(cpu_cache, tmp_path, *common, "trainer.total_training_steps=4")
+    # The same command, run longer: the launcher and verl resume the checkpointed run.
+    second = launch_script(cpu_cache, tmp_path, LEAD_SCRIPT, "trainer.total_training_steps=4")
+    assert "[ok] math_lead_cpu-tiny: resume from step 2 of 4" in second.output
     assert_trained(second, [3, 4])
     assert [m["lead/step"] for _, m in sorted(second.steps.items())] == [3, 4]
     restored = [RESTORED_LINE.search(line) for line in second.output.splitlines()]
@@ -162,17 +181,16 @@ def test_lead_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
     assert (ckpt / "latest_checkpointed_iteration.txt").read_text().strip() == "4"
 
 
-def test_hapo_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path):
+def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path):
     import pyarrow.parquet as pq
 
-    ckpt = tmp_path / "ckpt"
     from lead.verl_plugin.cpu import assets
 
-    ckpt = tmp_path / "ckpt"
-    # No save_freq given: the CPU group checkpoints every step.
-    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=hapo", f"trainer.default_local_dir={ckpt}")
+    # No steps or save_freq given: the CPU group runs 2 steps and checkpoints every step.
+    run = launch_script(cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh")
     assert_trained(run, [1, 2])
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
+    ckpt = tmp_path / "out" / "math_hapo_cpu-tiny"
     keys = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())["methods"]["hapo"]["keys"]
     train = pq.read_table(assets.ensure_data() / "train.parquet").to_pylist()
     # The history holds the prompts solved at least once, keyed by the dataset's stable ids.
@@ -181,10 +199,19 @@ def test_hapo_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path):
     assert 1 <= len(keys) <= 8 if solved else keys == []
 
 
-def test_grpo_trains(cpu_cache, tmp_path):
-    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=grpo", f"trainer.default_local_dir={tmp_path}")
+def test_grpo_script_trains(cpu_cache, tmp_path):
+    run = launch_script(cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh")
     assert_trained(run, [1, 2])
+    assert all(any(k.startswith("grpo_len_threshold/") for k in m) for m in run.steps.values())
     assert not any(k.startswith("lead/") for m in run.steps.values() for k in m)
+
+
+def test_an_ablation_sweep_runs_its_planned_run(cpu_cache, tmp_path):
+    run = launch_script(cpu_cache, tmp_path, "ablations/mode_sweep.sh", "trainer.total_training_steps=1",
+                        MODES="max_asym")
+    assert_trained(run, [1])
+    assert "Planned runs (1)" in run.output and "== math_lead_mode_max_asym_cpu-tiny: finished" in run.output
+    assert run.steps[1]["lead/lstar_mode"] == 0  # max_asym
 
 
 def test_failing_reward_exits_with_the_error(cpu_cache, tmp_path):

@@ -99,10 +99,14 @@ def plan_runs(args: argparse.Namespace, launch: E.LaunchEnv) -> list[PlannedRun]
     caps = _cap_keys() if any(E.override_key(o).startswith("algorithm.") for o in args.overrides) else {}
     E.check_user_overrides(args.overrides, {**OWNED_KEYS, **caps})
     env = launch.env
-    base = [f"experiment={args.experiment}"]
+    base = [f"experiment={args.experiment}", *(f"{k}={v}" for k, v in launch.overrides.items())]
     if launch.cpu:
-        base.append("device=cpu")
-    base += [f"{k}={v}" for k, v in launch.overrides.items()]
+        from lead.verl_plugin.main import cpu_arguments
+
+        # The CPU group, and the tiny offline model and generated data unless BASE_MODEL/DATA_DIR name others.
+        base, notes = cpu_arguments(base)
+        for note in notes:
+            print(f"CPU mode: {note}", file=sys.stderr)
     for item in args.env_knob:
         variable, _, key = item.partition("=")
         if env.get(variable, "").strip():

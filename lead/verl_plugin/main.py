@@ -22,6 +22,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
+from lead.verl_plugin.overrides import explain_override_error
+from lead.verl_plugin.preflight import FlashAttentionMissing, prepare_attention
 
 CPU_GROUP = "device=cpu"
 CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
@@ -101,7 +103,13 @@ def _train(config: DictConfig) -> None:
 
         user = {override_key(o) for o in HydraConfig.get().overrides.task} - {None, "device"}
         print(cpu_settings_report(config, user), flush=True)
-    if os.environ.get("DRY_RUN", "0") not in ("", "0"):
+    dry = os.environ.get("DRY_RUN", "0") not in ("", "0")
+    try:
+        # A dry run on a machine without a GPU checks a GPU run's config, not its flash-attn.
+        prepare_attention(config, check_import=not dry or torch_cuda_available())
+    except FlashAttentionMissing as exc:
+        sys.exit(f"lead-train: error: {exc}")
+    if dry:
         check_config(config)
         print(OmegaConf.to_yaml(config, resolve=True))
         print("DRY_RUN: configuration is valid; not starting Ray.")
@@ -110,6 +118,26 @@ def _train(config: DictConfig) -> None:
     from verl.trainer.main_ppo import main as verl_main
 
     verl_main.__wrapped__(config)
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Compose once to turn Hydra's advice for a misspelt key (append it with ``+``) into
+    ``unknown key alpah in algorithm.lead; did you mean alpha?``; exits 2 on such a key."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("lead.verl_plugin.config", version_base=None):
+        try:
+            compose("lead_trainer", overrides=overrides)
+        except Exception as err:  # noqa: BLE001 - only an unknown key is explained; the rest Hydra reports
+            explained = explain_override_error(err, overrides)
+            if explained is not err:
+                sys.exit(f"lead-train: error: {explained}")
 
 
 def main() -> None:
@@ -129,6 +157,7 @@ def main() -> None:
         for note in notes:
             print(f"CPU mode: {note}", flush=True)
         sys.argv = [sys.argv[0], *args]
+    check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
     _train()
 
 
