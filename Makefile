@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab test bench
+.PHONY: setup lab test bench verl-cpu
 
 # CPU install: constraints.txt pins the local CPU build of torch (see README, "Install").
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -22,3 +22,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_estimators.py
+
+# Every launch script through verl's real loop on the CPU, one step each (minutes per script).
+verl-cpu: setup
+	PYTHON=$(abspath $(BIN))/python bash scripts/verl_cpu_all.sh

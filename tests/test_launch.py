@@ -354,7 +354,7 @@ def test_shellcheck_finds_nothing():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    done = subprocess.run([shellcheck, "-x", *SCRIPTS, "scripts/launch.sh", "scripts/gpu_smoke.sh",
+    done = subprocess.run([shellcheck, "-x", *SCRIPTS, "scripts/launch.sh", "scripts/gpu_smoke.sh", "scripts/verl_cpu_all.sh",
                            "scripts/slurm/lead.sbatch"], capture_output=True, text=True,
                           cwd=REPO, check=False)
     assert done.returncode == 0, done.stdout
