@@ -254,3 +254,17 @@ def test_an_ablation_run_writes_its_table_and_one_panel_per_knob(tmp_path):
         assert run_["method_config"]["alpha"] == {"lead alpha=0.5": 0.5, "lead alpha=2": 2.0}.get(run_["arm"], 1.0)
     with Image.open(tmp_path / "ablation.png") as img:
         assert img.size == (1800, 480)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ablation", "ratio", "--methods", "lead"], "--ablation ratio trains its own LEAD variants; drop --methods"),
+    (["--budget", "0"], "--budget 0 is invalid"),
+    (["--ablation", "controller", "--set", "grpo.epsilon=0"], "names method 'grpo'"),
+])
+def test_lab_command_refuses_bad_combinations_before_training(argv, message, tmp_path, capsys):
+    from lead.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["lab", "--out", str(tmp_path), *argv])
+    assert message in str(err.value)
+    assert not any(tmp_path.iterdir())
