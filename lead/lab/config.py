@@ -237,7 +237,8 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
         if not sep or not dot or not key:
             raise ValueError(f"--set {item!r} is invalid: expected METHOD.KEY=VALUE, e.g. lead.beta=0.9")
         if method not in out:
-            raise ValueError(f"--set {item!r} names method {method!r}, which this run does not train (methods: {methods})")
+            raise ValueError(f"--set {item!r} names method {method!r}, which this run does not train "
+                             f"(methods: {methods})")
         try:
             out[method][key] = json.loads(value)
         except json.JSONDecodeError:
