@@ -9,6 +9,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from lead.lab.config import STATIC_BUDGET_KNOBS
 from lead.lab.task import min_length
 
 METRICS = ("accuracy", "greedy_accuracy", "length", "rechecks", "direct", "excess")
@@ -69,7 +70,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         + f" The shortest complete traces average {shortest_mean(warm):.1f} tokens on this set. Accuracy is of that"
         " sample; greedy accuracy is of greedy decoding.",
     ]
-    if budget is not None:
+    if budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
         lines += ["", f"Static length budget (the cap or target of truncation, DLER, LASER and the threshold "
                       f"reward): {budget['tokens']:g} tokens, "
                   + ("the warm-up model's median correct length." if budget["source"] == "measured"
@@ -103,7 +104,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                         lambda c: f"{c['accuracy']['mean']:.2f} / {c['length']['mean']:.1f}")
     lines += by_k_table("Per difficulty, tokens over the shortest complete trace (over-thinking when > 0) / share "
                         "of direct answers, which skip the reasoning (over-compressing when k > 1):",
-                        lambda c: f"{c['excess']['mean']:+.1f} / {c['direct']['mean']:.2f}")
+                        lambda c: f"{round(c['excess']['mean'], 1) + 0.0:+.1f} / {c['direct']['mean']:.2f}")
     settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
                 for name, values in results["method_settings"].items() if values]
     if settings:
