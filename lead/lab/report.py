@@ -102,8 +102,8 @@ def markdown_table(results: dict[str, Any]) -> str:
 
     lines += by_k_table("Per difficulty, accuracy / mean length (the shortest complete trace has 4k + 3 tokens):",
                         lambda c: f"{c['accuracy']['mean']:.2f} / {c['length']['mean']:.1f}")
-    lines += by_k_table("Per difficulty, tokens over the shortest complete trace (over-thinking when > 0) / share "
-                        "of direct answers, which skip the reasoning (over-compressing when k > 1):",
+    lines += by_k_table("Per difficulty, tokens over the shortest complete trace (> 0: over-thinking; < 0: "
+                        "reasoning cut short) / share of direct answers, which skip the reasoning (guesses when k > 1):",
                         lambda c: f"{round(c['excess']['mean'], 1) + 0.0:+.1f} / {c['direct']['mean']:.2f}")
     settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
                 for name, values in results["method_settings"].items() if values]
