@@ -28,7 +28,7 @@ from lead.lab.config import (
 )
 from lead.lab.experiment import run_lab
 from lead.lab.model import ModelConfig, build_model, build_tokenizer
-from lead.lab.task import TaskConfig, heldout_problems, training_problems
+from lead.lab.task import TaskConfig, heldout_problems
 from lead.lab.train import evaluate, median_correct_length, over_cap_favoured, sample, train_rl
 
 # A two-operation task keeps responses (and so untrained generation) short: budget 24 tokens.

@@ -85,7 +85,7 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     measured = median_correct_length(model, tokenizer, cfg, exclude)
     static_budget = measured if budget is None else float(budget)
     log(f"static length budget: {static_budget:g} tokens ("
-        + (f"the warm-up model's median correct length" if budget is None else f"--budget; measured {measured:g}")
+        + ("the warm-up model's median correct length" if budget is None else f"--budget; measured {measured:g}")
         + ")")
     method_configs = check_arms(arms, cfg, overrides, static_budget)
 
