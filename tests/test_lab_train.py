@@ -1,24 +1,35 @@
 """The lab's RL plumbing on a tiny untrained model: every registered method runs through the
 registry, steps are finite and deterministic, and bad settings fail early with a clear message."""
 
+import itertools
+import json
 import math
+import re
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
+from PIL import Image
 
+import lead.lab.train as lab_train
 from lead.core.registry import build_method, load_methods
 from lead.lab.config import (
     PRESETS,
+    STATIC_BUDGET_KNOBS,
+    Arm,
     LabConfig,
-    check_methods,
+    ablation_arms,
+    check_arms,
+    method_arms,
     method_config,
     parse_method_overrides,
     parse_methods,
 )
+from lead.lab.experiment import run_lab
 from lead.lab.model import ModelConfig, build_model, build_tokenizer
 from lead.lab.task import TaskConfig, heldout_problems
-from lead.lab.train import evaluate, sample, train_rl
+from lead.lab.train import evaluate, median_correct_length, over_cap_favoured, sample, train_rl
 
 # A two-operation task keeps responses (and so untrained generation) short: budget 24 tokens.
 CFG = replace(PRESETS["test"], task=TaskConfig(max_ops=2, max_rechecks=1), max_new_tokens=24,
@@ -34,12 +45,12 @@ def setup():
     return tok, model, held
 
 
-def run(setup, method, seed=0):
+def run(setup, method, seed=0, cfg=CFG, log=lambda _: None, cap=None):
     tok, model, held = setup
-    policy = build_model(tok, CFG.model, seed=0)
+    policy = build_model(tok, cfg.model, seed=0)
     policy.load_state_dict(model.state_dict())
-    history = train_rl(policy, tok, method, CFG, seed, {p.key for p in held},
-                       lambda m: evaluate(m, tok, held, CFG.max_new_tokens, 99), lambda _: None)
+    history = train_rl(policy, tok, method, cfg, seed, {p.key for p in held},
+                       lambda m: evaluate(m, tok, held, cfg.max_new_tokens, 99), log, cap=cap)
     return policy, history
 
 
@@ -56,13 +67,16 @@ class Recorder:
 
 @pytest.mark.parametrize("name", sorted(load_methods()))
 def test_every_registered_method_trains_through_the_lab(setup, name):
-    method = build_method(name, check_methods([name], CFG, {})[name])
-    policy, history = run(setup, method)
+    method = build_method(name, check_arms([Arm(name, name)], CFG, {})[name])
+    knob = STATIC_BUDGET_KNOBS.get(name)
+    policy, history = run(setup, method, cap=None if knob is None else getattr(method.config, knob))
     assert [s["step"] for s in history["steps"]] == [1, 2]
     assert [e["step"] for e in history["evals"]] == [0, 2]
     for s in history["steps"]:
         assert math.isfinite(s["loss"]) and math.isfinite(s["grad_norm"])
         assert any(key.startswith(f"{name}/") for key in s)
+        if knob is not None:
+            assert s["lab/over_cap_favoured"] == 0 and 0 <= s["lab/over_cap_frac"] <= 1
     changed = [not torch.equal(a, b) for a, b in zip(policy.parameters(), setup[1].parameters())]
     assert any(changed)
 
@@ -135,9 +149,13 @@ def test_bad_settings_fail_early_and_name_the_value():
     assert parse_method_overrides(["lead.beta=0.9", "lead.lstar_mode=max_asym"], ["lead"]) == {
         "lead": {"beta": 0.9, "lstar_mode": "max_asym"}}
     with pytest.raises(ValueError, match="beta"):
-        check_methods(["lead"], CFG, {"lead": {"beta": 1.5}})
+        check_arms(method_arms(["lead"]), CFG, {"lead": {"beta": 1.5}})
     with pytest.raises(ValueError, match="no_such_knob"):
-        check_methods(["lead"], CFG, {"lead": {"no_such_knob": 1}})
+        check_arms(method_arms(["lead"]), CFG, {"lead": {"no_such_knob": 1}})
+    with pytest.raises(ValueError, match="share a label"):
+        check_arms([Arm("x", "lead"), Arm("x", "grpo")], CFG, {})
+    with pytest.raises(ValueError, match="'nope'"):
+        ablation_arms("nope")
     with pytest.raises(ValueError, match="max_new_tokens=50"):
         LabConfig(max_new_tokens=50)
     with pytest.raises(ValueError, match="group_size=1"):
@@ -145,3 +163,108 @@ def test_bad_settings_fail_early_and_name_the_value():
     with pytest.raises(ValueError, match="max_positions=100"):
         LabConfig(model=ModelConfig(max_positions=100))
     assert TaskConfig().longest_trace() <= LabConfig().max_new_tokens
+
+
+def test_the_progress_line_shows_the_mean_step_time_since_the_previous_line(setup, monkeypatch):
+    # A clock whose every reading is further from the last, so no two steps take equally long.
+    clock = itertools.count()
+    monkeypatch.setattr(lab_train, "time", SimpleNamespace(perf_counter=lambda: float(next(clock) ** 2)))
+    lines = []
+    cfg = replace(CFG, rl_steps=4, eval_every=2)
+    _, history = run(setup, build_method("grpo"), cfg=cfg, log=lines.append)
+    printed = [float(m) for m in re.findall(r"\(([0-9.]+) s/step\)", "\n".join(lines))]
+    times = [s["time/step_s"] for s in history["steps"]]
+    assert printed == [round((times[0] + times[1]) / 2, 2), round((times[2] + times[3]) / 2, 2)]
+    assert printed[1] != round(times[3], 2)
+
+
+def test_over_cap_favoured_counts_prompts_that_reward_exceeding_the_cap():
+    lengths = torch.tensor([5.0, 12.0, 5.0, 12.0, 5.0, 12.0])
+    correct = torch.tensor([True, True, False, False, True, False])
+    gid = torch.tensor([0, 0, 1, 1, 2, 2])
+    honest = torch.tensor([1.0, 0.5, 0.0, -1.0, 1.0, -1.0])
+    assert over_cap_favoured(honest, lengths, correct, gid, 3, cap=10) == 0
+    # Prompt 0 pays the longer correct answer more; prompt 2's long wrong answer beats only a correct one.
+    longer_wins = torch.tensor([0.5, 1.0, 0.0, -1.0, -1.0, 1.0])
+    assert over_cap_favoured(longer_wins, lengths, correct, gid, 3, cap=10) == 1
+    assert over_cap_favoured(longer_wins, lengths, correct, gid, 3, cap=12) == 0
+
+
+def test_static_budget_methods_get_the_one_measured_budget():
+    values = {name: method_config(name, PRESETS["default"], static_budget=19.0) for name in STATIC_BUDGET_KNOBS}
+    assert {name: values[name][knob] for name, knob in STATIC_BUDGET_KNOBS.items()} == {
+        name: 19.0 for name in STATIC_BUDGET_KNOBS}
+    assert values["grpo_len_threshold"]["soft_max"] == 38.0
+    # Validation before the warm-up uses a placeholder a quarter of the response budget.
+    assert method_config("truncation", PRESETS["default"])["max_length"] == 24.0
+
+
+def test_median_correct_length_is_the_median_of_the_correct_samples(setup, monkeypatch):
+    tok, model, held = setup
+    seen = []
+    real_grade = lab_train.grade
+
+    def grade_even_lengths(problem, tokens):
+        g = real_grade(problem, tokens)
+        seen.append(len(tokens))
+        return replace(g, correct=len(tokens) % 2 == 0)
+
+    monkeypatch.setattr(lab_train, "grade", grade_even_lengths)
+    exclude = {p.key for p in held}
+    got = median_correct_length(model, tok, CFG, exclude, n=64)
+    even = sorted(n for n in seen if n % 2 == 0)
+    assert even and got == (even[(len(even) - 1) // 2] + even[len(even) // 2]) / 2
+    assert median_correct_length(model, tok, CFG, exclude, n=64) == got
+    monkeypatch.setattr(lab_train, "grade", lambda p, t: replace(real_grade(p, t), correct=False))
+    with pytest.raises(ValueError, match="--budget"):
+        median_correct_length(model, tok, CFG, exclude, n=8)
+
+
+def test_ablations_vary_one_lead_knob_at_a_time():
+    agg = ablation_arms("aggregator")
+    assert [a.overrides for a in agg] == [{"aggregator": x} for x in
+                                          ("mean_correct", "min_correct", "median_correct", "mean_all")]
+    ratio = ablation_arms("ratio")
+    assert ratio[0].overrides == {}
+    assert [round(a.overrides["static_lambda_corr"], 3) for a in ratio[1:]] == [1.0, 0.8, 0.667, 0.5, 0.333, 0.2]
+    ctrl = ablation_arms("controller")
+    assert ctrl[0].overrides == {} and set(ctrl[0].groups) == {"alpha", "beta", "lambda_min"}
+    for arm in ctrl[1:]:
+        (knob,) = arm.groups
+        assert set(arm.overrides) == {knob}
+    for arms in (agg, ratio, ctrl):
+        assert all(a.method == "lead" for a in arms)
+        assert len({a.slug for a in arms}) == len(arms)
+        check_arms(arms, CFG, {})
+
+
+def test_an_ablation_run_writes_its_table_and_one_panel_per_knob(tmp_path):
+    cfg = replace(CFG, sft_steps=20, rl_steps=1, eval_every=1)
+    results = run_lab(cfg, ablation_arms("controller"), {}, tmp_path, budget=10, ablation="controller",
+                      log=lambda _: None)
+    assert results["files"] == ["results.json", "results.md", "pareto.png", "curves.png", "lead_controller.png",
+                                "ablation.png"]
+    assert json.loads((tmp_path / "results.json").read_text())["ablation"] == "controller"
+    table = (tmp_path / "results.md").read_text()
+    assert table.startswith("## `lead lab --ablation controller` results")
+    for arm in ablation_arms("controller"):
+        assert f"| {arm.label} |" in table
+        assert (tmp_path / "models" / f"{arm.slug}-seed0" / "config.json").is_file()
+    for run_ in results["runs"]:
+        assert run_["method_config"]["alpha"] == {"lead alpha=0.5": 0.5, "lead alpha=2": 2.0}.get(run_["arm"], 1.0)
+    with Image.open(tmp_path / "ablation.png") as img:
+        assert img.size == (1800, 480)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ablation", "ratio", "--methods", "lead"], "--ablation ratio trains its own LEAD variants; drop --methods"),
+    (["--budget", "0"], "--budget 0 is invalid"),
+    (["--ablation", "controller", "--set", "grpo.epsilon=0"], "names method 'grpo'"),
+])
+def test_lab_command_refuses_bad_combinations_before_training(argv, message, tmp_path, capsys):
+    from lead.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["lab", "--out", str(tmp_path), *argv])
+    assert message in str(err.value)
+    assert not any(tmp_path.iterdir())

@@ -2,10 +2,11 @@
 
 Examples::
 
-    lead lab                              # ~10 min on 2 cores: LEAD and GRPO, two seeds
+    lead lab                              # ~10 min on 2 cores: LEAD, GRPO, truncation, LASER, GDPO-static
     lead lab --quick                      # ~2 min
     lead lab --methods lead,grpo --seeds 3
-    lead lab --set lead.beta=0.9 --warmup-from lead-lab/warmup_model
+    lead lab --ablation controller --warmup-from lead-lab/warmup_model
+    lead lab --set lead.beta=0.9 --budget 20
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import argparse
 import os
 
 from lead.lab.config import (
+    ABLATIONS,
+    DEFAULT_METHODS,
     PRESETS,
-    check_methods,
+    ablation_arms,
+    check_arms,
+    method_arms,
     parse_method_overrides,
     parse_methods,
     with_overrides,
@@ -26,14 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="the ~2-minute configuration (same as --preset quick)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="size and schedule: default (~10 min on 2 cores), quick (~2 min), test (CI)")
-    parser.add_argument("--methods", default="lead,grpo",
-                        help="comma-separated registered advantage methods (default: lead,grpo)")
+    parser.add_argument("--methods", default=None,
+                        help=f"comma-separated registered advantage methods (default: {','.join(DEFAULT_METHODS)})")
+    parser.add_argument("--ablation", choices=ABLATIONS, default=None,
+                        help="train LEAD variants instead of --methods: L* aggregators, static weight ratios "
+                             "against the controller, or the controller's alpha/beta/lambda_min")
+    parser.add_argument("--budget", type=float, default=None, metavar="TOKENS",
+                        help="the static-budget methods' cap/target (default: the warm-up model's median "
+                             "correct length)")
     parser.add_argument("--seeds", type=int, default=None,
                         help="RL seeds per method (default preset: 2, others: 1); the table shows mean ± std")
     parser.add_argument("--seed", type=int, default=None, help="base seed (data, warm-up, first RL seed); default 0")
     parser.add_argument("--out", default="lead-lab", help="output folder (default: ./lead-lab)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                        help="override a method knob, e.g. lead.beta=0.9 (repeatable; value parsed as JSON)")
+                        help="override a method knob, e.g. lead.beta=0.9 (repeatable; value parsed as JSON); "
+                             "an ablation's own knobs win")
     parser.add_argument("--warmup-from", default=None, metavar="DIR",
                         help="start from a saved warm-up model (e.g. <out>/warmup_model) instead of training one")
     parser.add_argument("--sft-steps", type=int, default=None, help="override the warm-up steps")
@@ -51,8 +63,16 @@ def run(args: argparse.Namespace) -> int:
         cfg = with_overrides(PRESETS[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
                              rl_steps=args.rl_steps, eval_every=args.eval_every, eval_per_k=args.eval_per_k,
                              threads=args.threads)
-        methods = parse_methods(args.methods)
-        configs = check_methods(methods, cfg, parse_method_overrides(args.overrides, methods))
+        if args.ablation is not None and args.methods is not None:
+            raise ValueError(f"--ablation {args.ablation} trains its own LEAD variants; drop --methods")
+        if args.budget is not None and not args.budget > 0:
+            raise ValueError(f"--budget {args.budget:g} is invalid: expected a length > 0 (tokens)")
+        if args.ablation is not None:
+            arms = ablation_arms(args.ablation)
+        else:
+            arms = method_arms(parse_methods(args.methods or ",".join(DEFAULT_METHODS)))
+        overrides = parse_method_overrides(args.overrides, sorted({a.method for a in arms}))
+        check_arms(arms, cfg, overrides, args.budget)
         if args.warmup_from is not None and not os.path.isfile(os.path.join(args.warmup_from, "config.json")):
             raise ValueError(f"--warmup-from {args.warmup_from!r} is not a saved lab model (no config.json)")
     except ValueError as err:
@@ -65,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     from lead.lab.experiment import run_lab
 
-    print(f"lead lab ({preset}): methods {', '.join(methods)}; {cfg.seeds} seed(s); output {args.out}/", flush=True)
-    run_lab(cfg, methods, configs, args.out, warmup_from=args.warmup_from,
-            log=lambda line: print(line, flush=True))
+    what = f"ablation {args.ablation}" if args.ablation else "methods"
+    print(f"lead lab ({preset}): {what} {', '.join(a.label for a in arms)}; {cfg.seeds} seed(s); "
+          f"output {args.out}/", flush=True)
+    run_lab(cfg, arms, overrides, args.out, warmup_from=args.warmup_from, budget=args.budget,
+            ablation=args.ablation, log=lambda line: print(line, flush=True))
     return 0

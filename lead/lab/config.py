@@ -1,5 +1,6 @@
-"""The lab's settings: sizes and schedules (:class:`LabConfig` and its presets) and the few
-method knobs that must be rescaled to the toy task's token lengths (:data:`LAB_METHOD_SETTINGS`).
+"""The lab's settings: sizes and schedules (:class:`LabConfig` and its presets), the few
+method knobs that must be rescaled to the toy task's token lengths (:data:`LAB_METHOD_SETTINGS`),
+and the arms a run compares (:class:`Arm`: the default comparison and the ablations).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from lead.core.lead import AGGREGATORS, LeadConfig
 from lead.core.registry import build_method, get_method, load_methods
 from lead.lab.model import ModelConfig
 from lead.lab.task import DIRECT_LENGTH, TaskConfig, min_length
@@ -70,14 +72,14 @@ class LabConfig:
 # many steps as take three layers to ~1.0. The warm-up learns in a sudden transition (loss ~0.9 -> <0.15), at about
 # step 400 for the default model; the step counts leave a margin past it.
 PRESETS: dict[str, LabConfig] = {
-    # ~10 min on 2 cores: the README's run (0.34M parameters).
-    "default": LabConfig(sft_steps=600, rl_steps=100, seeds=2),
+    # ~10 min on 2 cores for the five default arms: the README's run (0.34M parameters).
+    "default": LabConfig(sft_steps=600, rl_steps=60, seeds=2),
     # ~2 min on 2 cores (0.2M parameters).
-    "quick": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=30,
-                       eval_per_k=30),
-    # The CI test configuration: the quick run with fewer RL steps.
-    "test": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=20,
-                      eval_per_k=30),
+    "quick": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=20,
+                       eval_per_k=20),
+    # The CI test configuration: the quick model with a handful of RL steps per arm.
+    "test": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=8,
+                      eval_every=4, eval_per_k=20),
 }
 
 
@@ -85,14 +87,25 @@ PAPER_BUDGET = 8000
 """Response budget (tokens) of the LEAD paper's runs, the reference for per-token rates below."""
 
 
+@dataclass(frozen=True)
+class Budgets:
+    """The two lengths the lab's method settings are scaled to."""
+
+    response: int
+    """The response budget (``max_new_tokens``): what ``bmax`` and the papers' ``max_response_length`` become."""
+    static: float
+    """The one global length budget of the static-budget methods (a cap or a target): the warm-up
+    model's median correct length unless ``--budget`` sets it (:func:`lead.lab.train.median_correct_length`)."""
+
+
 def _paper_default(method: str, key: str) -> Any:
     return getattr(get_method(method).config_cls(), key)
 
 
-def _lead_family(task: TaskConfig, budget: int) -> dict[str, Any]:
+def _lead_family(task: TaskConfig, budgets: Budgets) -> dict[str, Any]:
     return {
         # bmax is the response budget, as in the paper's runs (8000 with max_response_length 8000).
-        "bmax": float(budget),
+        "bmax": float(budgets.response),
         # The paper's 1000-token floor sits below the genuine solutions of its tasks; here the
         # shortest genuine solution is the k=1 trace (7 tokens), so L* never asks for less
         # reasoning than the easiest problem needs. (Scaling 1000/8000 by the budget gives 12,
@@ -108,33 +121,96 @@ def _lead_family(task: TaskConfig, budget: int) -> dict[str, Any]:
 # rescaled to this task, where the budget is ~100 tokens and answers take 3-86. Every other knob
 # keeps its paper default, and a method without a row (GRPO, the z-score and min-max length
 # rewards, HAPO's history) has no token-denominated knob. Rules: caps that equal the response
-# budget in the paper become the lab's budget; targets and training caps below the budget keep
-# their fraction of the paper's budget; per-token penalty rates are multiplied by
-# PAPER_BUDGET / budget so that a full-budget response pays what it pays at 8000 tokens.
-LAB_METHOD_SETTINGS: dict[str, Callable[[TaskConfig, int], dict[str, Any]]] = {
+# budget in the paper become the lab's response budget; the single global cap or target of a
+# static-budget method becomes the lab's static budget (a user tunes it to the model at hand,
+# so it is measured on the warm-up model rather than scaled from a paper); per-token penalty
+# rates are multiplied by PAPER_BUDGET / budget so that a full-budget response pays what it
+# pays at 8000 tokens.
+LAB_METHOD_SETTINGS: dict[str, Callable[[TaskConfig, Budgets], dict[str, Any]]] = {
     "lead": _lead_family,
     "gdpo_static": _lead_family,  # the same L* and efficiency reward as LEAD, fixed weights
-    # LASER: target 4096 at a 16384 budget.
-    "laser": lambda task, budget: {"target_length": budget / 4},
+    "laser": lambda task, b: {"target_length": b.static},
     # LASER-D: grid from 2048 in steps of 1024 up to the 16384 budget.
-    "laser_d": lambda task, budget: {"max_length": float(budget), "lower_bound": budget / 8, "interval": budget / 16},
-    # The LEAD paper's GRPO baseline: threshold 2000 (soft max 4000) at an 8000 budget.
-    "grpo_len_threshold": lambda task, budget: {"threshold": budget / 4, "soft_max": budget / 2},
-    # ThinkPrune and DLER train at a 4000-token cap, about a quarter of their models' usual budget.
-    "truncation": lambda task, budget: {"max_length": budget / 4},
-    "dler": lambda task, budget: {"max_length": budget / 4},
+    "laser_d": lambda task, b: {"max_length": float(b.response), "lower_bound": b.response / 8,
+                                "interval": b.response / 16},
+    # The LEAD paper's GRPO baseline: threshold 2000 with the soft penalty reaching 0 at twice that.
+    "grpo_len_threshold": lambda task, b: {"threshold": b.static, "soft_max": min(2 * b.static, b.response)},
+    "truncation": lambda task, b: {"max_length": b.static},
+    "dler": lambda task, b: {"max_length": b.static},
     # Per-token penalties (ALP: beta per token at solve rate 1; ShorterBetter: beta per token
     # of distance to the shortest correct length).
-    "alp": lambda task, budget: {"beta": _paper_default("alp", "beta") * PAPER_BUDGET / budget},
-    "shorter_better": lambda task, budget: {"beta": _paper_default("shorter_better", "beta") * PAPER_BUDGET / budget},
+    "alp": lambda task, b: {"beta": _paper_default("alp", "beta") * PAPER_BUDGET / b.response},
+    "shorter_better": lambda task, b: {"beta": _paper_default("shorter_better", "beta") * PAPER_BUDGET / b.response},
 }
 
+STATIC_BUDGET_KNOBS: dict[str, str] = {
+    "truncation": "max_length", "dler": "max_length", "laser": "target_length", "grpo_len_threshold": "threshold",
+}
+"""The knob holding each static-budget method's global cap: no response longer than it may
+score above a response of the same correctness within it (the lab checks this every step)."""
 
-def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Arm:
+    """One trained configuration: a registered method, the knobs this arm sets, a display label
+    and, in an ablation, the panel it belongs to (e.g. ``alpha``)."""
+
+    label: str
+    method: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+    @property
+    def slug(self) -> str:
+        """The label as a folder name."""
+        return "".join(ch if ch.isalnum() or ch in "._=-" else "_" for ch in self.label)
+
+
+DEFAULT_METHODS = ("lead", "grpo", "truncation", "laser", "gdpo_static")
+"""The default comparison: LEAD, correctness-only GRPO, two static-budget methods (a hard cap
+and a bonus within a target) and LEAD's efficiency reward with fixed equal weights instead of
+the controller (GDPO's default weights)."""
+
+RATIOS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+"""The paper's ratio sweep R: static weights ``lambda_c = 1 / (1 + R)``, ``lambda_e = R / (1 + R)``."""
+
+CONTROLLER_SWEEP = {"alpha": (0.5, 2.0), "beta": (0.8, 0.99), "lambda_min": (0.1, 0.5)}
+"""Values tried for each controller knob, one knob at a time, around LEAD's defaults (1, 0.95, 0.3)."""
+
+
+ABLATIONS = ("aggregator", "ratio", "controller")
+
+
+def ablation_arms(name: str) -> list[Arm]:
+    """The arms of ``--ablation name``: ``aggregator`` (the paper's Table 3), ``ratio`` (Table 2's
+    LEAD-static column against the controller) or ``controller`` (alpha, beta, lambda_min)."""
+    if name == "aggregator":
+        return [Arm(f"lead aggregator={agg}", "lead", {"aggregator": agg}) for agg in AGGREGATORS]
+    if name == "ratio":
+        arms = [Arm("lead (controller)", "lead")]
+        return arms + [Arm(f"static R={r:g} (λ_c={1 / (1 + r):.2f})", "lead", {"static_lambda_corr": 1 / (1 + r)})
+                       for r in RATIOS]
+    if name == "controller":
+        defaults = LeadConfig()
+        arms = [Arm(f"lead (alpha={defaults.alpha:g}, beta={defaults.beta:g}, lambda_min={defaults.lambda_min:g})",
+                    "lead", {}, tuple(CONTROLLER_SWEEP))]
+        return arms + [Arm(f"lead {knob}={v:g}", "lead", {knob: v}, (knob,))
+                       for knob, values in CONTROLLER_SWEEP.items() for v in values]
+    raise ValueError(f"unknown --ablation {name!r}; expected one of {list(ABLATIONS)}")
+
+
+def method_arms(names: list[str]) -> list[Arm]:
+    return [Arm(name, name) for name in names]
+
+
+def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None,
+                  static_budget: float | None = None) -> dict[str, Any]:
     """The config mapping the lab passes to ``build_method(name, ...)``: the table's toy-scale
-    settings for ``name`` (if any), then the user's ``overrides``."""
+    settings for ``name`` (if any), then ``overrides``. ``static_budget`` defaults to a quarter
+    of the response budget, a placeholder used to validate knobs before the warm-up is measured."""
     settings = LAB_METHOD_SETTINGS.get(name)
-    values = settings(cfg.task, cfg.max_new_tokens) if settings else {}
+    budgets = Budgets(cfg.max_new_tokens, cfg.max_new_tokens / 4 if static_budget is None else float(static_budget))
+    values = settings(cfg.task, budgets) if settings else {}
     values.update(overrides or {})
     return values
 
@@ -161,7 +237,8 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
         if not sep or not dot or not key:
             raise ValueError(f"--set {item!r} is invalid: expected METHOD.KEY=VALUE, e.g. lead.beta=0.9")
         if method not in out:
-            raise ValueError(f"--set {item!r} names method {method!r}, which is not in --methods {methods}")
+            raise ValueError(f"--set {item!r} names method {method!r}, which this run does not train "
+                             f"(methods: {methods})")
         try:
             out[method][key] = json.loads(value)
         except json.JSONDecodeError:
@@ -169,14 +246,18 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
     return out
 
 
-def check_methods(methods: list[str], cfg: LabConfig,
-                  overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Build every method once so a bad knob fails before any training; returns the configs used."""
+def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, Any]],
+               static_budget: float | None = None) -> dict[str, dict[str, Any]]:
+    """Build every arm's method once so a bad knob fails before any training; returns the config
+    mapping of each arm (by label). An arm's own knobs win over the user's ``--set`` overrides."""
+    labels = [arm.label for arm in arms]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two arms share a label: {labels}")
     configs = {}
-    for name in methods:
-        values = method_config(name, cfg, overrides.get(name))
-        build_method(name, values)
-        configs[name] = values
+    for arm in arms:
+        values = method_config(arm.method, cfg, {**overrides.get(arm.method, {}), **arm.overrides}, static_budget)
+        build_method(arm.method, values)
+        configs[arm.label] = values
     return configs
 
 

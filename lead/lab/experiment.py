@@ -1,13 +1,16 @@
-"""One lab run: warm up a model, train it with every chosen method and seed, write the results.
+"""One lab run: warm up a model, train it with every arm (a method and its knobs) and seed,
+write the results.
 
 Output folder::
 
-    results.md, results.json   the table (per method: final accuracy and length, change against
-                               the warm-up model, per difficulty) and, in the JSON, every curve
-    curves.png                 held-out accuracy and length against RL step, every method
+    results.md, results.json   the tables (per arm: final accuracy and length, change against the
+                               warm-up model, per difficulty) and, in the JSON, every curve
+    pareto.png                 accuracy against mean length, one point per arm (bars: seed spread)
+    curves.png                 held-out accuracy and length against RL step, every arm
     lead_controller.png        LEAD's correctness/efficiency weights and its targets L* per difficulty
+    ablation.png               (``--ablation`` only) accuracy against length per ablation panel
     warmup_model/              the warm-up model (tokenizer included)
-    models/<method>-seed<s>/   each trained model
+    models/<arm>-seed<s>/      each trained model
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,13 +27,17 @@ import torch
 
 from lead.core.registry import build_method
 from lead.lab import report
-from lead.lab.config import LabConfig
+from lead.lab.config import STATIC_BUDGET_KNOBS, Arm, LabConfig, check_arms
 from lead.lab.model import build_model, build_tokenizer, load, save
 from lead.lab.task import heldout_problems
-from lead.lab.train import Log, evaluate, train_rl, warmup
+from lead.lab.train import Log, evaluate, median_correct_length, train_rl, warmup, weights_digest
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation sampling seed = run seed + this, away from the training seeds."""
+
+TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"local": train_rl}
+"""RL loops by name, all with :func:`lead.lab.train.train_rl`'s signature and return value:
+``local`` is the in-process loop."""
 
 
 def model_summary(model: torch.nn.Module) -> str:
@@ -38,16 +46,19 @@ def model_summary(model: torch.nn.Module) -> str:
     return f"{n / 1e6:.2f}M-parameter Llama (hidden {c.hidden_size}, {c.num_hidden_layers} layers)"
 
 
-def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[str, Any]], out: str | Path,
-            warmup_from: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]], out: str | Path,
+            warmup_from: str | Path | None = None, budget: float | None = None, ablation: str | None = None,
+            trainer: str = "local", log: Log = print) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
-    Every method and seed starts from the same warm-up model; RL seeds are
-    ``cfg.seed .. cfg.seed + cfg.seeds - 1``.
+    Every arm and seed starts from the same warm-up model; RL seeds are
+    ``cfg.seed .. cfg.seed + cfg.seeds - 1``. The static-budget methods' budget is ``budget``,
+    or else the warm-up model's median correct length (:func:`median_correct_length`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
+    train_fn = TRAINERS[trainer]
     heldout = heldout_problems(cfg.task, cfg.eval_per_k, cfg.seed)
     exclude = {p.key for p in heldout}
     timings: dict[str, float] = {}
@@ -69,36 +80,48 @@ def run_lab(cfg: LabConfig, methods: list[str], method_configs: dict[str, dict[s
     save(model, tokenizer, out / "warmup_model")
     timings["warmup_s"] = time.perf_counter() - start
     warm_eval = eval_fn(model)
+    warm_digest = weights_digest(model)
     log(f"warm-up model: held-out accuracy {warm_eval['accuracy']:.3f}, mean length {warm_eval['length']:.1f}")
+    measured = median_correct_length(model, tokenizer, cfg, exclude)
+    static_budget = measured if budget is None else float(budget)
+    log(f"static length budget: {static_budget:g} tokens ("
+        + ("the warm-up model's median correct length" if budget is None else f"--budget; measured {measured:g}")
+        + ")")
+    method_configs = check_arms(arms, cfg, overrides, static_budget)
 
     runs = []
-    for name in methods:
+    for arm in arms:
         for s in range(cfg.seeds):
             seed = cfg.seed + s
-            log(f"RL: {name}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x {cfg.group_size}")
-            method = build_method(name, method_configs[name])
+            log(f"RL: {arm.label}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x "
+                f"{cfg.group_size}")
+            method = build_method(arm.method, method_configs[arm.label])
+            knob = STATIC_BUDGET_KNOBS.get(arm.method)
             policy = copy.deepcopy(model)
+            start_digest = weights_digest(policy)
             t0 = time.perf_counter()
-            history = train_rl(policy, tokenizer, method, cfg, seed, exclude, eval_fn, log)
-            timings[f"rl_{name}_seed{seed}_s"] = time.perf_counter() - t0
-            save(policy, tokenizer, out / "models" / f"{name}-seed{seed}")
-            runs.append({"method": name, "seed": seed, "method_config": asdict(method.config), **history})
+            history = train_fn(policy, tokenizer, method, cfg, seed, exclude, eval_fn, log,
+                               cap=None if knob is None else float(getattr(method.config, knob)))
+            timings[f"rl_{arm.slug}_seed{seed}_s"] = time.perf_counter() - t0
+            save(policy, tokenizer, out / "models" / f"{arm.slug}-seed{seed}")
+            runs.append({"arm": arm.label, "method": arm.method, "seed": seed, "start_weights": start_digest,
+                         "model_dir": f"models/{arm.slug}-seed{seed}", "method_config": asdict(method.config),
+                         **history})
     timings["total_s"] = time.perf_counter() - start
 
     results = {
-        "config": cfg.to_dict(), "model": model_summary(model),
-        "warmup_from": None if warmup_from is None else str(warmup_from),
-        "methods": methods, "method_settings": method_configs, "seeds": cfg.seeds,
+        "config": cfg.to_dict(), "model": model_summary(model), "trainer": trainer, "ablation": ablation,
+        "warmup_from": None if warmup_from is None else str(warmup_from), "warmup_weights": warm_digest,
+        "static_budget": {"tokens": static_budget, "measured_median_correct": measured,
+                          "source": "measured" if budget is None else "--budget"},
+        "arms": [asdict(a) for a in arms], "methods": [a.label for a in arms],
+        "method_settings": {label: values for label, values in method_configs.items()}, "seeds": cfg.seeds,
         "warmup": warm_eval, "runs": runs, "timings": timings,
-        "summary": report.summarise(warm_eval, runs, methods),
+        "summary": report.summarise(warm_eval, runs, [a.label for a in arms]),
     }
+    results["files"] = report.write_outputs(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    table = report.markdown_table(results)
-    (out / "results.md").write_text(table)
-    report.plot_curves(results, out / "curves.png")
-    if "lead" in methods:
-        report.plot_lead(results, out / "lead_controller.png")
     log("")
-    log(table)
-    log(f"wrote {out}/ (results.md, results.json, plots, models) in {timings['total_s']:.0f} s")
+    log((out / "results.md").read_text())
+    log(f"wrote {out}/ ({', '.join(results['files'])}, models) in {timings['total_s']:.0f} s")
     return results

@@ -1,13 +1,15 @@
-"""The lab's table (markdown and JSON summary) and plots."""
+"""The lab's tables (markdown and JSON summary) and plots."""
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
+from lead.lab.config import STATIC_BUDGET_KNOBS
 from lead.lab.task import min_length
 
 METRICS = ("accuracy", "greedy_accuracy", "length", "rechecks", "direct", "excess")
@@ -18,16 +20,19 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
-def summarise(warm: dict[str, Any], runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
-    """Final held-out evaluation per method, averaged over seeds, with the change against the
+BY_K_METRICS = ("accuracy", "length", "rechecks", "direct", "excess")
+
+
+def summarise(warm: dict[str, Any], runs: list[dict[str, Any]], arms: list[str]) -> dict[str, Any]:
+    """Final held-out evaluation per arm, averaged over seeds, with the change against the
     warm-up model: ``delta_accuracy`` in absolute points, ``delta_length_pct`` in percent."""
     out: dict[str, Any] = {}
-    for name in methods:
-        finals = [r["evals"][-1] for r in runs if r["method"] == name]
+    for name in arms:
+        finals = [r["evals"][-1] for r in runs if r["arm"] == name]
         row = {m: _spread([f[m] for f in finals]) for m in METRICS}
         row["delta_accuracy"] = row["accuracy"]["mean"] - warm["accuracy"]
         row["delta_length_pct"] = 100.0 * (row["length"]["mean"] / warm["length"] - 1.0)
-        row["by_k"] = {k: {m: _spread([f["by_k"][k][m] for f in finals]) for m in ("accuracy", "length", "rechecks")}
+        row["by_k"] = {k: {m: _spread([f["by_k"][k][m] for f in finals]) for m in BY_K_METRICS}
                        for k in warm["by_k"]}
         row["seeds"] = len(finals)
         row["steps"] = finals[0]["step"]
@@ -40,13 +45,20 @@ def _fmt(cell: dict[str, float], digits: int) -> str:
     return text + f" ± {cell['std']:.{digits}f}" if cell["std"] > 0 else text
 
 
+def shortest_mean(warm: dict[str, Any]) -> float:
+    """Mean length of the shortest complete traces (``4k + 3``) over the held-out set."""
+    return sum(min_length(int(k)) * cell["n"] for k, cell in warm["by_k"].items()) / warm["n"]
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     cfg, warm, summary = results["config"], results["warmup"], results["summary"]
     ks = sorted(warm["by_k"], key=int)
-    min_mean = sum(min_length(int(k)) * warm["by_k"][k]["n"] for k in ks) / warm["n"]
     seeds = results["seeds"]
+    budget = results.get("static_budget")
+    title = f"## `lead lab --ablation {results['ablation']}` results" if results.get("ablation") else \
+        "## `lead lab` results"
     lines = [
-        "## `lead lab` results",
+        title,
         "",
         f"Model: {results['model']}, "
         + (f"warm-up model loaded from {results['warmup_from']}. " if results.get("warmup_from")
@@ -55,37 +67,49 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"one sample each at temperature 1. RL: {cfg['rl_steps']} steps of {cfg['prompts_per_step']} prompts x "
         f"{cfg['group_size']} samples from the same warm-up model"
         + (f"; mean ± std over {seeds} seeds." if seeds > 1 else f", seed {cfg['seed']}.")
-        + f" The shortest complete traces average {min_mean:.1f} tokens on this set. Accuracy is of that sample;"
-        " greedy accuracy is of greedy decoding.",
+        + f" The shortest complete traces average {shortest_mean(warm):.1f} tokens on this set. Accuracy is of that"
+        " sample; greedy accuracy is of greedy decoding.",
+    ]
+    if budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
+        lines += ["", f"Static length budget (the cap or target of truncation, DLER, LASER and the threshold "
+                      f"reward): {budget['tokens']:g} tokens, "
+                  + ("the warm-up model's median correct length." if budget["source"] == "measured"
+                     else f"set by --budget (the warm-up model's median correct length is "
+                          f"{budget['measured_median_correct']:g}).")]
+    lines += [
         "",
         ("| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers "
-        "| greedy accuracy |"),
+         "| greedy accuracy |"),
         "|---|---|---|---|---|---|---|---|",
         (f"| warm-up model | {warm['accuracy']:.3f} | | {warm['length']:.1f} | | {warm['rechecks']:.2f} "
-        f"| {warm['direct']:.2f} | {warm['greedy_accuracy']:.3f} |"),
+         f"| {warm['direct']:.2f} | {warm['greedy_accuracy']:.3f} |"),
     ]
     for name, row in summary.items():
         lines.append(
             f"| {name} | {_fmt(row['accuracy'], 3)} | {100 * row['delta_accuracy']:+.1f} pt | {_fmt(row['length'], 1)} "
             f"| {row['delta_length_pct']:+.0f}% | {_fmt(row['rechecks'], 2)} | {_fmt(row['direct'], 2)} "
             f"| {_fmt(row['greedy_accuracy'], 3)} |")
-    lines += [
-        "",
-        "Per difficulty, accuracy / mean length (the shortest complete trace has 4k + 3 tokens):",
-        "",
-        "| method | " + " | ".join(f"k={k} ({min_length(int(k))})" for k in ks) + " |",
-        "|---|" + "---|" * len(ks),
-        "| warm-up model | " + " | ".join(
-            f"{warm['by_k'][k]['accuracy']:.2f} / {warm['by_k'][k]['length']:.1f}" for k in ks) + " |",
-    ]
-    for name, row in summary.items():
-        lines.append(f"| {name} | " + " | ".join(
-            f"{row['by_k'][k]['accuracy']['mean']:.2f} / {row['by_k'][k]['length']['mean']:.1f}" for k in ks) + " |")
+
+    def by_k_table(caption: str, cell: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [
+            "", caption, "",
+            "| method | " + " | ".join(f"k={k} ({min_length(int(k))})" for k in ks) + " |",
+            "|---|" + "---|" * len(ks),
+            "| warm-up model | " + " | ".join(cell({m: {"mean": warm["by_k"][k][m]} for m in BY_K_METRICS})
+                                            for k in ks) + " |",
+            *(f"| {name} | " + " | ".join(cell(row["by_k"][k]) for k in ks) + " |" for name, row in summary.items()),
+        ]
+
+    lines += by_k_table("Per difficulty, accuracy / mean length (the shortest complete trace has 4k + 3 tokens):",
+                        lambda c: f"{c['accuracy']['mean']:.2f} / {c['length']['mean']:.1f}")
+    lines += by_k_table("Per difficulty, tokens over the shortest complete trace (> 0: over-thinking; < 0: "
+                        "reasoning cut short) / share of direct answers, which skip the reasoning (guesses when k > 1):",
+                        lambda c: f"{round(c['excess']['mean'], 1) + 0.0:+.1f} / {c['direct']['mean']:.2f}")
     settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
                 for name, values in results["method_settings"].items() if values]
     if settings:
-        lines += ["", "Method settings that differ from the papers' defaults (rescaled to this task's token lengths): "
-                  + "; ".join(settings) + "."]
+        lines += ["", "Method settings that differ from the papers' defaults (toy-scale lengths and the arms' own "
+                  "knobs): " + "; ".join(settings) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -97,20 +121,17 @@ def _curve(runs: list[dict[str, Any]], metric: str) -> tuple[list[int], list[flo
 
 
 def plot_curves(results: dict[str, Any], path: Path) -> None:
-    """Held-out accuracy and mean length against RL step, one line per method (band: min-max over seeds)."""
-    warm = results["warmup"]
-    ks = sorted(warm["by_k"], key=int)
-    min_mean = sum(min_length(int(k)) * warm["by_k"][k]["n"] for k in ks) / warm["n"]
+    """Held-out accuracy and mean length against RL step, one line per arm (band: min-max over seeds)."""
     fig = Figure(figsize=(10, 3.8), dpi=100)
     ax_acc, ax_len = fig.subplots(1, 2)
     for name in results["methods"]:
-        runs = [r for r in results["runs"] if r["method"] == name]
+        runs = [r for r in results["runs"] if r["arm"] == name]
         for ax, metric in ((ax_acc, "accuracy"), (ax_len, "length")):
             steps, mean, lo, hi = _curve(runs, metric)
             (line,) = ax.plot(steps, mean, marker="o", ms=3, label=name)
             if len(runs) > 1:
                 ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2)
-    ax_len.axhline(min_mean, color="grey", ls="--", lw=1, label="shortest complete traces")
+    ax_len.axhline(shortest_mean(results["warmup"]), color="grey", ls="--", lw=1, label="shortest complete traces")
     ax_acc.set(xlabel="RL step", ylabel="held-out accuracy", title="Accuracy (temperature 1)")
     ax_len.set(xlabel="RL step", ylabel="mean response tokens", title="Response length")
     ax_acc.set_ylim(0, 1.02)
@@ -123,7 +144,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> None:
 
 def plot_lead(results: dict[str, Any], path: Path) -> None:
     """LEAD's weights (used and target) and its per-difficulty target length L* against RL step
-    (first LEAD seed)."""
+    (first seed of the first LEAD arm)."""
     run = next(r for r in results["runs"] if r["method"] == "lead")
     steps = [s["step"] for s in run["steps"]]
     fig = Figure(figsize=(10, 3.8), dpi=100)
@@ -145,3 +166,76 @@ def plot_lead(results: dict[str, Any], path: Path) -> None:
     ax_l.legend(loc="upper right", fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(path)
+
+
+def _accuracy_length_axes(ax: Any, results: dict[str, Any], labels: list[str]) -> None:
+    """Accuracy (%) against mean length: the warm-up model, then one point per arm at its seed
+    mean with bars over the seed range, the seeds as small dots, and the front of the arms that
+    no other arm beats on both. The y-axis stays within 0-100 %."""
+    warm = results["warmup"]
+    ax.scatter([warm["length"]], [100 * warm["accuracy"]], color="grey", marker="s", s=40, label="warm-up model",
+               zorder=3)
+    means = []
+    for i, name in enumerate(labels):
+        finals = [r["evals"][-1] for r in results["runs"] if r["arm"] == name]
+        xs, ys = [f["length"] for f in finals], [100 * f["accuracy"] for f in finals]
+        x, y = statistics.fmean(xs), statistics.fmean(ys)
+        color = f"C{i % 10}"
+        ax.errorbar([x], [y], xerr=[[x - min(xs)], [max(xs) - x]], yerr=[[y - min(ys)], [max(ys) - y]], fmt="o",
+                    color=color, ms=7, capsize=3, label=name, zorder=4)
+        if len(finals) > 1:
+            ax.scatter(xs, ys, color=color, s=10, alpha=0.5, zorder=3)
+        means.append((x, y))
+    front = sorted((p for p in means if not any(q[0] <= p[0] and q[1] >= p[1] and q != p for q in means)))
+    if len(front) > 1:
+        ax.plot([p[0] for p in front], [p[1] for p in front], "k--", lw=0.8, alpha=0.6, label="front")
+    ax.axvline(shortest_mean(warm), color="grey", ls=":", lw=1, label="shortest complete traces")
+    all_y = [100 * warm["accuracy"]] + [100 * r["evals"][-1]["accuracy"] for r in results["runs"]
+                                        if r["arm"] in labels]
+    ax.set_ylim(max(0.0, min(all_y) - 5), min(100.0, max(all_y) + 3))
+    ax.set_xlim(left=0)
+    ax.set(xlabel="mean response tokens (held-out)", ylabel="held-out accuracy (%)")
+    ax.grid(alpha=0.3)
+
+
+def plot_pareto(results: dict[str, Any], path: Path) -> None:
+    """Accuracy against mean length after RL, every arm in one panel."""
+    fig = Figure(figsize=(7, 4.8), dpi=100)
+    ax = fig.subplots()
+    _accuracy_length_axes(ax, results, results["methods"])
+    ax.set_title("Accuracy against length after RL (bars: range over seeds)")
+    ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def plot_ablation(results: dict[str, Any], path: Path) -> None:
+    """Accuracy against mean length per ablation panel: one panel for the whole ablation, or one
+    per swept knob (each with the default arm)."""
+    panels: dict[str, list[str]] = {}
+    for arm in results["arms"]:
+        for group in arm["groups"] or [results["ablation"]]:
+            panels.setdefault(group, []).append(arm["label"])
+    fig = Figure(figsize=(6 * len(panels), 4.8), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (group, labels) in zip(axes, panels.items()):
+        _accuracy_length_axes(ax, results, labels)
+        ax.set_title(f"{group}")
+        ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_outputs(results: dict[str, Any], out: Path) -> list[str]:
+    """Write ``results.md`` and the figures into ``out``; returns the file names written
+    (``results.json`` is written by the caller, with this list in it)."""
+    files = {"results.md": None, "pareto.png": plot_pareto, "curves.png": plot_curves}
+    if any(r["method"] == "lead" for r in results["runs"]):
+        files["lead_controller.png"] = plot_lead
+    if results.get("ablation"):
+        files["ablation.png"] = plot_ablation
+    (out / "results.md").write_text(markdown_table(results))
+    for name, plot in files.items():
+        if plot is not None:
+            plot(results, out / name)
+    return ["results.json", *files]

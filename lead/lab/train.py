@@ -15,8 +15,10 @@ RL step (exactly on-policy, so the importance ratio is 1 and needs no clipping o
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedTokenizerFast
 
+from lead.core.groups import group_max, group_min
 from lead.core.lead import target_lengths
 from lead.core.registry import RolloutBatch
 from lead.lab.config import LabConfig
@@ -190,6 +193,45 @@ def evaluate(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problem
             "by_k": {str(k): stats([i for i, p in enumerate(problems) if p.k == k]) for k in ks}}
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's bytes in name order: equal digests mean identical weights."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def median_correct_length(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig,
+                          exclude: set[str], n: int = 512) -> float:
+    """The median length of the model's correct responses to ``n`` fresh training problems (one
+    sample each at temperature 1, fixed seed): the one global budget a user would set for a
+    static-budget method after looking at the model they start from. Raises if none is correct."""
+    problems = training_problems(random.Random(f"budget-{cfg.seed}"), cfg.task, n, exclude)
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        ro = sample(model, tokenizer, problems, 1, cfg.max_new_tokens)
+    correct = [int(length) for length, g in zip(ro.lengths, ro.graded) if g.correct]
+    if not correct:
+        raise ValueError(f"the warm-up model solved none of {n} problems, so it gives no length budget; "
+                         "train it longer (--sft-steps) or set --budget")
+    return float(statistics.median(correct))
+
+
+def over_cap_favoured(adv: torch.Tensor, lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
+                      num_groups: int, cap: float) -> int:
+    """Prompts where a response longer than ``cap`` got a higher advantage than a response of the
+    same correctness within it: a static-budget method's reward must never favour exceeding its cap."""
+    over = lengths > cap
+    bad = torch.zeros(num_groups, dtype=torch.bool)
+    for c in (True, False):
+        same = correct == c
+        hi_over = group_max(adv.double(), gid, num_groups, over & same)
+        lo_within = group_min(adv.double(), gid, num_groups, ~over & same)
+        bad |= hi_over > lo_within + 1e-9
+    return int(bad.sum())
+
+
 def lead_targets_by_k(method: Any, ro: Rollouts, ks: list[int], group_size: int) -> dict[str, float]:
     """Mean L* per difficulty over this step's prompts with a correct sample (the others get
     ``bmax``), from LEAD's own ``target_lengths``; a difficulty with no such prompt is left out."""
@@ -204,14 +246,20 @@ def lead_targets_by_k(method: Any, ro: Rollouts, ks: list[int], group_size: int)
 
 
 def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method: Any, cfg: LabConfig, seed: int,
-             exclude: set[str], eval_fn: Callable[[torch.nn.Module], dict[str, Any]], log: Log) -> dict[str, Any]:
-    """Run ``cfg.rl_steps`` RL steps of ``policy`` in place; returns per-step metrics and evaluations."""
+             exclude: set[str], eval_fn: Callable[[torch.nn.Module], dict[str, Any]], log: Log,
+             cap: float | None = None) -> dict[str, Any]:
+    """Run ``cfg.rl_steps`` RL steps of ``policy`` in place; returns per-step metrics and evaluations.
+
+    With ``cap`` (a static-budget method's cap), every step also records ``lab/over_cap_frac`` and
+    ``lab/over_cap_favoured`` (:func:`over_cap_favoured`, which must stay 0).
+    """
     rng = random.Random(f"rl-{seed}")
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.rl_lr)
     steps: list[dict[str, float]] = []
     evals = [{"step": 0, **eval_fn(policy)}]
     log(f"  step   0  eval acc {evals[0]['accuracy']:.3f}  len {evals[0]['length']:.1f}")
+    since_log: list[float] = []
     for step in range(1, cfg.rl_steps + 1):
         t0 = time.perf_counter()
         problems = training_problems(rng, cfg.task, cfg.prompts_per_step, exclude)
@@ -239,13 +287,20 @@ def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method
         }
         if method.name == "lead":
             record.update(lead_targets_by_k(method, ro, [p.k for p in problems], cfg.group_size))
+        if cap is not None:
+            lengths = ro.lengths.double()
+            record["lab/over_cap_frac"] = float((lengths > cap).double().mean())
+            record["lab/over_cap_favoured"] = over_cap_favoured(adv, lengths, ro.scores > 0.5, batch.group_ids,
+                                                                len(problems), cap)
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"non-finite loss {record['loss']} at RL step {step} of {method.name}")
         steps.append(record)
+        since_log.append(record["time/step_s"])
         if step % cfg.eval_every == 0 or step == cfg.rl_steps:
             ev = eval_fn(policy)
             evals.append({"step": step, **ev})
             log(f"  step {step:3d}  eval acc {ev['accuracy']:.3f}  len {ev['length']:.1f}  "
                 f"train acc {record['train/accuracy']:.3f}  len {record['train/length']:.1f}  "
-                f"({record['time/step_s']:.2f} s/step)")
+                f"({statistics.fmean(since_log):.2f} s/step)")
+            since_log = []
     return {"steps": steps, "evals": evals}
