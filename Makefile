@@ -1,9 +1,9 @@
-# Fresh-machine entry points. `make lab` and `make test` create .venv on first use.
+# Fresh-machine entry points. `make train`, `make lab` and `make test` create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup lab test bench verl-cpu
+.PHONY: setup train lab test bench verl-cpu
 
 # CPU install: constraints.txt pins the local CPU build of torch (see README, "Install").
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -13,6 +13,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# The paper's LEAD run; where the environment's torch sees no GPU, verl's real loop on the CPU at a
+# tiny scale (DEVICE=cpu). A rerun resumes.
+train: setup
+	@if [ -z "$${DEVICE:-}" ] && ! $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		export DEVICE=cpu; echo "make train: torch sees no GPU, so DEVICE=cpu: verl's real loop on the CPU at a tiny scale"; \
+	fi; PYTHON=$(abspath $(BIN))/python bash train_math_lead_deepseek-r1-1.5b.sh
 
 lab: setup
 	$(BIN)/lead lab

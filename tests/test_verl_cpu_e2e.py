@@ -131,12 +131,15 @@ def run_cpu(cache: Path, workdir: Path, command: list[str], **env: str) -> Run:
     return run
 
 
-def assert_trained(run: Run, steps: list[int]) -> None:
+def assert_trained(run: Run, steps: list[int], nonzero_every_step: bool = True) -> None:
+    """The run trained ``steps`` with finite advantages, non-zero at every step (or, for a method
+    whose advantages vanish when every group is all right or all wrong, at some step)."""
     assert run.returncode == 0, run.output[-8000:]
     assert sorted(run.steps) == steps
-    for step, metrics in run.steps.items():
-        adv = metrics["critic/advantages/max"], metrics["critic/advantages/min"]
-        assert all(math.isfinite(a) for a in adv) and max(abs(a) for a in adv) > 0, (step, adv)
+    spans = {step: (m["critic/advantages/max"], m["critic/advantages/min"]) for step, m in run.steps.items()}
+    assert all(math.isfinite(a) for adv in spans.values() for a in adv), spans
+    nonzero = [max(abs(a) for a in adv) > 0 for adv in spans.values()]
+    assert all(nonzero) if nonzero_every_step else any(nonzero), spans
     # The rollout server got the trained weights after every update: a new version and checksum.
     versions = [int(s["version"]) for s in run.syncs]
     assert versions == list(range(1, len(steps) + 2)), run.syncs
@@ -186,9 +189,11 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
 
     from lead.verl_plugin.cpu import assets
 
-    # No steps or save_freq given: the CPU group runs 2 steps and checkpoints every step.
-    run = launch_script(cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh")
-    assert_trained(run, [1, 2])
+    # No steps or save_freq given: the CPU group runs 2 steps and checkpoints every step. hapo's
+    # advantages are 0 on groups whose rollouts are all right or all wrong: 8 rollouts make a
+    # step where every group is uniform unlikely.
+    run = launch_script(cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8")
+    assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
     ckpt = tmp_path / "out" / "math_hapo_cpu-tiny"
     keys = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())["methods"]["hapo"]["keys"]
