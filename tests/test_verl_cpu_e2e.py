@@ -205,8 +205,9 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
 
 
 def test_grpo_script_trains(cpu_cache, tmp_path):
-    run = launch_script(cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh")
-    assert_trained(run, [1, 2])
+    # As for hapo: a step whose groups are all uniform has zero advantages; 8 rollouts make it unlikely.
+    run = launch_script(cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8")
+    assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("grpo_len_threshold/") for k in m) for m in run.steps.values())
     assert not any(k.startswith("lead/") for m in run.steps.values() for k in m)
 
