@@ -540,7 +540,10 @@ def test_summary_has_level_breakdown_per_problem_table_and_run_provenance(tiny, 
 def test_hub_id_offline_fails_fast_with_one_line(tiny, tmp_path, capsys, monkeypatch):
     import time
 
+    from huggingface_hub import constants
+
     monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as with HF_HUB_OFFLINE=1, whatever the caller's setting
     start = time.monotonic()
     assert _eval(tiny, tmp_path / "out", "--max-tokens", "4", model="some-org/some-model") == 2
     assert time.monotonic() - start < 10
