@@ -227,3 +227,12 @@ def test_hfcpu_server_batches_requests_and_honours_sampling(cpu_cache):
     assert info["requests"] == 9 and info["largest_batch"] == 6
     with pytest.raises(KeyError, match="unknown names"):
         server.load_weights({"not.a.weight": torch.zeros(1)})
+
+    # verl's top_k=-1 means no top-k even when the model's own generation_config sets one.
+    server.model.generation_config.top_k = 1
+
+    async def unrestricted():
+        torch.manual_seed(0)
+        return await asyncio.gather(*(server.generate(ids, dict(sample), f"u{i}") for i in range(6)))
+
+    assert len({tuple(o.token_ids) for o in asyncio.run(unrestricted())}) > 1

@@ -174,7 +174,9 @@ class HFCPUServer:
         gen = GenerationConfig(
             max_new_tokens=max_tokens, min_new_tokens=0, do_sample=not greedy,
             temperature=None if greedy else temperature, top_p=None if greedy else params["top_p"],
-            top_k=None if greedy or params["top_k"] <= 0 else params["top_k"],
+            # 0, not None: generate() fills unset values from the model's generation_config (many
+            # models ship a top_k), and verl's top_k=-1 means no top-k at all.
+            top_k=None if greedy else max(params["top_k"], 0),
             repetition_penalty=params["repetition_penalty"], eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
             return_dict_in_generate=True, output_logits=params["logprobs"])
         with self._lock:
