@@ -157,8 +157,9 @@ def group_median(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torc
     xs, gs = (x, gid) if mask is None else (x[mask], gid[mask])
     order = torch.argsort(xs, stable=True)
     xs, gs = xs.index_select(0, order), gs.index_select(0, order)
-    order = torch.argsort(gs, stable=True)
-    xs, gs = xs.index_select(0, order), gs.index_select(0, order)
+    if num_groups > 1:
+        order = torch.argsort(gs, stable=True)
+        xs, gs = xs.index_select(0, order), gs.index_select(0, order)
     counts = group_count(gs, num_groups, dtype=torch.long)
     starts = torch.cumsum(counts, 0) - counts
     last = max(xs.numel() - 1, 0)

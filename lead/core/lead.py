@@ -59,6 +59,10 @@ WHITEN_WEIGHTINGS = ("token", "sequence")
 # stay comparable, and upper_only gets its own.
 LSTAR_MODE_CODES = {"max_asym": 0.0, "max_sym": 1.0, "upper_only": 2.0}
 
+# The statistics returned by psi_statistics, each for correctness then efficiency.
+PSI_KEYS = ("mu_corr", "mu_eff", "sigma_corr", "sigma_eff", "cv_corr", "cv_eff", "cv_corr_norm", "cv_eff_norm",
+            "potential_corr", "potential_eff", "D_corr", "D_eff", "target_w_corr", "target_w_eff")
+
 
 @dataclass
 class LeadConfig(MethodConfig):
@@ -253,13 +257,8 @@ def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Ten
     potential = torch.stack([1.0 - mu[0].clamp(0.0, 1.0), 1.0 - (mu[1].clamp(-1.0, 1.0) + 1.0) / 2.0]) ** cfg.alpha
     d = cv_norm * potential
     target = d / (d.sum() + eps)
-    (mu_c, mu_e), (sigma_c, sigma_e), (cv_c, cv_e) = mu.unbind(), sigma.unbind(), cv.unbind()
-    return {
-        "mu_corr": mu_c, "sigma_corr": sigma_c, "mu_eff": mu_e, "sigma_eff": sigma_e,
-        "cv_corr": cv_c, "cv_eff": cv_e, "cv_corr_norm": cv_norm[0], "cv_eff_norm": cv_norm[1],
-        "potential_corr": potential[0], "potential_eff": potential[1], "D_corr": d[0], "D_eff": d[1],
-        "target_w_corr": target[0], "target_w_eff": target[1],
-    }
+    table = torch.stack([mu, sigma, cv, cv_norm, potential, d, target])
+    return dict(zip(PSI_KEYS, table.reshape(-1).unbind()))
 
 
 class LeadController:

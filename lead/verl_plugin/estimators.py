@@ -57,8 +57,10 @@ class MethodStore:
     def get(self, name: str, block: Mapping[str, Any]) -> Any:
         """The instance of ``name`` configured by ``block``. A changed configuration (e.g. a
         resumed run with new knobs) rebuilds the method but keeps its state."""
-        cfg = get_method(name).config_cls.from_mapping(block)
         current = self.methods.get(name)
+        # The instance knows its config class; the registry lookup rescans the methods package.
+        config_cls = get_method(name).config_cls if current is None else type(current.config)
+        cfg = config_cls.from_mapping(block)
         if current is None or current.config != cfg:
             fresh = build_method(name, cfg)
             if current is not None:
