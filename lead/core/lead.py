@@ -333,14 +333,15 @@ def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token"
     return centred * torch.rsqrt(var + eps)
 
 
-def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """mean, min and max of ``x[mask]``, each 0 when nothing is selected (the release's convention)."""
-    n = mask.sum()
-    some = n > 0
-    mean = (x * mask).sum() / n.clamp_min(1)
-    low = torch.where(mask, x, float("inf")).min()
-    high = torch.where(mask, x, float("-inf")).max()
-    return torch.where(some, mean, 0.0), torch.where(some, low, 0.0), torch.where(some, high, 0.0)
+def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
+    """How many values ``mask`` selects, and their mean, median (of the two middle values for an
+    even count), min and max; all 0 when nothing is selected (the release's convention)."""
+    picked = x[mask]
+    n = picked.numel()
+    if n == 0:
+        return 0, [x.new_zeros(())] * 4
+    ordered = picked.sort().values
+    return n, [(x * mask).sum() / n, 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]), ordered[0], ordered[-1]]
 
 
 def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig,
@@ -388,38 +389,38 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     var_e = group_var(r_eff, correct_ids, slots, count=k_all, mean=mean_e)[:num_groups]
     moments = torch.stack([mean_c, mean_e[:num_groups]], 1), torch.stack([var_c, var_e], 1)
     psi = psi_statistics(s, r_eff, correct, gid, num_groups, cfg, counts=torch.stack([n, k], 1), moments=moments)
-    tau_c, tau_e = torch.stack([psi["target_w_corr"], psi["target_w_eff"]]).tolist()
+    tau_c, tau_e, num_correct = torch.stack([psi["target_w_corr"], psi["target_w_eff"], k.sum()]).tolist()
     lam_c, lam_e = controller.update(tau_c, tau_e, cfg)
 
     total = ro.total_length if cfg.whiten_weighting == "token" else None
     adv = whiten(lam_c * adv_c + lam_e * adv_e, length, cfg.whiten_weighting, cfg.whiten_eps, total)
 
-    num, num_correct = length.numel(), k.sum()
+    num = length.numel()
     solved = k > 0
     solvable = lstar < cfg.bmax
-    lstar_mean, lstar_min, lstar_max = _masked_summary(lstar, solvable)
-    any_correct = num_correct > 0
-    tensors = {
+    num_solvable, lstar_solvable = _masked_summary(lstar, solvable)
+    if num_correct:
+        r_correct = [r_correct_sums[:num_groups].sum() / num_correct, group_min(r_eff, correct_ids, slots)[:num_groups].min(),
+                     group_max(r_eff, correct_ids, slots)[:num_groups].max(),
+                     group_sum(length, correct_ids, slots)[:num_groups].sum() / num_correct]
+    else:
+        r_correct = [s.new_zeros(())] * 4
+    tensors = dict(zip(("lstar_mean_solvable", "lstar_median_solvable", "lstar_min_solvable", "lstar_max_solvable",
+                        "r_eff_mean_correct", "r_eff_min_correct", "r_eff_max_correct", "resp_len_mean_correct"),
+                       lstar_solvable + r_correct))
+    tensors.update({
         "lstar_mean": lstar.mean(),
-        "lstar_mean_solvable": lstar_mean,
-        "lstar_median_solvable": group_median(lstar, torch.zeros(num_groups, dtype=torch.long, device=gid.device), 1, solvable)[0],
-        "lstar_min_solvable": lstar_min,
-        "lstar_max_solvable": lstar_max,
-        "num_solvable_prompts": solvable.sum(),
         "num_unsolved_prompts": (~solved).sum(),
         "num_clamped_prompts": (solved & ~solvable).sum(),
-        "accuracy_batch": num_correct / num,
         "r_eff_mean": r_sums.sum() / num,
-        "r_eff_mean_correct": r_correct_sums[:num_groups].sum() / num_correct.clamp_min(1),
-        "r_eff_min_correct": torch.where(any_correct, group_min(r_eff, correct_ids, slots)[:num_groups].min(), 0.0),
-        "r_eff_max_correct": torch.where(any_correct, group_max(r_eff, correct_ids, slots)[:num_groups].max(), 0.0),
-        "resp_len_mean": s.new_tensor(ro.total_length / num),
-        "resp_len_mean_correct": group_sum(length, correct_ids, slots)[:num_groups].sum() / num_correct.clamp_min(1),
         **psi,
-    }
+    })
     values = torch.stack([t.to(torch.float64) for t in tensors.values()]).tolist()
     metrics = {f"lead/{k}": v for k, v in zip(tensors, values)}
     metrics.update({
+        "lead/num_solvable_prompts": float(num_solvable),
+        "lead/accuracy_batch": num_correct / num,
+        "lead/resp_len_mean": ro.total_length / num,
         "lead/step": float(controller.step),
         "lead/lstar_mode": LSTAR_MODE_CODES[cfg.lstar_mode],
         "lead/w_corr": lam_c,
