@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 
 from lead.core.groups import (
     group_count,
+    group_deviations,
     group_index,
     group_max,
     group_mean,
     group_median,
     group_min,
+    group_sum,
     group_var,
     group_zscore,
+    member_ids,
 )
 
 
@@ -66,6 +69,36 @@ def test_zscore_matches_verl_grpo_definition(data):
         else:
             want = (x[i] - members.mean()) / (members.std() + 1e-6)
         assert got[i].item() == pytest.approx(want.item(), rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(grouped())
+def test_member_ids_select_like_the_mask(data):
+    x, gid, num_groups, mask = data
+    ids, slots = member_ids(gid, num_groups, mask), num_groups + 1
+    assert torch.equal(group_count(ids, slots)[:num_groups], group_count(gid, num_groups, mask))
+    assert torch.equal(group_sum(x, ids, slots)[:num_groups], group_sum(x, gid, num_groups, mask))
+    assert torch.equal(group_min(x, ids, slots)[:num_groups], group_min(x, gid, num_groups, mask))
+    assert torch.equal(group_max(x, ids, slots)[:num_groups], group_max(x, gid, num_groups, mask))
+    assert torch.equal(group_median(x, ids, slots)[:num_groups], group_median(x, gid, num_groups, mask))
+
+
+@settings(max_examples=100, deadline=None)
+@given(grouped())
+def test_deviations_keep_the_member_of_a_group_of_one(data):
+    x, gid, num_groups, _ = data
+    d, mean, sq = group_deviations(x, gid, num_groups)
+    for g in range(num_groups):
+        members = x[gid == g]
+        if len(members) == 0:
+            assert mean[g].item() == 0 and sq[g].item() == 0
+            continue
+        assert mean[g].item() == pytest.approx(members.mean().item(), abs=1e-9)
+        if len(members) == 1:
+            assert d[gid == g].item() == members.item() and sq[g].item() == 0
+        else:
+            assert torch.allclose(d[gid == g], members - members.mean(), atol=1e-9)
+            assert sq[g].item() == pytest.approx(((members - members.mean()) ** 2).sum().item(), abs=1e-6)
 
 
 def test_group_index_accepts_strings_ints_and_tensors():

@@ -5,6 +5,12 @@ group id per sequence (``gid`` in ``[0, G)``), never on Python lists of rollouts
 below are the only place where grouped reductions are written; they use ``index_add_`` /
 ``scatter_reduce_`` so the cost is O(N) whatever the number of groups.
 
+Every operation on an ``[N]`` tensor that PyTorch splits over threads waits for all of them, which
+on a busy machine costs milliseconds whatever the size; so the reductions use the kernels that run
+in one pass on the calling thread (one-dimensional ``index_add_``, ``index_select``,
+``scatter_reduce_``) and leave elementwise work to the callers, and a mask used by several
+reductions is applied once, with :func:`member_ids`.
+
 Conventions shared by all helpers:
 
 * ``x`` is ``[N]`` or ``[N, k]``: ``k`` statistics side by side (e.g. two rewards) cost the
@@ -14,6 +20,8 @@ Conventions shared by all helpers:
   NaN, and the caller decides what an empty group means by looking at :func:`group_count`.
 * ``count`` (optional): the :func:`group_count` for the same ``mask``, when the caller has it
   already, so it is not recomputed.
+* ``ids`` in ``[0, G]`` from :func:`member_ids`, reduced over ``G + 1`` groups, select members
+  like a mask: the last group holds the others and is dropped.
 * Statistics are computed in the dtype of ``x``; callers pass float64 when they need headroom.
 """
 
@@ -65,14 +73,35 @@ def group_count(gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = 
                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Number of (selected) members per group, ``[G]`` (``[G, k]`` for a ``[N, k]`` mask)."""
     if mask is None:
-        return torch.bincount(gid, minlength=num_groups).to(dtype)
+        # bincount scans its input for the range first: three passes where this is one.
+        ones = torch.ones((), dtype=dtype, device=gid.device).expand(gid.shape[0])
+        return torch.zeros(num_groups, dtype=dtype, device=gid.device).index_add_(0, gid, ones)
     return group_sum(mask.to(dtype), gid, num_groups)
 
 
 def group_sum(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Sum of ``x`` over the (selected) members of each group, ``[G]`` or ``[G, k]``."""
     out = torch.zeros((num_groups, *x.shape[1:]), dtype=x.dtype, device=x.device)
-    return out.index_add_(0, gid, _selected(x, mask))
+    src = _selected(x, mask)
+    if src.ndim == 1:
+        return out.index_add_(0, gid, src)
+    # A 2-D index_add_ becomes a threaded scatter; one 1-D pass per column stays on this thread.
+    for col in range(src.shape[1]):
+        out[:, col].index_add_(0, gid, src[:, col])
+    return out
+
+
+def member_ids(gid: torch.Tensor, num_groups: int, mask: torch.Tensor) -> torch.Tensor:
+    """``gid`` where ``mask`` holds, else ``num_groups``: with these ids, any reduction over
+    ``num_groups + 1`` groups followed by ``[:num_groups]`` gives the statistic of the selected
+    members, the last group collecting the others."""
+    return torch.where(mask, gid, num_groups)
+
+
+def per_member(t: torch.Tensor, gid: torch.Tensor) -> torch.Tensor:
+    """Per-group values ``t`` (``[G]`` or ``[G, k]``) repeated for each member, ``[N]`` or
+    ``[N, k]``: ``t[gid]`` as one pass on the calling thread (advanced indexing is threaded)."""
+    return t.index_select(0, gid)
 
 
 def _count_for(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None,
@@ -99,7 +128,7 @@ def group_var(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.T
     count = _count_for(x, gid, num_groups, mask, count)
     if mean is None:
         mean = group_sum(x, gid, num_groups, mask) / count.clamp_min(1)
-    sq = group_sum((x - mean[gid]) ** 2, gid, num_groups, mask)
+    sq = group_sum((x - per_member(mean, gid)) ** 2, gid, num_groups, mask)
     dof = count - (1 if unbiased else 0)
     return torch.where(dof > 0, sq / dof.clamp_min(1), 0.0)
 
@@ -113,7 +142,9 @@ def group_min(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.T
 
 def group_max(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Maximum per group, ``[G]``; ``-inf`` for a group with no selected member."""
-    return -group_min(-x, gid, num_groups, mask)
+    out = torch.full((num_groups,), float("-inf"), dtype=x.dtype, device=x.device)
+    vals = x if mask is None else torch.where(mask, x, float("-inf"))
+    return out.scatter_reduce_(0, gid, vals, reduce="amax", include_self=True)
 
 
 def group_median(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -123,21 +154,45 @@ def group_median(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torc
     Sorting by value and then stably by group lays each group out contiguously in ascending
     order, so the middle elements are found by offset arithmetic instead of a loop over groups.
     """
-    keep = torch.ones_like(gid, dtype=torch.bool) if mask is None else mask
-    xs, gs = x[keep], gid[keep]
+    xs, gs = (x, gid) if mask is None else (x[mask], gid[mask])
     order = torch.argsort(xs, stable=True)
-    xs, gs = xs[order], gs[order]
-    order = torch.argsort(gs, stable=True)
-    xs, gs = xs[order], gs[order]
-    counts = torch.bincount(gs, minlength=num_groups)
+    xs, gs = xs.index_select(0, order), gs.index_select(0, order)
+    if num_groups > 1:
+        order = torch.argsort(gs, stable=True)
+        xs, gs = xs.index_select(0, order), gs.index_select(0, order)
+    counts = group_count(gs, num_groups, dtype=torch.long)
     starts = torch.cumsum(counts, 0) - counts
     last = max(xs.numel() - 1, 0)
     lo = (starts + (counts - 1).clamp_min(0) // 2).clamp(max=last)
     hi = (starts + counts // 2).clamp(max=last)
     if xs.numel() == 0:
         return torch.zeros(num_groups, dtype=x.dtype, device=x.device)
-    med = 0.5 * (xs[lo] + xs[hi])
+    med = 0.5 * (xs.index_select(0, lo) + xs.index_select(0, hi))
     return torch.where(counts > 0, med, torch.zeros_like(med))
+
+
+def group_deviations(x: torch.Tensor, gid: torch.Tensor, num_groups: int, count: torch.Tensor | None = None,
+                     sums: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Deviations from the group means and the statistics behind them, ``(d, mean, sq)``.
+
+    ``d_i = x_i - mean_g`` (``[N]`` or ``[N, k]``), except in a group of one, whose member keeps
+    ``d_i = x_i`` (verl's GRPO uses mean 0 there); ``mean_g = sum_i x_i / n_g`` (``[G]`` or
+    ``[G, k]``, 0 for an empty group); ``sq_g = sum_i (x_i - mean_g)^2``, 0 in a group of fewer
+    than two. ``count``: the group sizes; ``sums``: the :func:`group_sum` of ``x``.
+    """
+    count = _like(group_count(gid, num_groups, dtype=x.dtype) if count is None else count, x)
+    mean = (group_sum(x, gid, num_groups) if sums is None else sums) / count.clamp_min(1)
+    several = count > 1
+    d = x - per_member(torch.where(several, mean, 0.0), gid)
+    sq = torch.where(several, group_sum(d ** 2, gid, num_groups), 0.0)
+    return d, mean, sq
+
+
+def zscore_scale(sq: torch.Tensor, count: torch.Tensor, eps: float) -> torch.Tensor:
+    """The divisor of :func:`group_zscore` per group: ``std_g + eps`` with ``std_g`` the unbiased
+    standard deviation ``sqrt(sq_g / (n_g - 1))``, and ``1 + eps`` for a group of one."""
+    count = _like(count, sq)
+    return torch.where(count > 1, (sq / (count - 1).clamp_min(1)).sqrt() + eps, 1.0 + eps)
 
 
 def group_zscore(x: torch.Tensor, gid: torch.Tensor, num_groups: int, eps: float = 1e-6,
@@ -148,12 +203,8 @@ def group_zscore(x: torch.Tensor, gid: torch.Tensor, num_groups: int, eps: float
     of size 1 uses mean 0 and std 1 (so its member keeps its raw value), also as verl does.
     With ``scale_by_std=False`` only the mean is removed (Dr.GRPO). ``count``: the group sizes.
     """
-    count = _like(group_count(gid, num_groups, dtype=x.dtype) if count is None else count, x)
-    mean = group_sum(x, gid, num_groups) / count.clamp_min(1)
-    single = (count <= 1)[gid]
-    centred = torch.where(single, x, x - mean[gid])
+    count = group_count(gid, num_groups, dtype=x.dtype) if count is None else count
+    d, _, sq = group_deviations(x, gid, num_groups, count)
     if not scale_by_std:
-        return centred
-    sq = group_sum(centred ** 2, gid, num_groups)
-    std = torch.where(count > 1, sq / (count - 1).clamp_min(1), 0.0).sqrt()
-    return torch.where(single, x / (1.0 + eps), centred / (std[gid] + eps))
+        return d
+    return d / per_member(zscore_scale(sq, count, eps), gid)

@@ -36,11 +36,16 @@ import torch
 from lead.core.config import MethodConfig
 from lead.core.groups import (
     group_count,
+    group_deviations,
+    group_max,
     group_mean,
     group_median,
     group_min,
+    group_sum,
     group_var,
-    group_zscore,
+    member_ids,
+    per_member,
+    zscore_scale,
 )
 from lead.core.registry import RolloutBatch, register_method
 from lead.core.rollouts import prepare
@@ -53,6 +58,10 @@ WHITEN_WEIGHTINGS = ("token", "sequence")
 # for max_asym and 1.0 for both other modes; max_sym and max_asym keep their codes so dashboards
 # stay comparable, and upper_only gets its own.
 LSTAR_MODE_CODES = {"max_asym": 0.0, "max_sym": 1.0, "upper_only": 2.0}
+
+# The statistics returned by psi_statistics, each for correctness then efficiency.
+PSI_KEYS = ("mu_corr", "mu_eff", "sigma_corr", "sigma_eff", "cv_corr", "cv_eff", "cv_corr_norm", "cv_eff_norm",
+            "potential_corr", "potential_eff", "D_corr", "D_eff", "target_w_corr", "target_w_eff")
 
 
 @dataclass
@@ -140,7 +149,8 @@ class LeadConfig(MethodConfig):
 
 
 def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                   cfg: LeadConfig, correct_count: torch.Tensor | None = None) -> torch.Tensor:
+                   cfg: LeadConfig, correct_count: torch.Tensor | None = None,
+                   correct_ids: torch.Tensor | None = None) -> torch.Tensor:
     r"""Per-prompt target length ``L*``, ``[G]``.
 
     .. math:: L^*_q = \mathrm{clamp}(\mathrm{agg}_q,\ \texttt{lstar\_floor},\ \texttt{bmax})
@@ -148,17 +158,20 @@ def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tens
     ``agg`` is the mean / min / median of the correct lengths of ``q`` (``mean_correct``,
     ``min_correct``, ``median_correct``), or the mean of all its lengths (``mean_all``). A prompt
     with no correct rollout gets ``bmax``, except under ``mean_all``, which never falls back.
-    ``correct_count``: the number of correct rollouts per prompt, when the caller has it.
+    ``correct_count``: the number of correct rollouts per prompt, and ``correct_ids``: the
+    :func:`~lead.core.groups.member_ids` of ``correct``, when the caller has them.
     """
     if cfg.aggregator == "mean_all":
         return group_mean(lengths, gid, num_groups).clamp(max=cfg.bmax).clamp(min=cfg.lstar_floor)
-    count = group_count(gid, num_groups, correct, dtype=lengths.dtype) if correct_count is None else correct_count
+    ids = member_ids(gid, num_groups, correct) if correct_ids is None else correct_ids
+    slots = num_groups + 1
+    count = group_count(ids, slots, dtype=lengths.dtype)[:num_groups] if correct_count is None else correct_count
     if cfg.aggregator == "min_correct":
-        raw = group_min(lengths, gid, num_groups, correct)
+        raw = group_min(lengths, ids, slots)[:num_groups]
     elif cfg.aggregator == "median_correct":
-        raw = group_median(lengths, gid, num_groups, correct)
+        raw = group_median(lengths, ids, slots)[:num_groups]
     else:
-        raw = group_mean(lengths, gid, num_groups, correct, count=count)
+        raw = group_sum(lengths, ids, slots)[:num_groups] / count.clamp_min(1)
     lstar = raw.clamp(max=cfg.bmax).clamp(min=cfg.lstar_floor)
     return torch.where(count > 0, lstar, torch.full_like(lstar, cfg.bmax))
 
@@ -182,31 +195,32 @@ def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torc
 
 
 def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                    cfg: LeadConfig, correct_count: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                    cfg: LeadConfig, correct_count: torch.Tensor | None = None,
+                    correct_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Target lengths ``L*`` (``[G]``) and efficiency rewards (``[N]``) of a batch: the
     :func:`target_lengths` / :func:`efficiency_rewards` pipeline, with the rewards of prompts no
-    rollout solved set to 0 when ``zero_unsolved_efficiency`` is on. ``correct_count``: the
-    number of correct rollouts per prompt, when the caller has it."""
+    rollout solved set to 0 when ``zero_unsolved_efficiency`` is on. ``correct_count`` and
+    ``correct_ids``: as in :func:`target_lengths`, when the caller has them."""
+    if correct_ids is None:
+        correct_ids = member_ids(gid, num_groups, correct)
     if correct_count is None:
-        correct_count = group_count(gid, num_groups, correct, dtype=lengths.dtype)
-    lstar = target_lengths(lengths, correct, gid, num_groups, cfg, correct_count)
-    r_eff = efficiency_rewards(lengths, correct, lstar[gid], cfg)
+        correct_count = group_count(correct_ids, num_groups + 1, dtype=lengths.dtype)[:num_groups]
+    lstar = target_lengths(lengths, correct, gid, num_groups, cfg, correct_count, correct_ids)
+    r_eff = efficiency_rewards(lengths, correct, per_member(lstar, gid), cfg)
     if cfg.zero_unsolved_efficiency:
-        r_eff = torch.where((correct_count > 0)[gid], r_eff, 0.0)
+        r_eff = torch.where(per_member(correct_count > 0, gid), r_eff, 0.0)
     return lstar, r_eff
 
 
-def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor,
-                          count: torch.Tensor, sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per column of ``x`` (``[N, k]``, members selected by ``mask``, ``count`` members per group
-    ``[G, k]``): the prompt-weighted mean and law-of-total-variance std over the groups with a
-    selected member, ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``;
+def _total_variance_stats(means: torch.Tensor, variances: torch.Tensor, count: torch.Tensor,
+                          sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per column of the per-group ``means`` and population ``variances`` (``[G, k]``, ``count``
+    members per group): the prompt-weighted mean and law-of-total-variance std over the groups
+    with a member, ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``;
     (0, 0) for a column without any. Both ``[k]``."""
-    present = (count > 0).to(x.dtype)
+    present = (count > 0).to(means.dtype)
     groups = present.sum(0)
     weight = present / groups.clamp_min(1)
-    means = group_mean(x, gid, num_groups, mask, count=count)
-    variances = group_var(x, gid, num_groups, mask, count=count, mean=means)
     mu = (weight * means).sum(0)
     sigma = ((weight * variances).sum(0) + (weight * (means - mu) ** 2).sum(0) + sigma_eps).sqrt()
     some = groups > 0
@@ -214,7 +228,8 @@ def _total_variance_stats(x: torch.Tensor, gid: torch.Tensor, num_groups: int, m
 
 
 def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                   num_groups: int, cfg: LeadConfig, counts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                   num_groups: int, cfg: LeadConfig, counts: torch.Tensor | None = None,
+                   moments: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     r"""Potential-Scaled Instability of both rewards, and the controller's targets.
 
     Correctness uses every rollout (the scores, or their indicator with ``indicator_stats``),
@@ -222,27 +237,28 @@ def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Ten
     ``CV_k = sigma_k / (|mu_k| + eps)``, ``CVn_k = CV_k / (CV_c + CV_e + eps)``,
     ``P_c = (1 - clip(mu_c, 0, 1))^alpha``, ``P_e = (1 - (clip(mu_e, -1, 1) + 1) / 2)^alpha``,
     ``D_k = CVn_k P_k`` and the targets ``tau_k = D_k / (D_c + D_e + eps)``. ``counts``: the
-    rollouts and the correct rollouts per prompt, ``[G, 2]``, when the caller has them.
+    rollouts and the correct rollouts per prompt, ``[G, 2]``, and ``moments``: the per-prompt
+    means and population variances of both rewards over those members, ``([G, 2], [G, 2])``,
+    when the caller has them.
     """
     eps = cfg.epsilon
-    corr = correct.to(scores.dtype) if cfg.indicator_stats else scores
-    mask = torch.stack([torch.ones_like(correct), correct], 1)
-    if counts is None:
-        counts = group_count(gid, num_groups, mask, dtype=scores.dtype)
-    mu, sigma = _total_variance_stats(torch.stack([corr, r_eff], 1), gid, num_groups, mask, counts, cfg.sigma_eps)
+    if counts is None or moments is None:
+        mask = torch.stack([torch.ones_like(correct), correct], 1)
+        if counts is None:
+            counts = group_count(gid, num_groups, mask, dtype=scores.dtype)
+        if moments is None:
+            x = torch.stack([correct.to(scores.dtype) if cfg.indicator_stats else scores, r_eff], 1)
+            means = group_mean(x, gid, num_groups, mask, count=counts)
+            moments = means, group_var(x, gid, num_groups, mask, count=counts, mean=means)
+    mu, sigma = _total_variance_stats(*moments, counts, cfg.sigma_eps)
     cv = sigma / (mu.abs() + eps)
     cv_sum = cv.sum() + eps
     cv_norm = cv / cv_sum
     potential = torch.stack([1.0 - mu[0].clamp(0.0, 1.0), 1.0 - (mu[1].clamp(-1.0, 1.0) + 1.0) / 2.0]) ** cfg.alpha
     d = cv_norm * potential
     target = d / (d.sum() + eps)
-    (mu_c, mu_e), (sigma_c, sigma_e), (cv_c, cv_e) = mu.unbind(), sigma.unbind(), cv.unbind()
-    return {
-        "mu_corr": mu_c, "sigma_corr": sigma_c, "mu_eff": mu_e, "sigma_eff": sigma_e,
-        "cv_corr": cv_c, "cv_eff": cv_e, "cv_corr_norm": cv_norm[0], "cv_eff_norm": cv_norm[1],
-        "potential_corr": potential[0], "potential_eff": potential[1], "D_corr": d[0], "D_eff": d[1],
-        "target_w_corr": target[0], "target_w_eff": target[1],
-    }
+    table = torch.stack([mu, sigma, cv, cv_norm, potential, d, target])
+    return dict(zip(PSI_KEYS, table.reshape(-1).unbind()))
 
 
 class LeadController:
@@ -295,33 +311,37 @@ class LeadController:
         self.step = int(state["step"])
 
 
-def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token", eps: float = 1e-8) -> torch.Tensor:
+def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token", eps: float = 1e-8,
+           total: float | None = None) -> torch.Tensor:
     r"""Whiten per-sequence values as if they were broadcast over each response's tokens.
 
     ``token``: with weights ``w_i = l_i`` and ``T = sum l_i``,
     ``mean = sum w_i x_i / T``, ``var = sum w_i (x_i - mean)^2 / (T - 1)`` (verl's ``masked_whiten``
     over the response mask, without materialising ``[N, L]``); ``sequence``: ``w_i = 1`` for every
     non-empty response. Returns ``(x - mean) / sqrt(var + eps)``; with fewer than two weighted units
-    the variance is taken as 0.
+    the variance is taken as 0. ``total``: ``T``, when the caller has it.
     """
     weights = lengths.to(values.dtype) if weighting == "token" else (lengths > 0).to(values.dtype)
-    total = weights.sum()
-    if float(total) <= 0:
+    if total is None:
+        total = float(weights.sum())
+    if total <= 0:
         raise ValueError("cannot whiten advantages: every response in the batch is empty")
     mean = (weights * values).sum() / total
-    sq = (weights * (values - mean) ** 2).sum()
-    var = sq / (total - 1) if float(total) > 1 else torch.zeros_like(sq)
-    return (values - mean) * torch.rsqrt(var + eps)
+    centred = values - mean
+    sq = (weights * centred ** 2).sum()
+    var = sq / (total - 1) if total > 1 else torch.zeros_like(sq)
+    return centred * torch.rsqrt(var + eps)
 
 
-def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """mean, min and max of ``x[mask]``, each 0 when nothing is selected (the release's convention)."""
-    n = mask.sum()
-    some = n > 0
-    mean = (x * mask).sum() / n.clamp_min(1)
-    low = torch.where(mask, x, float("inf")).min()
-    high = torch.where(mask, x, float("-inf")).max()
-    return torch.where(some, mean, 0.0), torch.where(some, low, 0.0), torch.where(some, high, 0.0)
+def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[int, list[torch.Tensor]]:
+    """How many values ``mask`` selects, and their mean, median (of the two middle values for an
+    even count), min and max; all 0 when nothing is selected (the release's convention)."""
+    picked = x[mask]
+    n = picked.numel()
+    if n == 0:
+        return 0, [x.new_zeros(())] * 4
+    ordered = picked.sort().values
+    return n, [(x * mask).sum() / n, 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]), ordered[0], ordered[-1]]
 
 
 def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig,
@@ -340,48 +360,67 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     broadcast it with ``adv[:, None] * response_mask``.
     """
     ro = prepare(RolloutBatch(scores, lengths, group_ids), cfg.correct_threshold, "lead")
-    c, length, correct, gid, num_groups = ro.scores, ro.lengths, ro.correct, ro.gid, ro.num_groups
-    # Both rewards go through each grouped reduction side by side (column 0 correctness,
-    # column 1 efficiency): every reduction is a pass over the batch.
-    counts = group_count(gid, num_groups, torch.stack([torch.ones_like(correct), correct], 1), dtype=c.dtype)
-    lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg, correct_count=counts[:, 1])
-    adv_ce = group_zscore(torch.stack([c, r_eff], 1), gid, num_groups, eps=cfg.group_std_eps, count=counts[:, 0])
-    psi = psi_statistics(c, r_eff, correct, gid, num_groups, cfg, counts=counts)
-    tau_c, tau_e, total_length = torch.stack([psi["target_w_corr"], psi["target_w_eff"], length.sum()]).tolist()
-    if total_length <= 0:
-        raise ValueError(f"lead: all {length.numel()} responses of the batch are empty (response mask all zero); "
+    if ro.total_length <= 0:
+        raise ValueError(f"lead: all {ro.lengths.numel()} responses of the batch are empty (response mask all zero); "
                          "nothing was updated")
+    s, length, correct, gid, num_groups, n = ro.scores, ro.lengths, ro.correct, ro.gid, ro.num_groups, ro.counts
+    # Cost follows the number of passes over [N] vectors, not their size: the correct rollouts are
+    # selected once (correct_ids, reduced over one extra group), every per-prompt statistic is
+    # reduced from values already at hand, and each metric comes from a per-prompt sum.
+    correct_ids, slots = member_ids(gid, num_groups, correct), num_groups + 1
+    k_all = group_count(correct_ids, slots, dtype=s.dtype)
+    k = k_all[:num_groups]
+    lstar, r_eff = lead_efficiency(length, correct, gid, num_groups, cfg, correct_count=k, correct_ids=correct_ids)
+    r_sums = group_sum(r_eff, gid, num_groups)
+    d_c, mean_c, sq_c = group_deviations(s, gid, num_groups, n, sums=ro.score_sums)
+    d_e, _, sq_e = group_deviations(r_eff, gid, num_groups, n, sums=r_sums)
+    scale = zscore_scale(torch.stack([sq_c, sq_e], 1), n, cfg.group_std_eps)
+    adv_c, adv_e = d_c / per_member(scale[:, 0], gid), d_e / per_member(scale[:, 1], gid)
+
+    # The controller's statistics: correctness over every rollout (the z-score's own moments
+    # unless indicator_stats), efficiency over the correct ones.
+    if cfg.indicator_stats:
+        mean_c = group_mean(ro.c, gid, num_groups, count=n)
+        var_c = group_var(ro.c, gid, num_groups, count=n, mean=mean_c)
+    else:
+        var_c = sq_c / n
+    r_correct_sums = group_sum(r_eff, correct_ids, slots)
+    mean_e = r_correct_sums / k_all.clamp_min(1)
+    var_e = group_var(r_eff, correct_ids, slots, count=k_all, mean=mean_e)[:num_groups]
+    moments = torch.stack([mean_c, mean_e[:num_groups]], 1), torch.stack([var_c, var_e], 1)
+    psi = psi_statistics(s, r_eff, correct, gid, num_groups, cfg, counts=torch.stack([n, k], 1), moments=moments)
+    tau_c, tau_e, num_correct = torch.stack([psi["target_w_corr"], psi["target_w_eff"], k.sum()]).tolist()
     lam_c, lam_e = controller.update(tau_c, tau_e, cfg)
 
-    combined = lam_c * adv_ce[:, 0] + lam_e * adv_ce[:, 1]
-    adv = whiten(combined, length, cfg.whiten_weighting, cfg.whiten_eps)
+    total = ro.total_length if cfg.whiten_weighting == "token" else None
+    adv = whiten(lam_c * adv_c + lam_e * adv_e, length, cfg.whiten_weighting, cfg.whiten_eps, total)
 
-    solved = counts[:, 1] > 0
+    num = length.numel()
+    solved = k > 0
     solvable = lstar < cfg.bmax
-    lstar_mean, lstar_min, lstar_max = _masked_summary(lstar, solvable)
-    r_mean, r_min, r_max = _masked_summary(r_eff, correct)
-    len_mean_correct, _, _ = _masked_summary(length, correct)
-    tensors = {
+    num_solvable, lstar_solvable = _masked_summary(lstar, solvable)
+    if num_correct:
+        r_correct = [r_correct_sums[:num_groups].sum() / num_correct, group_min(r_eff, correct_ids, slots)[:num_groups].min(),
+                     group_max(r_eff, correct_ids, slots)[:num_groups].max(),
+                     group_sum(length, correct_ids, slots)[:num_groups].sum() / num_correct]
+    else:
+        r_correct = [s.new_zeros(())] * 4
+    tensors = dict(zip(("lstar_mean_solvable", "lstar_median_solvable", "lstar_min_solvable", "lstar_max_solvable",
+                        "r_eff_mean_correct", "r_eff_min_correct", "r_eff_max_correct", "resp_len_mean_correct"),
+                       lstar_solvable + r_correct))
+    tensors.update({
         "lstar_mean": lstar.mean(),
-        "lstar_mean_solvable": lstar_mean,
-        "lstar_median_solvable": group_median(lstar, torch.zeros(num_groups, dtype=torch.long, device=gid.device), 1, solvable)[0],
-        "lstar_min_solvable": lstar_min,
-        "lstar_max_solvable": lstar_max,
-        "num_solvable_prompts": solvable.sum(),
         "num_unsolved_prompts": (~solved).sum(),
         "num_clamped_prompts": (solved & ~solvable).sum(),
-        "accuracy_batch": ro.c.mean(),
-        "r_eff_mean": r_eff.mean(),
-        "r_eff_mean_correct": r_mean,
-        "r_eff_min_correct": r_min,
-        "r_eff_max_correct": r_max,
-        "resp_len_mean": length.mean(),
-        "resp_len_mean_correct": len_mean_correct,
+        "r_eff_mean": r_sums.sum() / num,
         **psi,
-    }
+    })
     values = torch.stack([t.to(torch.float64) for t in tensors.values()]).tolist()
     metrics = {f"lead/{k}": v for k, v in zip(tensors, values)}
     metrics.update({
+        "lead/num_solvable_prompts": float(num_solvable),
+        "lead/accuracy_batch": num_correct / num,
+        "lead/resp_len_mean": ro.total_length / num,
         "lead/step": float(controller.step),
         "lead/lstar_mode": LSTAR_MODE_CODES[cfg.lstar_mode],
         "lead/w_corr": lam_c,

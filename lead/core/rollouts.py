@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import torch
 
-from lead.core.groups import group_index
+from lead.core.groups import group_count, group_index, group_min, group_sum
 from lead.core.registry import RolloutBatch
 
 # Prompt ids named in an error message; the count is always given in full.
@@ -25,17 +26,26 @@ _NAMED_IDS = 8
 
 @dataclass
 class Rollouts:
-    """A validated batch: float64 ``scores`` and ``lengths``, ``correct`` (bool) and ``c``
-    (its 0/1 float), contiguous group ids ``gid`` in ``[0, num_groups)``, and the dtype the
-    advantages are returned in."""
+    """A validated batch: float64 ``scores`` and ``lengths``, ``correct`` (bool), contiguous
+    group ids ``gid`` in ``[0, num_groups)``, and the dtype the advantages are returned in; with
+    the per-prompt reductions every method starts from, ``[G]`` float64: ``counts`` (rollouts),
+    ``score_sums`` and ``length_sums``, and ``total_length``, the batch's token count."""
 
     scores: torch.Tensor
     lengths: torch.Tensor
     correct: torch.Tensor
-    c: torch.Tensor
     gid: torch.Tensor
     num_groups: int
     out_dtype: torch.dtype
+    counts: torch.Tensor
+    score_sums: torch.Tensor
+    length_sums: torch.Tensor
+    total_length: float
+
+    @cached_property
+    def c(self) -> torch.Tensor:
+        """``correct`` as 0/1 float64."""
+        return self.correct.to(torch.float64)
 
     def base_metrics(self) -> dict[str, torch.Tensor]:
         """Accuracy and response lengths of the batch (``resp_len_mean_correct`` is 0 when
@@ -88,10 +98,14 @@ def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollo
         raise ValueError(f"{method}: got {gid.shape[0]} group ids for {scores.shape[0]} rollouts")
     s = scores.to(torch.float64)
     length = lengths.to(torch.float64)
-    # Three reductions and one host sync decide that the batch is clean (a NaN or inf makes the
-    # sum, min or max non-finite); only a suspect batch pays for the row-by-row check.
-    total, shortest, longest = torch.stack([s.sum(), length.min(), length.max()]).tolist()
-    if not (math.isfinite(total) and shortest >= 0 and math.isfinite(longest)):
+    counts = group_count(gid, num_groups)
+    score_sums, length_sums = group_sum(s, gid, num_groups), group_sum(length, gid, num_groups)
+    # The per-prompt sums serve every method and decide, with one host sync, that the batch is
+    # clean (a NaN or inf makes its prompt's sum non-finite, a negative length the minimum
+    # negative); only a suspect batch pays for the row-by-row check.
+    total, total_length, shortest = torch.stack(
+        [score_sums.sum(), length_sums.sum(), group_min(length, gid, num_groups).min()]).tolist()
+    if not (math.isfinite(total) and shortest >= 0 and math.isfinite(total_length)):
         bad_score = ~torch.isfinite(s)
         if bool(bad_score.any()):
             _refuse_rows(method, bad_score, s, "a non-finite score", batch.group_ids)
@@ -99,6 +113,6 @@ def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollo
         if bool(bad_length.any()):
             _refuse_rows(method, bad_length, length, "a response length that is negative or not finite",
                          batch.group_ids)
-    correct = s > correct_threshold
     out_dtype = scores.dtype if scores.is_floating_point() else torch.float32
-    return Rollouts(s, length, correct, correct.to(torch.float64), gid, num_groups, out_dtype)
+    return Rollouts(s, length, s > correct_threshold, gid, num_groups, out_dtype, counts, score_sums, length_sums,
+                    total_length)

@@ -57,8 +57,10 @@ class MethodStore:
     def get(self, name: str, block: Mapping[str, Any]) -> Any:
         """The instance of ``name`` configured by ``block``. A changed configuration (e.g. a
         resumed run with new knobs) rebuilds the method but keeps its state."""
-        cfg = get_method(name).config_cls.from_mapping(block)
         current = self.methods.get(name)
+        # The instance knows its config class; the registry lookup rescans the methods package.
+        config_cls = get_method(name).config_cls if current is None else type(current.config)
+        cfg = config_cls.from_mapping(block)
         if current is None or current.config != cfg:
             fresh = build_method(name, cfg)
             if current is not None:
@@ -112,11 +114,10 @@ def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, respo
     # sum (what verl's own outcome estimators do) is the masked sum without another [B, L] pass.
     scores, lengths = token_level_rewards.sum(-1), response_mask.sum(-1)
     prompt_keys = STORE.take_prompt_keys(response_mask.shape[0])
-    real = lengths > 0
-    if bool(real.all()):
+    if bool(lengths.min() > 0):
         adv, metrics = method.advantages(RolloutBatch(scores, lengths, index, prompt_keys))
     else:
-        adv, metrics = _advantages_of_real_rows(name, method, scores, lengths, index, prompt_keys, real)
+        adv, metrics = _advantages_of_real_rows(name, method, scores, lengths, index, prompt_keys, lengths > 0)
     STORE.add_metrics(metrics)
     return adv.to(token_level_rewards.dtype).unsqueeze(-1) * response_mask
 
