@@ -9,7 +9,8 @@ user trains: Ray, ``TaskRunnerV1``, the ``lead_sync`` trainer, an FSDP2 actor on
   prompt text through unchanged (verl's agent loop always renders a chat template);
 * the same problems, in the same order, that the in-process loop draws for this seed
   (``rl_steps x prompts_per_step`` of them, ``data.shuffle=false``), in the project's parquet
-  schema (:func:`lead.data.prepare.verl_row`) with the lab's prompt text;
+  schema (:func:`lead.data.prepare.verl_row`) with the lab's prompt text, and the problem's key
+  as its subject;
 * the lab's reward (:mod:`lead.lab.reward`, graded by :func:`lead.lab.task.grade`) and every knob
   of the arm's method config as ``algorithm.<method>.<knob>`` overrides;
 * the lab's schedule: ``prompts_per_step`` prompts x ``group_size`` samples at temperature 1,
@@ -60,11 +61,11 @@ def export_data(cfg: LabConfig, seed: int, exclude: set[str], folder: Path) -> P
     problems = training_problems(random.Random(f"rl-{seed}"), cfg.task, cfg.rl_steps * cfg.prompts_per_step, exclude)
     rows = []
     for i, p in enumerate(problems):
+        # The subject holds the problem's key: the reward grades the response against the problem.
         row = verl_row(Problem(index=i, problem=prompt_text(p), answers=[str(p.answer)], level=str(p.k),
-                               subject="lab", uid=f"lab-{i}", unique_id=None), "train", DATA_SOURCE)
+                               subject=p.key, uid=f"lab-{i}", unique_id=None), "train", DATA_SOURCE)
         row["prompt"] = [{"content": prompt_text(p), "role": "user"}]
         row["ability"] = "lab"
-        row["extra_info"].update(lab_key=p.key, max_response_length=cfg.max_new_tokens)
         rows.append(row)
     path = folder / "train.parquet"
     write_parquet(rows, path)
@@ -118,6 +119,7 @@ def lead_train_overrides(cfg: LabConfig, seed: int, method: Any, model_dir: Path
         f"{actor}.use_kl_loss=false", f"{actor}.entropy_coeff=0", f"{actor}.loss_agg_mode=token-mean",
         f"{actor}.fsdp_config.dtype=float32", f"{actor}.data_loader_seed={seed}",
         "reward.custom_reward_function.path=pkg://lead.lab.reward", "reward.custom_reward_function.name=compute_score",
+        f"+reward.custom_reward_function.reward_kwargs.max_response_length={cfg.max_new_tokens}",
         *method_overrides(method),
         f"trainer.total_training_steps={cfg.rl_steps}", "trainer.total_epochs=1", f"trainer.save_freq={cfg.rl_steps}",
         "trainer.test_freq=-1", "trainer.val_before_train=false", "trainer.resume_mode=disable",
