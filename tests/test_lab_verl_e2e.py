@@ -1,13 +1,17 @@
 """`lead lab --trainer verl` end to end at a tiny scale: LEAD and GRPO trained in-process and through
 verl's real loop on the CPU (``lead-train device=cpu`` in a subprocess) from the same warm-up model,
-the final verl checkpoints merged and evaluated by the lab. The assertions hold whatever so short
+the final verl checkpoints (fp32 Hugging Face weights) evaluated by the lab. The assertions hold whatever so short
 a run learns.
 """
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+import torch
+from safetensors import safe_open
+from transformers import AutoModelForCausalLM
 
 from lead.cli import main
 from lead.lab.model import load
@@ -21,7 +25,7 @@ ARMS = ["lead", "lead (verl)", "grpo", "grpo (verl)"]
 @pytest.fixture(scope="module")
 def lab_verl_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("labverl")
-    assert main(["lab", "--trainer", "verl", "--preset", "test", "--sft-steps", "60", "--rl-steps", "1",
+    assert main(["lab", "--trainer", "verl", "--preset", "test", "--sft-steps", "20", "--rl-steps", "1",
                  "--eval-per-k", "4", "--out", str(out)]) == 0
     return out, json.loads((out / "results.json").read_text())
 
@@ -49,9 +53,13 @@ def test_verl_runs_go_through_verls_loop_and_their_checkpoint_is_evaluated(lab_v
         assert step["training/global_step"] == 1 and step["timing_s/step"] > 0
         assert (work / "checkpoints" / "global_step_1" / "actor").is_dir()
         assert "CPU mode (DEVICE=cpu)" in (work / "console.log").read_text()
-        # The evaluated model is verl's merged final checkpoint, and it moved off the warm-up weights.
-        merged = weights_digest(load(run["verl"]["checkpoint"])[0])
-        assert merged == weights_digest(load(out / run["model_dir"])[0]) != warm
+        # The evaluated model is verl's final checkpoint, stored in fp32 (its config.json says
+        # bf16, the dtype verl builds the folder with), and moved off the warm-up weights.
+        with safe_open(Path(run["verl"]["checkpoint"]) / "model.safetensors", "pt") as f:
+            assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
+        final = AutoModelForCausalLM.from_pretrained(run["verl"]["checkpoint"], local_files_only=True,
+                                                     dtype=torch.float32)
+        assert weights_digest(final) == weights_digest(load(out / run["model_dir"])[0]) != warm
     lead = next(r for r in results["runs"] if r["arm"] == "lead (verl)")
     assert {"lead/w_corr", "lead/w_eff", "lead/lstar_mean", "lead/accuracy_batch"} <= set(lead["steps"][0])
     assert 0 < lead["steps"][0]["lead/w_corr"] < 1

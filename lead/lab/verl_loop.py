@@ -18,8 +18,9 @@ user trains: Ray, ``TaskRunnerV1``, the ``lead_sync`` trainer, an FSDP2 actor on
   on-policy, so the importance ratio is 1 and clipping never acts), learning rate ``rl_lr``,
   weight decay 0.01, gradient clip 1.0, ``token-mean`` loss, no KL loss or entropy bonus, fp32.
 
-The final checkpoint is merged by verl's model merger and loaded into ``policy``, which the lab
-then evaluates as it does the in-process loop's.
+The final checkpoint's Hugging Face weights (``checkpoint.save_contents`` with ``hf_model``: the
+full fp32 state dict, where verl's model merger would round to bf16) are loaded into ``policy``,
+which the lab then evaluates as it does the in-process loop's.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def lead_train_overrides(cfg: LabConfig, seed: int, method: Any, model_dir: Path
         f"{actor}.optim.lr={cfg.rl_lr}", f"{actor}.optim.weight_decay=0.01", f"{actor}.grad_clip=1.0",
         f"{actor}.use_kl_loss=false", f"{actor}.entropy_coeff=0", f"{actor}.loss_agg_mode=token-mean",
         f"{actor}.fsdp_config.dtype=float32", f"{actor}.data_loader_seed={seed}",
+        f"{actor}.checkpoint.save_contents=[model,optimizer,extra,hf_model]",
         "reward.custom_reward_function.path=pkg://lead.lab.reward", "reward.custom_reward_function.name=compute_score",
         f"+reward.custom_reward_function.reward_kwargs.max_response_length={cfg.max_new_tokens}",
         *method_overrides(method),
@@ -150,7 +152,6 @@ def train_verl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, meth
     ``console.log``); returns per-step metrics and the evaluations at step 0 and at the end."""
     from transformers import AutoModelForCausalLM
 
-    from lead.eval.models import merge_verl_checkpoint
     from lead.verl_plugin.cpu.runner import run_cpu
 
     if workdir is None:
@@ -180,8 +181,8 @@ def train_verl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, meth
     if run.stray_pids:
         raise RuntimeError(f"processes of verl's run outlived it (killed): {run.stray_pids}")
     steps = step_records(run, method.name, cfg.rl_steps)
-    merged = merge_verl_checkpoint(ckpt / f"global_step_{cfg.rl_steps}" / "actor", workdir / "final_model", "fsdp")
-    trained = AutoModelForCausalLM.from_pretrained(merged, local_files_only=True, dtype=torch.float32)
+    final = ckpt / f"global_step_{cfg.rl_steps}" / "actor" / "huggingface"
+    trained = AutoModelForCausalLM.from_pretrained(final, local_files_only=True, dtype=torch.float32)
     policy.load_state_dict(trained.state_dict())
     policy.eval()
     ev = eval_fn(policy)
@@ -190,5 +191,5 @@ def train_verl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, meth
     log(f"  step {cfg.rl_steps:3d}  eval acc {ev['accuracy']:.3f}  len {ev['length']:.1f}  "
         f"train acc {last['train/accuracy']:.3f}  len {last['train/length']:.1f}  "
         f"({sum(s['time/step_s'] for s in steps) / len(steps):.2f} s/step in verl, wall {run.wall_s:.0f} s)")
-    return {"steps": steps, "evals": evals, "verl": {"wall_s": run.wall_s, "checkpoint": str(merged),
+    return {"steps": steps, "evals": evals, "verl": {"wall_s": run.wall_s, "checkpoint": str(final),
                                                      "peak_tree_rss_gib": run.peak_tree_rss_gib}}
