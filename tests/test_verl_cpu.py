@@ -116,7 +116,7 @@ def test_settings_report_lists_the_group_and_the_kept_overrides():
     config = compose_cpu("device=cpu", "actor_rollout_ref.rollout.n=2")
     report = cpu_settings_report(config, {"actor_rollout_ref.rollout.n"})
     scaled, kept = report.split("kept from your overrides:")
-    assert "actor_rollout_ref.rollout.name = hfcpu" in scaled and "algorithm.lead.bmax = 32" in scaled
+    assert "actor_rollout_ref.rollout.name = hfcpu" in scaled and "algorithm.lead.lstar_floor = 4.0" in scaled
     assert "actor_rollout_ref.rollout.n = 2" in kept and "rollout.n = " not in scaled
 
 
