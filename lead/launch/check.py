@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from lead.launch.plan import PlannedRun
+from lead.verl_plugin.preflight import cuda_available
 
 TRACKER_FILE = "latest_checkpointed_iteration.txt"
 SETTINGS_FILE = "lead_config.yaml"
@@ -285,12 +286,6 @@ def compose_run(overrides: list[str]) -> Any:
         if explained is err:
             raise
         raise explained from None
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:

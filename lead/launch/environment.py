@@ -40,6 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lead.verl_plugin.overrides import override_key
+
 PAPER_TAGS = {
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": "deepseek-r1-1.5b",
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "deepseek-r1-7b",
@@ -193,11 +195,6 @@ OWNER_HINTS = {
     "DATA_DIR": "set DATA_DIR instead",
     "RUN": "set OUTPUT_ROOT (and RUN_NAME for a single run) instead: the scripts name each run's folder",
 }
-
-
-def override_key(override: str) -> str:
-    """The key of a Hydra override (``+a.b=1``, ``~a.b``, ``a.b=[1,2]`` -> ``a.b``)."""
-    return override.split("=", 1)[0].lstrip("~+")
 
 
 def check_user_overrides(overrides: list[str], owned: Mapping[str, str]) -> None:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
 from lead.verl_plugin.overrides import explain_override_error
-from lead.verl_plugin.preflight import FlashAttentionMissing, prepare_attention
+from lead.verl_plugin.preflight import FlashAttentionMissing, cuda_available, prepare_attention
 
 CPU_GROUP = "device=cpu"
 CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
@@ -106,7 +106,7 @@ def _train(config: DictConfig) -> None:
     dry = os.environ.get("DRY_RUN", "0") not in ("", "0")
     try:
         # A dry run on a machine without a GPU checks a GPU run's config, not its flash-attn.
-        prepare_attention(config, check_import=not dry or torch_cuda_available())
+        prepare_attention(config, check_import=not dry or cuda_available())
     except FlashAttentionMissing as exc:
         sys.exit(f"lead-train: error: {exc}")
     if dry:
@@ -118,12 +118,6 @@ def _train(config: DictConfig) -> None:
     from verl.trainer.main_ppo import main as verl_main
 
     verl_main.__wrapped__(config)
-
-
-def torch_cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def check_overrides(overrides: list[str]) -> None:

@@ -16,7 +16,8 @@ _OVERRIDE = re.compile(r"Could not override '([^']+)'")
 _FULL_KEY = re.compile(r"full_key: (\S+)")
 
 
-def _key_of(override: str) -> str:
+def override_key(override: str) -> str:
+    """The key of a Hydra override (``+a.b=1``, ``~a.b``, ``a.b=[1,2]`` -> ``a.b``)."""
     return override.split("=", 1)[0].lstrip("~+")
 
 
@@ -40,7 +41,7 @@ def explain_override_error(err: Exception, overrides: list[str],
         def compose(values: list[str]) -> Any:
             return hydra_compose("lead_trainer", overrides=values)
 
-    rest = [o for o in overrides if _key_of(o) != match.group(1)]
+    rest = [o for o in overrides if override_key(o) != match.group(1)]
     try:
         node = compose(rest)
         for part in parent.split(".") if parent else ():

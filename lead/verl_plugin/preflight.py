@@ -25,6 +25,14 @@ FLASH_ATTN_INSTALL = "pip install flash-attn==2.8.3 --no-build-isolation"
 VERL_DEFAULT_ATTN = "flash_attention_2"
 
 
+def cuda_available() -> bool:
+    """Whether this machine's torch sees a GPU (a machine without one checks a GPU run's config
+    but cannot hold its flash-attn)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
 class FlashAttentionMissing(RuntimeError):
     """The run needs flash-attn and it cannot be imported; the message is one line."""
 
