@@ -23,7 +23,8 @@ from lead.lab.report import markdown_table
 from lead.lab.task import TaskConfig, heldout_problems
 from lead.lab.train import evaluate, weights_digest
 
-pytestmark = pytest.mark.slow
+# The module fixture runs the whole lab preset (about 6 minutes on 2 busy cores).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")

@@ -189,7 +189,7 @@ def test_tiny_model_encodes_math_and_has_a_chat_template(cpu_cache):
 def test_hfcpu_server_batches_requests_and_honours_sampling(cpu_cache):
     import torch
 
-    from lead.verl_plugin.cpu.rollout import HFCPUServer, weights_checksum
+    from lead.verl_plugin.cpu.rollout import BATCH_WINDOW_S, HFCPUServer, weights_checksum
 
     config = compose_cpu("device=cpu", f"actor_rollout_ref.model.path={assets.ensure_model()}")
     server = HFCPUServer(config.actor_rollout_ref.rollout, config.actor_rollout_ref.model)
@@ -236,3 +236,12 @@ def test_hfcpu_server_batches_requests_and_honours_sampling(cpu_cache):
         return await asyncio.gather(*(server.generate(ids, dict(sample), f"u{i}") for i in range(6)))
 
     assert len({tuple(o.token_ids) for o in asyncio.run(unrestricted())}) > 1
+
+    # A batcher that stops hands that to the requests it holds instead of leaving them waiting.
+    async def batcher_stops():
+        pending = [asyncio.ensure_future(server.generate(ids, dict(sample), f"c{i}")) for i in range(2)]
+        await asyncio.sleep(BATCH_WINDOW_S / 4)
+        server._batcher.cancel()
+        return await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 5)
+
+    assert [type(r) for r in asyncio.run(batcher_stops())] == [asyncio.CancelledError] * 2

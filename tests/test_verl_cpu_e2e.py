@@ -24,10 +24,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-RUN_TIMEOUT_S = 900
+RUN_TIMEOUT_S = 600
+# A test makes at most two runs, each followed by up to 30 s of waiting for its Ray processes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * (RUN_TIMEOUT_S + 60))]
 STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
 SYNC_LINE = re.compile(r"hfcpu_server_0_0 weights updated: (.*)$")
 RESTORED_LINE = re.compile(r"lead: restored estimator state from (\S+): (.*)$")
@@ -101,18 +102,19 @@ def run_cpu(cache: Path, workdir: Path, command: list[str], **env: str) -> Run:
         proc = subprocess.Popen(command, stdout=log,
                                 stderr=subprocess.STDOUT, env=child_env, cwd=workdir, start_new_session=True)
         driver, peak_driver, peak_tree = psutil.Process(proc.pid), 0, 0
-        while proc.poll() is None:
-            if time.monotonic() - start > RUN_TIMEOUT_S:
+        try:
+            while proc.poll() is None and time.monotonic() - start < RUN_TIMEOUT_S:
+                try:
+                    tree = [driver, *driver.children(recursive=True)]
+                    rss = [p.memory_info().rss for p in tree if p.is_running()]
+                    peak_driver, peak_tree = max(peak_driver, rss[0]), max(peak_tree, sum(rss))
+                except psutil.Error:
+                    pass
+                time.sleep(0.5)
+        finally:  # past the timeout, or the test itself stopped (pytest-timeout, Ctrl-C)
+            if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                break
-            try:
-                tree = [driver, *driver.children(recursive=True)]
-                rss = [p.memory_info().rss for p in tree if p.is_running()]
-                peak_driver, peak_tree = max(peak_driver, rss[0]), max(peak_tree, sum(rss))
-            except psutil.Error:
-                pass
-            time.sleep(0.5)
         wall = time.monotonic() - start
         log.seek(0)
         output = log.read()

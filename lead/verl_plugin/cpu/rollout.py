@@ -96,6 +96,7 @@ class HFCPUServer:
         self._lock = threading.Lock()
         self._queue: Optional[asyncio.Queue] = None
         self._batcher: Optional[asyncio.Task] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     # ---- generation ---------------------------------------------------------------------------
 
@@ -124,39 +125,54 @@ class HFCPUServer:
             "repetition_penalty": float(params.get("repetition_penalty", 1.0)),
             "logprobs": bool(params.get("logprobs", False)),
         }
-        if self._queue is None:
-            self._queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # An asyncio.Queue belongs to the loop that first waited on it: a caller on a new loop
+            # (a second asyncio.run) gets a queue and a batcher of its own.
+            self._loop, self._queue, self._batcher = loop, asyncio.Queue(), None
         if self._batcher is None or self._batcher.done():
-            self._batcher = asyncio.get_running_loop().create_task(self._serve())
-        future = asyncio.get_running_loop().create_future()
+            self._batcher = loop.create_task(self._serve(self._queue))
+        future = loop.create_future()
         await self._queue.put(_Request(prompt_ids, params, max_tokens, future))
         return await future
 
-    async def _serve(self) -> None:
-        queue = self._queue
-        while True:
-            batch = [await queue.get()]
+    async def _serve(self, queue: asyncio.Queue) -> None:
+        batch: list[_Request] = []
+        try:
             while True:
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), BATCH_WINDOW_S))
-                except asyncio.TimeoutError:
-                    break
-                if len(batch) >= self.config.max_num_seqs:
-                    break
-            groups: dict[tuple, list[_Request]] = {}
-            for request in batch:
-                groups.setdefault(request.key, []).append(request)
-            for group in groups.values():
-                try:
-                    outputs = await asyncio.to_thread(self._generate_batch, group)
-                except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
-                    for request in group:
+                batch = [await queue.get()]
+                while len(batch) < self.config.max_num_seqs:
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(), BATCH_WINDOW_S))
+                    except asyncio.TimeoutError:
+                        break
+                groups: dict[tuple, list[_Request]] = {}
+                for request in batch:
+                    groups.setdefault(request.key, []).append(request)
+                for group in groups.values():
+                    try:
+                        outputs = await asyncio.to_thread(self._generate_batch, group)
+                    except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                        for request in group:
+                            if not request.future.done():
+                                request.future.set_exception(exc)
+                        continue
+                    for request, output in zip(group, outputs):
                         if not request.future.done():
-                            request.future.set_exception(exc)
-                    continue
-                for request, output in zip(group, outputs):
-                    if not request.future.done():
-                        request.future.set_result(output)
+                            request.future.set_result(output)
+                batch = []
+        except BaseException as exc:
+            # Whatever stops the batcher (its loop closing included) reaches every request it holds
+            # or that is still queued: no caller waits for ever on a future nobody will complete.
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            for request in batch:
+                if not request.future.done():
+                    if isinstance(exc, Exception):
+                        request.future.set_exception(exc)
+                    else:
+                        request.future.cancel()
+            raise
 
     @torch.no_grad()
     def _generate_batch(self, group: list[_Request]) -> list[TokenOutput]:
