@@ -123,3 +123,20 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="'/3'"):
         apply_op(1, "/3")
     assert len(OP_TOKENS) == 27
+
+
+def test_verl_reward_grades_decoded_text_like_the_lab():
+    from lead.lab.reward import DATA_SOURCE, compute_score, problem_from_key
+
+    p = Problem(4, ("+3", "-5", "*2"))
+    assert problem_from_key(p.key) == p
+    info = {"subject": p.key}
+    trace = p.trace(0).replace(" <eos>", "")  # verl decodes without special tokens
+    assert compute_score(DATA_SOURCE, trace, str(p.answer), info, max_response_length=96) == 1.0
+    # As long as the budget: cut before <eos>, so wrong, as the lab grades an unfinished answer.
+    assert compute_score(DATA_SOURCE, trace, str(p.answer), info, max_response_length=len(trace.split())) == 0.0
+    assert compute_score(DATA_SOURCE, trace.replace("ans 4", "ans 5"), "4", info, max_response_length=96) == 0.0
+    with pytest.raises(ValueError, match="not the answer"):
+        compute_score(DATA_SOURCE, trace, "5", info, max_response_length=96)
+    with pytest.raises(ValueError, match="max_response_length"):
+        compute_score(DATA_SOURCE, trace, "4", info)

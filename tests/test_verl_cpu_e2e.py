@@ -10,71 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
 
+from lead.verl_plugin.cpu.runner import Run
+from lead.verl_plugin.cpu.runner import run_cpu as run_subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 600
 # A test makes at most two runs, each followed by up to 30 s of waiting for its Ray processes.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * (RUN_TIMEOUT_S + 60))]
-STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
-SYNC_LINE = re.compile(r"hfcpu_server_0_0 weights updated: (.*)$")
 RESTORED_LINE = re.compile(r"lead: restored estimator state from (\S+): (.*)$")
-
-
-@dataclass
-class Run:
-    returncode: int
-    output: str
-    wall_s: float
-    peak_driver_rss_gib: float
-    peak_tree_rss_gib: float
-    steps: dict[int, dict[str, float]] = field(default_factory=dict)
-    validations: dict[int, dict[str, float]] = field(default_factory=dict)
-    syncs: list[dict[str, float]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for line in self.output.splitlines():
-            if m := STEP_LINE.search(line):
-                metrics = {}
-                for item in m.group(2).split(" - "):
-                    key, _, value = item.partition(":")
-                    number = re.sub(r"^np\.\w+\((.*)\)$", r"\1", value.strip())
-                    try:
-                        metrics[key.strip()] = float(number)
-                    except ValueError:
-                        pass
-                target = self.steps if "training/global_step" in metrics else self.validations
-                target[int(m.group(1))] = metrics
-            elif m := SYNC_LINE.search(line):
-                self.syncs.append({k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())
-                                   if v != "None"})
-
-    def seconds_per_step(self) -> list[float]:
-        return [round(s["timing_s/step"], 2) for _, s in sorted(self.steps.items())]
-
-
-def ray_processes(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if any(marker in part for part in proc.info["cmdline"] or ()):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return found
 
 
 def lead_train(cache: Path, workdir: Path, *overrides: str, **env: str) -> Run:
@@ -91,42 +40,11 @@ def launch_script(cache: Path, workdir: Path, script: str, *overrides: str, **en
 
 
 def run_cpu(cache: Path, workdir: Path, command: list[str], **env: str) -> Run:
-    """Run ``command`` in CPU mode; fails the test if any of its processes outlive it."""
-    ray_dir = tempfile.mkdtemp(prefix="lr", dir="/tmp")  # short: Ray's socket paths must fit
-    child_env = {**os.environ, "DEVICE": "cpu", "LEAD_CACHE": str(cache), "RAY_TMPDIR": ray_dir,
-                 "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO), **env}
-    for key in ("BASE_MODEL", "DATA_DIR", "VERL_PLATFORM"):
-        child_env.pop(key, None)
-    with tempfile.TemporaryFile("w+") as log:
-        start = time.monotonic()
-        proc = subprocess.Popen(command, stdout=log,
-                                stderr=subprocess.STDOUT, env=child_env, cwd=workdir, start_new_session=True)
-        driver, peak_driver, peak_tree = psutil.Process(proc.pid), 0, 0
-        try:
-            while proc.poll() is None and time.monotonic() - start < RUN_TIMEOUT_S:
-                try:
-                    tree = [driver, *driver.children(recursive=True)]
-                    rss = [p.memory_info().rss for p in tree if p.is_running()]
-                    peak_driver, peak_tree = max(peak_driver, rss[0]), max(peak_tree, sum(rss))
-                except psutil.Error:
-                    pass
-                time.sleep(0.5)
-        finally:  # past the timeout, or the test itself stopped (pytest-timeout, Ctrl-C)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        wall = time.monotonic() - start
-        log.seek(0)
-        output = log.read()
-    deadline = time.monotonic() + 30
-    while (stray := ray_processes(ray_dir)) and time.monotonic() < deadline:
-        time.sleep(1)
-    for p in stray:
-        p.kill()
-    shutil.rmtree(ray_dir, ignore_errors=True)
-    assert not stray, f"processes of the run outlived it: {[p.pid for p in stray]}"
-    assert wall < RUN_TIMEOUT_S, f"{command} did not finish within {RUN_TIMEOUT_S} s:\n{output[-5000:]}"
-    run = Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2))
+    """Run ``command`` in CPU mode; fails the test if it times out or any of its processes outlive it."""
+    run = run_subprocess(command, {"LEAD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), **env},
+                         workdir, RUN_TIMEOUT_S)
+    assert not run.stray_pids, f"processes of the run outlived it: {run.stray_pids}"
+    assert not run.timed_out, f"{command} did not finish within {RUN_TIMEOUT_S} s:\n{run.output[-5000:]}"
     print(f"\n{' '.join(command[-6:])}: exit {run.returncode}, wall {run.wall_s} s, "
           f"s/step {run.seconds_per_step()}, peak RSS driver {run.peak_driver_rss_gib} GiB, "
           f"process tree {run.peak_tree_rss_gib} GiB")

@@ -7,6 +7,7 @@ Examples::
     lead lab --methods lead,grpo --seeds 3
     lead lab --ablation controller --warmup-from lead-lab/warmup_model
     lead lab --set lead.beta=0.9 --budget 20
+    lead lab --trainer verl               # LEAD and GRPO in-process and through verl's real loop (quick preset)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from lead.lab.config import (
     ABLATIONS,
     DEFAULT_METHODS,
     PRESETS,
+    TRAINER_NAMES,
+    VERL_METHODS,
     ablation_arms,
     check_arms,
     method_arms,
@@ -52,13 +55,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rl-steps", type=int, default=None, help="override the RL steps per method")
     parser.add_argument("--eval-every", type=int, default=None, help="override the evaluation interval (RL steps)")
     parser.add_argument("--eval-per-k", type=int, default=None, help="override the held-out problems per difficulty")
+    parser.add_argument("--trainer", choices=TRAINER_NAMES, default="local",
+                        help="verl: also train every method through verl's real loop on the CPU (lead-train "
+                             "device=cpu) from the same warm-up model, next to the in-process loop; default "
+                             f"methods {','.join(VERL_METHODS)}, preset quick")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.quick and args.preset not in (None, "quick"):
         raise SystemExit(f"lead lab: --quick conflicts with --preset {args.preset}")
-    preset = "quick" if args.quick else (args.preset or "default")
+    preset = "quick" if args.quick else (args.preset or ("quick" if args.trainer == "verl" else "default"))
     try:
         cfg = with_overrides(PRESETS[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
                              rl_steps=args.rl_steps, eval_every=args.eval_every, eval_per_k=args.eval_per_k,
@@ -67,10 +74,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--ablation {args.ablation} trains its own LEAD variants; drop --methods")
         if args.budget is not None and not args.budget > 0:
             raise ValueError(f"--budget {args.budget:g} is invalid: expected a length > 0 (tokens)")
+        if args.ablation is not None and args.trainer != "local":
+            raise ValueError(f"--ablation {args.ablation} runs in-process only; drop --trainer {args.trainer}")
+        if args.trainer == "verl" and cfg.rl_steps < 1:
+            raise ValueError(f"--rl-steps {cfg.rl_steps}: verl's loop needs at least one step")
         if args.ablation is not None:
             arms = ablation_arms(args.ablation)
         else:
-            arms = method_arms(parse_methods(args.methods or ",".join(DEFAULT_METHODS)))
+            default = VERL_METHODS if args.trainer == "verl" else DEFAULT_METHODS
+            arms = method_arms(parse_methods(args.methods or ",".join(default)), args.trainer)
         overrides = parse_method_overrides(args.overrides, sorted({a.method for a in arms}))
         check_arms(arms, cfg, overrides, args.budget)
         if args.warmup_from is not None and not os.path.isfile(os.path.join(args.warmup_from, "config.json")):

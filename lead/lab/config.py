@@ -59,7 +59,7 @@ class LabConfig:
         if self.max_new_tokens < self.task.longest_trace():
             raise ValueError(f"max_new_tokens={self.max_new_tokens} cannot hold the longest warm-up trace "
                              f"({self.task.longest_trace()} tokens)")
-        longest_prompt = 1 + 3 + 2 * self.task.max_ops
+        longest_prompt = self.task.longest_prompt()
         if self.model.max_positions < longest_prompt + self.max_new_tokens:
             raise ValueError(f"model.max_positions={self.model.max_positions} is shorter than the longest prompt "
                              f"plus max_new_tokens ({longest_prompt + self.max_new_tokens})")
@@ -152,13 +152,15 @@ score above a response of the same correctness within it (the lab checks this ev
 
 @dataclass(frozen=True)
 class Arm:
-    """One trained configuration: a registered method, the knobs this arm sets, a display label
-    and, in an ablation, the panel it belongs to (e.g. ``alpha``)."""
+    """One trained configuration: a registered method, the knobs this arm sets, a display label,
+    in an ablation the panel it belongs to (e.g. ``alpha``), and the RL loop that trains it
+    (``local``: the in-process loop; ``verl``: verl's real loop on the CPU)."""
 
     label: str
     method: str
     overrides: dict[str, Any] = field(default_factory=dict)
     groups: tuple[str, ...] = ()
+    trainer: str = "local"
 
     @property
     def slug(self) -> str:
@@ -199,8 +201,19 @@ def ablation_arms(name: str) -> list[Arm]:
     raise ValueError(f"unknown --ablation {name!r}; expected one of {list(ABLATIONS)}")
 
 
-def method_arms(names: list[str]) -> list[Arm]:
-    return [Arm(name, name) for name in names]
+TRAINER_NAMES = ("local", "verl")
+VERL_METHODS = ("lead", "grpo")
+"""``--trainer verl``'s default methods."""
+
+
+def method_arms(names: list[str], trainer: str = "local") -> list[Arm]:
+    """One arm per method; with ``trainer="verl"`` each method twice, in-process then through
+    verl's loop (labelled ``<method> (verl)``), so both loops' results sit side by side."""
+    if trainer not in TRAINER_NAMES:
+        raise ValueError(f"unknown trainer {trainer!r}; expected one of {list(TRAINER_NAMES)}")
+    if trainer == "local":
+        return [Arm(name, name) for name in names]
+    return [arm for name in names for arm in (Arm(name, name), Arm(f"{name} (verl)", name, trainer="verl"))]
 
 
 def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None,

@@ -11,6 +11,7 @@ Output folder::
     ablation.png               (``--ablation`` only) accuracy against length per ablation panel
     warmup_model/              the warm-up model (tokenizer included)
     models/<arm>-seed<s>/      each trained model
+    verl/<arm>-seed<s>/        (arms trained through verl) the run's inputs, console, checkpoints
 """
 
 from __future__ import annotations
@@ -31,13 +32,15 @@ from lead.lab.config import STATIC_BUDGET_KNOBS, Arm, LabConfig, check_arms
 from lead.lab.model import build_model, build_tokenizer, load, save
 from lead.lab.task import heldout_problems
 from lead.lab.train import Log, evaluate, median_correct_length, train_rl, warmup, weights_digest
+from lead.lab.verl_loop import train_verl
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation sampling seed = run seed + this, away from the training seeds."""
 
-TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"local": train_rl}
-"""RL loops by name, all with :func:`lead.lab.train.train_rl`'s signature and return value:
-``local`` is the in-process loop."""
+TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {"local": train_rl, "verl": train_verl}
+"""RL loops by name (an arm's ``trainer``), all with :func:`lead.lab.train.train_rl`'s signature
+and return value: ``local`` is the in-process loop, ``verl`` verl's real loop on the CPU
+(:mod:`lead.lab.verl_loop`, which also takes the ``workdir`` of its run)."""
 
 
 def model_summary(model: torch.nn.Module) -> str:
@@ -48,7 +51,7 @@ def model_summary(model: torch.nn.Module) -> str:
 
 def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]], out: str | Path,
             warmup_from: str | Path | None = None, budget: float | None = None, ablation: str | None = None,
-            trainer: str = "local", log: Log = print) -> dict[str, Any]:
+            log: Log = print) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
     Every arm and seed starts from the same warm-up model; RL seeds are
@@ -58,7 +61,6 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
-    train_fn = TRAINERS[trainer]
     heldout = heldout_problems(cfg.task, cfg.eval_per_k, cfg.seed)
     exclude = {p.key for p in heldout}
     timings: dict[str, float] = {}
@@ -94,23 +96,26 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
         for s in range(cfg.seeds):
             seed = cfg.seed + s
             log(f"RL: {arm.label}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x "
-                f"{cfg.group_size}")
+                f"{cfg.group_size}" + ("" if arm.trainer == "local" else f", {arm.trainer} loop"))
             method = build_method(arm.method, method_configs[arm.label])
             knob = STATIC_BUDGET_KNOBS.get(arm.method)
             policy = copy.deepcopy(model)
             start_digest = weights_digest(policy)
             t0 = time.perf_counter()
-            history = train_fn(policy, tokenizer, method, cfg, seed, exclude, eval_fn, log,
-                               cap=None if knob is None else float(getattr(method.config, knob)))
+            extra = {} if arm.trainer == "local" else {"workdir": out / arm.trainer / f"{arm.slug}-seed{seed}"}
+            history = TRAINERS[arm.trainer](policy, tokenizer, method, cfg, seed, exclude, eval_fn, log,
+                                            cap=None if knob is None else float(getattr(method.config, knob)), **extra)
             timings[f"rl_{arm.slug}_seed{seed}_s"] = time.perf_counter() - t0
             save(policy, tokenizer, out / "models" / f"{arm.slug}-seed{seed}")
-            runs.append({"arm": arm.label, "method": arm.method, "seed": seed, "start_weights": start_digest,
+            runs.append({"arm": arm.label, "method": arm.method, "trainer": arm.trainer, "seed": seed,
+                         "start_weights": start_digest,
                          "model_dir": f"models/{arm.slug}-seed{seed}", "method_config": asdict(method.config),
                          **history})
     timings["total_s"] = time.perf_counter() - start
 
     results = {
-        "config": cfg.to_dict(), "model": model_summary(model), "trainer": trainer, "ablation": ablation,
+        "config": cfg.to_dict(), "model": model_summary(model),
+        "trainers": sorted({a.trainer for a in arms}), "ablation": ablation,
         "warmup_from": None if warmup_from is None else str(warmup_from), "warmup_weights": warm_digest,
         "static_budget": {"tokens": static_budget, "measured_median_correct": measured,
                           "source": "measured" if budget is None else "--budget"},

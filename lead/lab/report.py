@@ -76,6 +76,14 @@ def markdown_table(results: dict[str, Any]) -> str:
                   + ("the warm-up model's median correct length." if budget["source"] == "measured"
                      else f"set by --budget (the warm-up model's median correct length is "
                           f"{budget['measured_median_correct']:g}).")]
+    if "verl" in results.get("trainers", []):
+        lines += ["", "Arms marked (verl) trained through verl 0.9.1's real loop on the CPU (`lead-train device=cpu`: "
+                      "Ray, FSDP2 actor, hfcpu rollout server, verl's reward loop with the lab's grading, the "
+                      "registered estimator), from the same warm-up weights, problems and settings; their final "
+                      "checkpoint (fp32 weights) was evaluated here. The loops differ in the rollouts' random draws, "
+                      "in verl's clipped-surrogate loss (the same gradient at one update per batch, another "
+                      "logged value), in its FSDP-wrapped AdamW (same hyperparameters) and its own GRPO "
+                      "estimator (same formula); verl runs are evaluated at the start and the end only."]
     lines += [
         "",
         ("| method | accuracy | Δ accuracy | mean length | Δ length | re-checks / answer | direct answers "

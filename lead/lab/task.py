@@ -58,6 +58,10 @@ class TaskConfig:
         """Every token the task can produce; specials first so their ids are 0..3."""
         return SPECIALS + DIGITS + OP_TOKENS + self.labels + WORDS
 
+    def longest_prompt(self) -> int:
+        """Tokens of the longest prompt with its ``<bos>``: ``Q x_0``, ``K`` labelled operations, ``?``."""
+        return 1 + 3 + 2 * self.max_ops
+
     def longest_trace(self) -> int:
         """Tokens of the longest warm-up trace: ``4K + 3 + max_rechecks (4K + 1)``."""
         k = self.max_ops
