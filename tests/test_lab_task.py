@@ -140,3 +140,20 @@ def test_verl_reward_grades_decoded_text_like_the_lab():
         compute_score(DATA_SOURCE, trace, "5", info, max_response_length=96)
     with pytest.raises(ValueError, match="max_response_length"):
         compute_score(DATA_SOURCE, trace, "4", info)
+
+
+def test_verl_overrides_select_the_method_with_every_knob_of_its_lab_config():
+    from dataclasses import asdict
+
+    from lead.core.registry import build_method
+    from lead.lab.config import PRESETS, method_config
+    from lead.lab.verl_loop import method_overrides
+
+    lead = build_method("lead", method_config("lead", PRESETS["test"]))
+    overrides = method_overrides(lead)
+    assert overrides[0] == "algorithm.adv_estimator=lead"
+    assert len(overrides) == 1 + len(asdict(lead.config))
+    assert f"algorithm.lead.beta={lead.config.beta}" in overrides
+    # GRPO runs verl's own estimator, whose one knob is the std normalisation.
+    grpo = build_method("grpo", method_config("grpo", PRESETS["test"], {"scale_by_std": False}))
+    assert method_overrides(grpo) == ["algorithm.adv_estimator=grpo", "algorithm.norm_adv_by_std_in_grpo=false"]

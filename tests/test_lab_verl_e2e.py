@@ -1,7 +1,7 @@
-"""`lead lab --trainer verl` end to end at a tiny scale: LEAD and GRPO trained in-process and through
-verl's real loop on the CPU (``lead-train device=cpu`` in a subprocess) from the same warm-up model,
-the final verl checkpoints (fp32 Hugging Face weights) evaluated by the lab. The assertions hold whatever so short
-a run learns.
+"""`lead lab --trainer verl` end to end at a tiny scale: LEAD trained in-process and through verl's
+real loop on the CPU (``lead-train device=cpu`` in a subprocess) from the same warm-up model, the
+final verl checkpoint (fp32 Hugging Face weights) evaluated by the lab. The assertions hold whatever
+so short a run learns. (GRPO through verl, verl's own estimator, is in the documented default run.)
 """
 
 import json
@@ -17,23 +17,24 @@ from lead.cli import main
 from lead.lab.model import load
 from lead.lab.train import weights_digest
 
-pytestmark = pytest.mark.slow
+# The module fixture warms up, trains in-process and makes one verl run (start-up 2-3 minutes).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
-ARMS = ["lead", "lead (verl)", "grpo", "grpo (verl)"]
+ARMS = ["lead", "lead (verl)"]
 
 
 @pytest.fixture(scope="module")
 def lab_verl_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("labverl")
-    assert main(["lab", "--trainer", "verl", "--preset", "test", "--sft-steps", "20", "--rl-steps", "1",
+    assert main(["lab", "--trainer", "verl", "--methods", "lead", "--preset", "test", "--sft-steps", "20", "--rl-steps", "1",
                  "--eval-per-k", "4", "--out", str(out)]) == 0
     return out, json.loads((out / "results.json").read_text())
 
 
-def test_both_loops_train_both_methods_from_the_same_warmup_weights(lab_verl_run):
+def test_both_loops_train_from_the_same_warmup_weights(lab_verl_run):
     out, results = lab_verl_run
     assert [r["arm"] for r in results["runs"]] == ARMS
-    assert [r["trainer"] for r in results["runs"]] == ["local", "verl", "local", "verl"]
+    assert [r["trainer"] for r in results["runs"]] == ["local", "verl"]
     assert results["trainers"] == ["local", "verl"]
     for run in results["runs"]:
         assert run["start_weights"] == results["warmup_weights"]
@@ -43,7 +44,7 @@ def test_both_loops_train_both_methods_from_the_same_warmup_weights(lab_verl_run
         assert all(math.isfinite(s["loss"]) and math.isfinite(s["grad_norm"]) for s in run["steps"])
 
 
-def test_verl_runs_go_through_verls_loop_and_their_checkpoint_is_evaluated(lab_verl_run):
+def test_the_verl_run_goes_through_verls_loop_and_its_checkpoint_is_evaluated(lab_verl_run):
     out, results = lab_verl_run
     warm = weights_digest(load(out / "warmup_model")[0])
     for run in (r for r in results["runs"] if r["trainer"] == "verl"):
@@ -63,8 +64,6 @@ def test_verl_runs_go_through_verls_loop_and_their_checkpoint_is_evaluated(lab_v
     lead = next(r for r in results["runs"] if r["arm"] == "lead (verl)")
     assert {"lead/w_corr", "lead/w_eff", "lead/lstar_mean", "lead/accuracy_batch"} <= set(lead["steps"][0])
     assert 0 < lead["steps"][0]["lead/w_corr"] < 1
-    grpo = next(r for r in results["runs"] if r["arm"] == "grpo (verl)")
-    assert not any(k.startswith("lead/") for k in grpo["steps"][0])
 
 
 def test_results_files_agree_with_results_json(lab_verl_run):
