@@ -722,6 +722,10 @@ def test_cpu_dry_run_of_a_script_plans_the_tiny_run(clean_env, cpu_cache):
     done = run_script(REPO / "train_math_lead_deepseek-r1-1.5b.sh", env, "actor_rollout_ref.rollout.n=2", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "[ok] math_lead_cpu-tiny: new, 2 steps" in out
+    assert "[ok] math_lead_deepseek-r1-1.5b-cpu-tiny: new, 2 steps" in out
     assert "1 GPU(s) x 1 node(s) (cpu), 4 prompts x 2 rollouts, responses <= 32 tokens" in out
     assert f"model {cpu_cache}" in out and "CPU mode: data: generated" in done.stderr
+    # The 7B script's CPU run is another run in the same OUTPUT_ROOT: its name keeps the recipe's model.
+    seven = run_script(REPO / "train_math_lead_deepseek-r1-7b.sh", env, timeout=300)
+    assert seven.returncode == 0, seven.stderr[-3000:]
+    assert "[ok] math_lead_deepseek-r1-7b-cpu-tiny: new, 2 steps" in seven.stdout

@@ -74,10 +74,10 @@ LEAD_SCRIPT = "train_math_lead_deepseek-r1-1.5b.sh"
 
 
 def test_lead_script_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
-    ckpt = tmp_path / "out" / "math_lead_cpu-tiny"  # where the script puts its run on a GPU node too
+    ckpt = tmp_path / "out" / "math_lead_deepseek-r1-1.5b-cpu-tiny"  # where the script puts its run on a GPU node too
     first = launch_script(cpu_cache, tmp_path, LEAD_SCRIPT, "trainer.total_training_steps=2")
     assert_trained(first, [1, 2])
-    assert "[ok] math_lead_cpu-tiny: new, 2 steps" in first.output
+    assert "[ok] math_lead_deepseek-r1-1.5b-cpu-tiny: new, 2 steps" in first.output
     assert "CPU mode (DEVICE=cpu)" in first.output and "actor_rollout_ref.rollout.name = hfcpu" in first.output
     # Greedy validation before training, scored by lead.rewards.math in verl's reward loop.
     assert 0 <= first.validations[0]["val-core/cpu_arithmetic/acc/mean@1"] <= 1
@@ -87,12 +87,12 @@ def test_lead_script_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_pa
     for step in (1, 2):
         assert (ckpt / f"global_step_{step}" / "lead_state.json").is_file()
         assert (ckpt / f"global_step_{step}" / "actor").is_dir()
-    assert (ckpt / "lead_config.yaml").is_file() and "math_lead_cpu-tiny" in (ckpt / "train.log").read_text()
+    assert (ckpt / "lead_config.yaml").is_file() and "math_lead_deepseek-r1-1.5b-cpu-tiny" in (ckpt / "train.log").read_text()
     saved = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())
 
     # The same command, run longer: the launcher and verl resume the checkpointed run.
     second = launch_script(cpu_cache, tmp_path, LEAD_SCRIPT, "trainer.total_training_steps=4")
-    assert "[ok] math_lead_cpu-tiny: resume from step 2 of 4" in second.output
+    assert "[ok] math_lead_deepseek-r1-1.5b-cpu-tiny: resume from step 2 of 4" in second.output
     assert_trained(second, [3, 4])
     assert [m["lead/step"] for _, m in sorted(second.steps.items())] == [3, 4]
     restored = [RESTORED_LINE.search(line) for line in second.output.splitlines()]
@@ -115,7 +115,7 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
     run = launch_script(cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8")
     assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
-    ckpt = tmp_path / "out" / "math_hapo_cpu-tiny"
+    ckpt = tmp_path / "out" / "math_hapo_deepseek-r1-1.5b-cpu-tiny"
     keys = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())["methods"]["hapo"]["keys"]
     train = pq.read_table(assets.ensure_data() / "train.parquet").to_pylist()
     # The history holds the prompts solved at least once, keyed by the dataset's stable ids.
@@ -136,7 +136,7 @@ def test_an_ablation_sweep_runs_its_planned_run(cpu_cache, tmp_path):
     run = launch_script(cpu_cache, tmp_path, "ablations/mode_sweep.sh", "trainer.total_training_steps=1",
                         MODES="max_asym")
     assert_trained(run, [1])
-    assert "Planned runs (1)" in run.output and "== math_lead_mode_max_asym_cpu-tiny: finished" in run.output
+    assert "Planned runs (1)" in run.output and "== math_lead_mode_max_asym_deepseek-r1-1.5b-cpu-tiny: finished" in run.output
     assert run.steps[1]["lead/lstar_mode"] == 0  # max_asym
 
 

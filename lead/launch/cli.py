@@ -111,7 +111,10 @@ def plan_runs(args: argparse.Namespace, launch: E.LaunchEnv) -> list[PlannedRun]
         variable, _, key = item.partition("=")
         if env.get(variable, "").strip():
             base.append(f"{key}={E.positive_int(env, variable, 'a number of tokens', '2000')}")
-    tag = CPU_TAG if launch.cpu and not env.get("BASE_MODEL") else launch.model_tag(recipe_model(args.experiment))
+    tag = launch.model_tag(recipe_model(args.experiment))
+    if launch.cpu and not env.get("BASE_MODEL"):
+        # The recipe's model stays in the name: the 1.5B and 7B scripts' CPU runs are different runs.
+        tag = f"{tag}-{CPU_TAG}"
     if args.sweep:
         if env.get("RUN_NAME"):
             raise E.LaunchError(f"RUN_NAME={env['RUN_NAME']!r} names a single run; a sweep names each of its runs "
