@@ -417,6 +417,13 @@ def compose(*overrides: str):
         return C.compose_run(list(overrides))
 
 
+def test_method_changes_name_the_knobs_off_their_defaults():
+    assert C.method_changes(compose("algorithm.adv_estimator=lead", "algorithm.lead.beta=0.9")) == ["beta=0.9"]
+    assert C.method_changes(compose("algorithm.adv_estimator=lead")) == []
+    # verl's built-in GRPO has no block of ours (the plain GRPO baseline script).
+    assert C.method_changes(compose("algorithm.adv_estimator=grpo")) == []
+
+
 def test_final_step_follows_verl_step_accounting(tmp_path):
     train = write_parquet(tmp_path / "train.parquet", 300)
     cfg = compose(f"data.train_files={train}", "data.train_batch_size=128", "trainer.total_epochs=7")

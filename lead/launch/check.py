@@ -360,8 +360,9 @@ def method_changes(config: Any) -> list[str]:
 
     name = config.algorithm.adv_estimator
     cls = load_methods().get(name)
-    if cls is None:
+    # verl's own estimators (grpo) have no block of ours: their knobs are verl's algorithm keys.
+    if cls is None or config.algorithm.get(name) is None:
         return []
-    block = OmegaConf.to_container(config.algorithm.get(name) or {}, resolve=True)
+    block = OmegaConf.to_container(config.algorithm[name], resolve=True)
     defaults = cls.config_cls().to_dict()
     return [f"{key}={value}" for key, value in block.items() if defaults.get(key) != value]
