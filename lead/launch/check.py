@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from lead.launch.plan import PlannedRun
-from lead.verl_plugin.preflight import cuda_available
+from lead.verl_plugin.preflight import cuda_available, runtime_problems
 
 TRACKER_FILE = "latest_checkpointed_iteration.txt"
 SETTINGS_FILE = "lead_config.yaml"
@@ -246,6 +246,7 @@ def launch_problems(config: Any) -> list[str]:
             if "://" not in path and not Path(os.path.expanduser(path)).is_file():
                 problems.append(f"data.{key}: {path} does not exist. Prepare the data first "
                                 f"(`lead data math --out {Path(path).parent}`) or point DATA_DIR at it.")
+    problems += runtime_problems(config)
     model = str(config.actor_rollout_ref.model.path)
     if model.startswith(("/", "./", "../", "~")) and not Path(os.path.expanduser(model)).exists():
         problems.append(f"actor_rollout_ref.model.path: {model} does not exist; set BASE_MODEL to a local "

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
 from lead.verl_plugin.overrides import explain_override_error
-from lead.verl_plugin.preflight import FlashAttentionMissing, cuda_available, prepare_attention
+from lead.verl_plugin.preflight import FlashAttentionMissing, cuda_available, prepare_attention, runtime_problems
 
 CPU_GROUP = "device=cpu"
 CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
@@ -109,6 +109,8 @@ def _train(config: DictConfig) -> None:
         prepare_attention(config, check_import=not dry or cuda_available())
     except FlashAttentionMissing as exc:
         sys.exit(f"lead-train: error: {exc}")
+    if not dry and (problems := runtime_problems(config)):
+        sys.exit("lead-train: error: " + "\nlead-train: error: ".join(problems))
     if dry:
         check_config(config)
         print(OmegaConf.to_yaml(config, resolve=True))

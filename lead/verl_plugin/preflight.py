@@ -1,4 +1,8 @@
-"""Launch check for flash-attn: fail in the launcher with one line, not deep inside a worker.
+"""Launch checks: fail in the launcher with one line, not deep inside a worker.
+
+Three things a worker would otherwise find out late: flash-attn missing (below), vLLM missing for a
+``rollout.name=vllm`` run (:func:`vllm_missing`), and an NVIDIA driver older than the CUDA release
+torch was built for (:func:`driver_mismatch`).
 
 verl loads every FSDP model with ``attn_implementation=flash_attention_2`` unless
 ``<model>.override_config.attn_implementation`` says otherwise, and ``use_remove_padding=true``
@@ -11,7 +15,9 @@ switches every model of the run to PyTorch's ``sdpa`` with padded batches and sa
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
@@ -141,3 +147,78 @@ def prepare_attention(
             f"by adding the override attention=sdpa (or setting {ENV_VAR}=sdpa)"
         ) from exc
     return []
+
+
+VLLM_ENV_COMMAND = "make vllm-env"
+
+
+def vllm_missing(config: DictConfig, cpu: bool, find_spec: Callable[[str], Any] = importlib.util.find_spec) -> str | None:
+    """One line on which environment to use when the run's rollout is vLLM and this environment has
+    no vLLM; None when vLLM is not asked for or is importable."""
+    if OmegaConf.select(config, "actor_rollout_ref.rollout.name", default=None) != "vllm" or find_spec("vllm"):
+        return None
+    if cpu:
+        return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: build the vLLM "
+                f"CPU environment with `{VLLM_ENV_COMMAND}` and run with PYTHON=.venv-vllm/bin/python "
+                "(README, \"The vLLM lane\"), or drop the override to train with the hfcpu rollout")
+    return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: install the GPU "
+            "environment with `pip install -e \".[gpu]\"` (README, Install)")
+
+
+# The oldest Linux driver that runs a CUDA release of each major version (NVIDIA's CUDA
+# compatibility guide: minor-version compatibility holds within a major version from this driver on).
+MIN_DRIVER_FOR_CUDA_MAJOR = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
+CUDA12_ROUTE = "README, Install: \"CUDA 12 drivers\""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.strip().split(".") if part.isdigit())
+
+
+def driver_version(run: Callable[..., Any] | None = None) -> str | None:
+    """The NVIDIA driver version of this node as ``nvidia-smi`` reports it; None without a driver."""
+    try:
+        out = (run or subprocess.run)(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                  capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    versions = [line.strip() for line in out.splitlines() if line.strip()]
+    return versions[0] if versions else None
+
+
+def driver_mismatch(torch_cuda: str | None, driver: str | None) -> str | None:
+    """One line when the node's driver is too old for the CUDA release torch was built for; None when
+    it is new enough, or when there is no driver or no CUDA build to compare."""
+    if not torch_cuda or not driver:
+        return None
+    major = _version_tuple(torch_cuda)[0]
+    needed = MIN_DRIVER_FOR_CUDA_MAJOR.get(major)
+    if needed is None or _version_tuple(driver) >= _version_tuple(needed):
+        return None
+    fix = f"upgrade the driver to {needed} or newer"
+    if major >= 13:
+        fix += f", or install torch 2.11.0's cu128 wheels and vLLM's cu129 build of 0.24.0 ({CUDA12_ROUTE})"
+    return (f"the NVIDIA driver {driver} on this node is older than {needed}, the oldest that runs torch "
+            f"{_torch_version()} built for CUDA {torch_cuda}: {fix}")
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def runtime_problems(config: DictConfig) -> list[str]:
+    """What stops ``config`` from running on this machine's vLLM and driver, one line each; checked
+    only where the run would execute (CPU mode, or torch sees a GPU), so that a machine without a GPU
+    still dry-runs a GPU recipe."""
+    cpu = OmegaConf.select(config, "trainer.device", default="cuda") == "cpu"
+    driver = None if cpu else driver_version()
+    if not cpu and not driver and not cuda_available():
+        return []
+    problems = [vllm_missing(config, cpu)]
+    if not cpu:
+        import torch
+
+        problems.append(driver_mismatch(torch.version.cuda, driver))
+    return [p for p in problems if p]

@@ -1,7 +1,7 @@
 r"""The CPU mode's default model and data, built offline once and reused.
 
 * :func:`ensure_model`: a byte-level tokenizer (every UTF-8 text encodes; special tokens for the
-  chat roles and end of turn, and a chat template) and a ~0.1M-parameter random Llama, briefly
+  chat roles and end of turn, and a chat template) and a ~0.4M-parameter random Llama, briefly
   warmed up to answer in the format the reward reads (a few filler words, then
   ``\boxed{<digit>}`` and end of turn), so that rollouts differ in length and sometimes in
   correctness from the first step: the advantages of every estimator are then non-trivial.
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-MODEL_VERSION = "cpu-model-v1"
+MODEL_VERSION = "cpu-model-v2"
 DATA_VERSION = "cpu-data-v1"
 CACHE_ENV = "LEAD_CACHE"
 DATA_SOURCE = "cpu_arithmetic"
@@ -38,6 +38,14 @@ MAX_POSITIONS = 512
 WARMUP_STEPS = 300
 WARMUP_BATCH = 16
 SEED = 0
+
+
+def model_shape():
+    """The tiny Llama's shape. Heads of 32 dimensions: vLLM's CPU attention takes head sizes 32, 64,
+    80, 96, 112, 128, 160, 192, 224, 256 and 512 only, and both rollouts (hfcpu, vllm) load this model."""
+    from lead.lab.model import ModelConfig
+
+    return ModelConfig(hidden=128, layers=2, heads=4, ffn=256, max_positions=MAX_POSITIONS)
 
 
 def cache_dir() -> Path:
@@ -137,7 +145,7 @@ def ensure_model(cache: str | Path | None = None, warmup_steps: int = WARMUP_STE
     def build(folder: Path) -> None:
         import torch
 
-        from lead.lab.model import ModelConfig, build_model, save
+        from lead.lab.model import build_model, save
 
         tokenizer = build_tokenizer()
         threads = torch.get_num_threads()
@@ -145,8 +153,7 @@ def ensure_model(cache: str | Path | None = None, warmup_steps: int = WARMUP_STE
         torch.set_num_threads(1)
         with torch.random.fork_rng():
             torch.manual_seed(SEED)
-            model = build_model(tokenizer, ModelConfig(hidden=64, layers=2, heads=4, ffn=128,
-                                                       max_positions=MAX_POSITIONS), seed=SEED)
+            model = build_model(tokenizer, model_shape(), seed=SEED)
             try:
                 _warm_up(model, tokenizer, warmup_steps, SEED)
             finally:

@@ -1,0 +1,13 @@
+"""The vLLM lane (``make test-vllm``): runs in the vLLM CPU environment (.venv-vllm) only."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.conftest import cpu_cache  # noqa: F401 - the CPU mode's model and data, built once
+
+if importlib.util.find_spec("vllm") is None:
+    pytest.exit("tests_vllm needs vLLM: build the vLLM CPU environment with `make vllm-env` and run "
+                "`make test-vllm`", returncode=2)
