@@ -184,3 +184,21 @@ def test_agreement_follows_extras_and_names_the_broken_requirement():
 def test_conflict_text_starts_at_pips_error():
     out = "Collecting verl\nCollecting vllm\nERROR: Cannot install verl and vllm\nThe conflict is caused by:\n  x"
     assert conflict_text(out) == "ERROR: Cannot install verl and vllm\nThe conflict is caused by:\n  x"
+
+
+def test_cuda12_builds_satisfy_verls_exact_pins():
+    """The README's route for CUDA 12 drivers: PyTorch's cu128 builds of torch 2.11.0 and vLLM's cu129
+    build of 0.24.0 carry local versions, which verl 0.9.1's ``==`` pins of its [vllm] extra accept
+    (PEP 440: a pin without a local label matches every local version of that release)."""
+    from importlib.metadata import requires
+
+    pins = {}
+    for text in requires("verl"):
+        req = Requirement(text)
+        if req.marker is not None and req.marker.evaluate({"extra": "vllm"}) and not req.extras:
+            pins[canonicalize_name(req.name)] = req.specifier
+    local = {"torch": "2.11.0+cu128", "torchvision": "0.26.0+cu128", "torchaudio": "2.11.0+cu128",
+             "vllm": "0.24.0+cu129"}
+    for name, version in local.items():
+        assert pins[name].contains(Version(version)), (name, str(pins[name]), version)
+    assert not pins["torch"].contains(Version("2.10.0+cu128"))
