@@ -135,7 +135,7 @@ def eval_data(tmp_path_factory) -> Path:
     pool = assets.problems(assets.SEED)[-12:]
     with (folder / "math500.jsonl").open("w") as f:
         for i, (text, answer) in enumerate(pool):
-            f.write(json.dumps({"id": f"p{i}", "benchmark": "math500", "problem": text, "answer": answer}) + "\n")
+            f.write(json.dumps({"id": f"p{i}", "benchmark": "math500", "problem": text, "answer": [answer]}) + "\n")
     return folder
 
 

@@ -3,14 +3,16 @@
 :func:`run_cpu` starts the command in its own session with its own short Ray temp folder (Ray's
 socket paths must fit), records wall time and peak memory, kills the whole process group past a
 timeout, and then waits for, and if need be kills, any process of the run's Ray cluster that
-outlived it. :class:`Run` parses verl's console logger: one ``step:N - key:value - ...`` line per
-training step (and validation), and the ``hfcpu`` rollout server's weight-sync lines.
+outlived it, and removes the shared-memory files the run left. :class:`Run` parses verl's console
+logger: one ``step:N - key:value - ...`` line per training step (and validation), and the ``hfcpu``
+rollout server's weight-sync lines.
 
 This module imports nothing from verl.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -24,6 +26,9 @@ from pathlib import Path
 STEP_LINE = re.compile(r"step:(\d+) - (.*)$")
 SYNC_LINE = re.compile(r"hfcpu_server_0_0 weights updated: (.*)$")
 STRAY_WAIT_S = 30
+# What verl's shared-memory weight transfer (the vLLM rollout on a CPU) leaves behind when a process
+# of the run is killed: segments and ZMQ sockets that nothing else removes.
+LEFTOVER_GLOBS = ("/dev/shm/psm_*", "/dev/shm/verl_weights_*", "/tmp/rl-colocate-zmq-*.sock")
 
 
 @dataclass
@@ -36,6 +41,8 @@ class Run:
     timed_out: bool = False
     stray_pids: list[int] = field(default_factory=list)
     """Processes of the run's Ray cluster that were still alive after it ended (then killed)."""
+    leftover_files: list[str] = field(default_factory=list)
+    """Shared-memory segments and sockets the run left behind (then removed)."""
     steps: dict[int, dict[str, float]] = field(default_factory=dict)
     validations: dict[int, dict[str, float]] = field(default_factory=dict)
     syncs: list[dict[str, float]] = field(default_factory=list)
@@ -75,6 +82,10 @@ def ray_processes(marker: str):
     return found
 
 
+def leftover_files() -> set[str]:
+    return {path for pattern in LEFTOVER_GLOBS for path in glob.glob(pattern)}
+
+
 def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s: float) -> Run:
     """Run ``command`` with ``DEVICE=cpu`` and ``env`` over this process's environment.
 
@@ -88,6 +99,7 @@ def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s:
         child_env.pop(key, None)
     child_env.update(env)
     timed_out = False
+    existing = leftover_files()
     with tempfile.TemporaryFile("w+") as log:
         start = time.monotonic()
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=cwd,
@@ -121,5 +133,8 @@ def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s:
         except psutil.NoSuchProcess:
             pass
     shutil.rmtree(ray_dir, ignore_errors=True)
+    left = sorted(leftover_files() - existing)
+    for path in left:
+        Path(path).unlink(missing_ok=True)
     return Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2),
-               timed_out=timed_out, stray_pids=[p.pid for p in stray])
+               timed_out=timed_out, stray_pids=[p.pid for p in stray], leftover_files=left)
