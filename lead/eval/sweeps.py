@@ -109,12 +109,13 @@ def evaluate_budget_sweep(opts: EvalOptions, budgets: Sequence[int]) -> dict[int
         _clear(out_dir, folders)
     _write_sweep(out_dir, "budget", name, [{"path": f, "max_tokens": b} for f, b in zip(folders, order)][::-1])
     results: dict[int, dict[str, dict]] = {}
+    backends: dict[str, object] = {}
     for i, (folder, budget) in enumerate(zip(folders, order)):
         member = replace(opts, max_tokens=budget, out_dir=out_dir / folder, name=f"{name} @{budget}", fresh=False)
         if i > 0:
             reused = reuse_completed(out_dir / folders[i - 1], member.out_dir, budget, opts.benchmarks)
             print(f"budget {budget}: {reused} finished response(s) reused from budget {order[i - 1]}", file=sys.stderr)
-        results[budget] = evaluate(member)
+        results[budget] = evaluate(member, backends)
     return results
 
 
