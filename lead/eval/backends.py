@@ -6,7 +6,11 @@ finish reason, so the rest of the harness (token counting, truncation, grading) 
 
 * ``finish_reason == "stop"``: the model emitted one of the stop tokens (the tokenizer's EOS and
   every EOS id in the model's ``generation_config.json``); the stop token is the last id returned.
-* ``finish_reason == "length"``: the budget ran out; the response is truncated.
+* ``finish_reason == "length"``: the budget ran out; the response is truncated and exactly
+  ``max_tokens`` long. A backend whose context cannot hold the prompt plus the budget stops
+  earlier with the same reason; the runner refuses such an answer rather than record a length
+  the model did not generate, and the context is checked before generation where it is known
+  (``--max-model-len``, a vLLM server's ``max_model_len``).
 * ``finish_reason == "error"``: the backend gave up on the request (vLLM's ``abort`` or
   ``error``, a failed HTTP request); ``error`` says why. The sample is not a result: it is
   listed as failed and drawn again on the next run.
@@ -312,7 +316,9 @@ class OpenAIBackend:
     up to ``max_retries`` times with exponential back-off; one that still fails becomes an
     ``error`` generation (listed, redrawn on the next run), and a chunk in which every request
     failed stops the run. Any other HTTP error (400: a value the server refuses, 404: unknown
-    model) stops the run at once with the server's message.
+    model) stops the run at once with the server's message. Every sampling option is sent, the
+    unused ones switched off (:data:`NEUTRAL_SAMPLING`), so the model's generation config never
+    fills one in; ``max_model_len`` is the served model's context when its listing gives one.
     """
 
     name = "openai"

@@ -9,7 +9,8 @@ draws accuracy and tokens against the budget or the step.
   a run at budget B draws (same prompt, same per-sample seed, and the budget only decides where
   drawing stops), so it is copied into the smaller run instead of drawn again. A response is
   reused only when it ended with a stop token after at most B generated ids (the stop token
-  included); every other sample of the smaller budget is generated.
+  included); every other sample of the smaller budget is generated, by the same loaded vLLM or
+  transformers model (it loads once, for the largest budget).
 * Checkpoint sweep (``--model OUTPUT_ROOT/<run>``, a training run folder): points ``step_<N>``
   for every ``global_step_N`` checkpoint (or those in ``--steps``), each merged once by verl's
   merger and the merge reused afterwards; ``--base-model`` adds the starting model as step 0.
