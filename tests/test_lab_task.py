@@ -157,3 +157,24 @@ def test_verl_overrides_select_the_method_with_every_knob_of_its_lab_config():
     # GRPO runs verl's own estimator, whose one knob is the std normalisation.
     grpo = build_method("grpo", method_config("grpo", PRESETS["test"], {"scale_by_std": False}))
     assert method_overrides(grpo) == ["algorithm.adv_estimator=grpo", "algorithm.norm_adv_by_std_in_grpo=false"]
+
+
+def test_verl_data_gives_each_problem_one_index_across_draws(tmp_path):
+    """verl hands the estimators extra_info.index as the prompt's stable id; the in-process loop keys
+    prompts by Problem.key. Repeated draws of a problem must share its index, as they share its key."""
+
+    import pyarrow.parquet as pq
+
+    from lead.lab.config import PRESETS
+    from lead.lab.verl_loop import export_data
+
+    cfg = PRESETS["test"]
+    rows = pq.read_table(export_data(cfg, 3, set(), tmp_path)).to_pylist()
+    keys = [p.key for p in training_problems(random.Random("rl-3"), cfg.task, cfg.rl_steps * cfg.prompts_per_step,
+                                             set())]
+    assert [r["extra_info"]["subject"] for r in rows] == keys
+    assert len(set(keys)) < len(keys)  # the stream repeats problems
+    index_of = {}
+    for r in rows:
+        assert index_of.setdefault(r["extra_info"]["subject"], r["extra_info"]["index"]) == r["extra_info"]["index"]
+    assert sorted(index_of.values()) == list(range(len(set(keys))))

@@ -260,6 +260,7 @@ def test_an_ablation_run_writes_its_table_and_one_panel_per_knob(tmp_path):
     (["--ablation", "ratio", "--methods", "lead"], "--ablation ratio trains its own LEAD variants; drop --methods"),
     (["--budget", "0"], "--budget 0 is invalid"),
     (["--ablation", "controller", "--set", "grpo.epsilon=0"], "names method 'grpo'"),
+    (["--trainer", "verl", "--methods", "lead,truncation"], "truncation cannot train through verl's loop"),
 ])
 def test_lab_command_refuses_bad_combinations_before_training(argv, message, tmp_path, capsys):
     from lead.cli import main
@@ -268,3 +269,18 @@ def test_lab_command_refuses_bad_combinations_before_training(argv, message, tmp
         main(["lab", "--out", str(tmp_path), *argv])
     assert message in str(err.value)
     assert not any(tmp_path.iterdir())
+
+
+def test_verl_arms_of_capped_methods_are_refused_not_left_unchecked():
+    """The in-process loop checks every static-budget method's cap each step; verl's loop cannot,
+    so such arms are refused before any training, and train_verl refuses a cap it cannot check."""
+    from lead.lab.verl_loop import train_verl
+
+    check_arms(method_arms(["lead", "grpo"], "verl"), CFG, {})
+    for name in ("truncation", "laser", "dler", "grpo_len_threshold"):
+        with pytest.raises(ValueError, match=f"{name} cannot train through verl's loop.*in-process"):
+            check_arms(method_arms(["lead", name], "verl"), CFG, {})
+        check_arms(method_arms([name]), CFG, {})
+    method = build_method("truncation", check_arms([Arm("truncation", "truncation")], CFG, {})["truncation"])
+    with pytest.raises(ValueError, match="length cap \\(24\\).*in-process"):
+        train_verl(None, None, method, CFG, 0, set(), lambda m: pytest.fail("evaluated"), print, cap=24.0)

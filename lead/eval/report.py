@@ -40,9 +40,11 @@ import numpy as np
 
 from lead.data.eval_sets import BENCHMARKS
 from lead.eval.metrics import (
+    BOOTSTRAP_SEED,
     AESWeights,
     ProblemTable,
     aes_aggregates,
+    benchmark_seed,
     excludes_zero,
     paired_difference,
     percentile_interval,
@@ -128,12 +130,13 @@ def _pair(run: Run, base: Run, benchmark: str) -> dict[str, Any] | None:
     a, b = run.table(benchmark), base.table(benchmark)
     if a is None or b is None or not set(a.ids) & set(b.ids):
         return None
-    return paired_difference(a, b, keep_replicates=True)
+    return paired_difference(a, b, seed=benchmark_seed(BOOTSTRAP_SEED, benchmark), keep_replicates=True)
 
 
 def _average_difference(pairs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """The difference of the benchmark averages and its interval: each benchmark's problems are
-    resampled on their own, and the per-benchmark differences averaged replicate by replicate."""
+    resampled on their own, with draws of its own (:func:`benchmark_seed`), and the per-benchmark
+    differences averaged replicate by replicate."""
     if not pairs:
         return None
     out: dict[str, Any] = {"benchmarks": list(pairs)}

@@ -49,9 +49,11 @@ from lead.eval.backends import (
     HFBackend,
     OpenAIBackend,
     VLLMBackend,
-    check_vllm_sampling,
+    check_context_length,
+    check_sampling,
     stop_token_ids,
     vllm_available,
+    vllm_version,
 )
 from lead.eval.metrics import problem_table, summarize
 from lead.eval.models import ensure_hub_model, resolve_model
@@ -261,11 +263,12 @@ def _versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("lead-reasoning", "torch", "transformers", "vllm", "math-verify"):
+    for pkg in ("lead-reasoning", "torch", "transformers", "math-verify"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
+    out["vllm"] = vllm_version()
     return out
 
 
@@ -331,8 +334,11 @@ def _pick_backend(requested: str) -> str:
     return requested
 
 
-def evaluate(opts: EvalOptions) -> dict[str, dict]:
-    """Run (or resume) an evaluation; returns ``{benchmark: summary}`` and writes the run folder."""
+def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[str, dict]:
+    """Run (or resume) an evaluation; returns ``{benchmark: summary}`` and writes the run folder.
+
+    ``backends`` (a budget sweep's, over calls that differ only in a decreasing budget) keeps the
+    vLLM or transformers backend built by one call for the next, so the model loads once."""
     from lead.data.eval_sets import BENCHMARKS, load_benchmark
 
     benchmarks = list(dict.fromkeys(opts.benchmarks))
@@ -371,9 +377,8 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
                    for p in problems[b]] for b in benchmarks}
 
     longest = max(len(ids) for b in benchmarks for _, ids in prompts[b])
-    if backend_name == "vllm":
-        check_vllm_sampling(sampling.values(), vocab_size=len(tokenizer), longest_prompt=longest,
-                            max_model_len=opts.max_model_len)
+    check_sampling(sampling.values(), vocab_size=len(tokenizer), longest_prompt=longest,
+                   max_model_len=opts.max_model_len if backend_name == "vllm" else None)
 
     stop_ids = stop_token_ids(resolved.path, tokenizer)
     out_dir = Path(opts.out_dir)
@@ -386,7 +391,7 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
             served_model = json.loads(run_file.read_text(encoding="utf-8")).get("served_model")
         if served_model is None:
             # Learn the served model's name before anything is written.
-            backend = _openai_backend(opts, stop_ids, None)
+            backend = _openai_backend(opts, stop_ids, None, sampling.values(), longest)
             served_model = backend.model
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -421,7 +426,12 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
 
     if any(pending.values()) and backend is None:
         if backend_name == "openai":
-            backend = _openai_backend(opts, stop_ids, served_model)
+            backend = _openai_backend(opts, stop_ids, served_model, sampling.values(), longest)
+        elif backends is not None and backend_name in backends:
+            backend = backends[backend_name]
+            if backend_name == "vllm":
+                for s in sampling.values():
+                    check_context_length(s, longest, backend.max_model_len, "the loaded vLLM engine's max_model_len")
         elif backend_name == "vllm":
             backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
                                   tensor_parallel_size=opts.tensor_parallel_size,
@@ -431,6 +441,8 @@ def evaluate(opts: EvalOptions) -> dict[str, dict]:
         else:
             backend = HFBackend(resolved.path, tokenizer, stop_ids, dtype=opts.dtype, device=opts.device,
                                 trust_remote_code=opts.trust_remote_code)
+    if backend is not None and backends is not None and backend_name != "openai":
+        backends[backend_name] = backend
     chunk = opts.chunk_size or DEFAULT_CHUNK[backend_name]
 
     summaries, failed = {}, {}
@@ -480,10 +492,15 @@ def _check_same_data(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Pa
                         "use another --out, or --fresh to start this run over")
 
 
-def _openai_backend(opts: EvalOptions, stop_ids: Sequence[int], served_model: str | None) -> OpenAIBackend:
-    return OpenAIBackend(opts.base_url, stop_ids, served_model=served_model, concurrency=opts.concurrency,
-                         max_retries=opts.max_retries, timeout_s=opts.request_timeout,
-                         api_key=os.environ.get("OPENAI_API_KEY"))
+def _openai_backend(opts: EvalOptions, stop_ids: Sequence[int], served_model: str | None,
+                    samplings: Iterable[Sampling], longest_prompt: int) -> OpenAIBackend:
+    backend = OpenAIBackend(opts.base_url, stop_ids, served_model=served_model, concurrency=opts.concurrency,
+                            max_retries=opts.max_retries, timeout_s=opts.request_timeout,
+                            api_key=os.environ.get("OPENAI_API_KEY"))
+    # A server lowers a budget that does not fit its context instead of refusing it.
+    for s in samplings:
+        check_context_length(s, longest_prompt, backend.max_model_len, f"the max_model_len of {opts.base_url}")
+    return backend
 
 
 def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: Sampling) -> set[tuple[str, int]]:
@@ -518,6 +535,15 @@ def _generate(backend: Any, tokenizer: Any, stop_ids: Sequence[int], benchmark: 
             outs = backend.generate([prompts[q][1] for q, _ in items], sampling, seeds, progress=opts.progress)
             if len(outs) != len(items):
                 raise RuntimeError(f"backend returned {len(outs)} generations for {len(items)} prompts")
+            cut = [(q, j, out) for (q, j), out in zip(items, outs)
+                   if out.finish_reason == "length" and len(out.token_ids) < sampling.max_tokens]
+            if cut:
+                q, j, out = cut[0]
+                raise EvalError(f"the {backend.name} backend stopped {len(cut)} response(s) for lack of room short of "
+                                f"the budget (e.g. {benchmark} problem {problems[q]['id']!r} sample {j}: "
+                                f"{len(out.token_ids)} of max_tokens={sampling.max_tokens} tokens, finish_reason "
+                                "'length'): its context (max_model_len) cannot hold the prompt plus the budget. "
+                                "Nothing of this chunk was saved; raise the context length or lower --max-tokens")
             done = [(q, j, seed, out) for (q, j), seed, out in zip(items, seeds, outs) if out.finish_reason != "error"]
             append_records(path, [
                 _record(benchmark, problems[q], j, seed, prompts[q][0], out, sampling, opts.preset, tokenizer, stops)

@@ -9,7 +9,8 @@ draws accuracy and tokens against the budget or the step.
   a run at budget B draws (same prompt, same per-sample seed, and the budget only decides where
   drawing stops), so it is copied into the smaller run instead of drawn again. A response is
   reused only when it ended with a stop token after at most B generated ids (the stop token
-  included); every other sample of the smaller budget is generated.
+  included); every other sample of the smaller budget is generated, by the same loaded vLLM or
+  transformers model (it loads once, for the largest budget).
 * Checkpoint sweep (``--model OUTPUT_ROOT/<run>``, a training run folder): points ``step_<N>``
   for every ``global_step_N`` checkpoint (or those in ``--steps``), each merged once by verl's
   merger and the merge reused afterwards; ``--base-model`` adds the starting model as step 0.
@@ -109,12 +110,13 @@ def evaluate_budget_sweep(opts: EvalOptions, budgets: Sequence[int]) -> dict[int
         _clear(out_dir, folders)
     _write_sweep(out_dir, "budget", name, [{"path": f, "max_tokens": b} for f, b in zip(folders, order)][::-1])
     results: dict[int, dict[str, dict]] = {}
+    backends: dict[str, object] = {}
     for i, (folder, budget) in enumerate(zip(folders, order)):
         member = replace(opts, max_tokens=budget, out_dir=out_dir / folder, name=f"{name} @{budget}", fresh=False)
         if i > 0:
             reused = reuse_completed(out_dir / folders[i - 1], member.out_dir, budget, opts.benchmarks)
             print(f"budget {budget}: {reused} finished response(s) reused from budget {order[i - 1]}", file=sys.stderr)
-        results[budget] = evaluate(member)
+        results[budget] = evaluate(member, backends)
     return results
 
 

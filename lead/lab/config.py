@@ -262,10 +262,18 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
 def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, Any]],
                static_budget: float | None = None) -> dict[str, dict[str, Any]]:
     """Build every arm's method once so a bad knob fails before any training; returns the config
-    mapping of each arm (by label). An arm's own knobs win over the user's ``--set`` overrides."""
+    mapping of each arm (by label). An arm's own knobs win over the user's ``--set`` overrides.
+    A static-budget method (:data:`STATIC_BUDGET_KNOBS`) is refused in verl's loop, where its
+    over-cap check cannot run."""
     labels = [arm.label for arm in arms]
     if len(set(labels)) != len(labels):
         raise ValueError(f"two arms share a label: {labels}")
+    capped = sorted({arm.method for arm in arms if arm.trainer == "verl" and arm.method in STATIC_BUDGET_KNOBS})
+    if capped:
+        raise ValueError(f"{', '.join(capped)} cannot train through verl's loop: the lab checks at every step that no "
+                         "response over the method's length cap gets a higher advantage than one within it, which "
+                         "needs each sample's advantage, and verl's loop does not hand them back. Train "
+                         f"{', '.join(capped)} in-process (without --trainer verl), or leave them out of --methods")
     configs = {}
     for arm in arms:
         values = method_config(arm.method, cfg, {**overrides.get(arm.method, {}), **arm.overrides}, static_budget)

@@ -56,20 +56,32 @@ but whose value is not (that one is ``-token-mean(A log pi)``)."""
 
 
 def export_data(cfg: LabConfig, seed: int, exclude: set[str], folder: Path) -> Path:
-    """``folder/train.parquet``: the in-process loop's problem stream for ``seed``, one row each."""
-    from lead.data.prepare import Problem, verl_row, write_parquet
+    """``folder/train.parquet``: the in-process loop's problem stream for ``seed``, one row each.
+
+    A problem drawn more than once keeps one ``extra_info.index`` (numbered in order of first
+    draw): verl hands that index to the estimators as the prompt's stable id, the way the
+    in-process loop keys prompts by :attr:`Problem.key`, so per-prompt history (HAPO's) carries
+    over between draws of the same problem in both loops."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lead.data.prepare import Problem, _parquet_schema, verl_row
 
     problems = training_problems(random.Random(f"rl-{seed}"), cfg.task, cfg.rl_steps * cfg.prompts_per_step, exclude)
+    index: dict[str, int] = {}
     rows = []
     for i, p in enumerate(problems):
         # The subject holds the problem's key: the reward grades the response against the problem.
-        row = verl_row(Problem(index=i, problem=prompt_text(p), answers=[str(p.answer)], level=str(p.k),
-                               subject=p.key, uid=f"lab-{i}", unique_id=None), "train", DATA_SOURCE)
+        row = verl_row(Problem(index=index.setdefault(p.key, len(index)), problem=prompt_text(p),
+                               answers=[str(p.answer)], level=str(p.k), subject=p.key, uid=f"lab-{i}",
+                               unique_id=None), "train", DATA_SOURCE)
         row["prompt"] = [{"content": prompt_text(p), "role": "user"}]
         row["ability"] = "lab"
         rows.append(row)
     path = folder / "train.parquet"
-    write_parquet(rows, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not lead.data.prepare.write_parquet: it refuses repeated indices, which here are repeated problems.
+    pq.write_table(pa.Table.from_pylist(rows, schema=_parquet_schema()), path)
     return path
 
 
@@ -149,11 +161,17 @@ def train_verl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, meth
                exclude: set[str], eval_fn: Callable[[torch.nn.Module], dict[str, Any]], log: Log,
                cap: float | None = None, workdir: Path | None = None) -> dict[str, Any]:
     """Train ``policy`` in place through verl's loop in ``workdir`` (inputs, checkpoints,
-    ``console.log``); returns per-step metrics and the evaluations at step 0 and at the end."""
+    ``console.log``); returns per-step metrics and the evaluations at step 0 and at the end.
+
+    ``cap`` is refused (:func:`lead.lab.config.check_arms` refuses such arms before the warm-up):
+    the over-cap check needs every sample's advantage, which verl's loop does not hand back."""
     from transformers import AutoModelForCausalLM
 
     from lead.verl_plugin.cpu.runner import run_cpu
 
+    if cap is not None:
+        raise ValueError(f"{method.name} has a length cap ({cap:g}) whose check needs each sample's advantage, "
+                         "which verl's loop does not hand back; train it in-process (trainer 'local')")
     if workdir is None:
         raise ValueError("train_verl needs a workdir for the run's inputs and checkpoints")
     if cfg.rl_steps < 1:
