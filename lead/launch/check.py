@@ -277,8 +277,9 @@ def compose_run(overrides: list[str]) -> Any:
     """The run's composed configuration (inside an initialised Hydra config module)."""
     from hydra import compose
 
-    from lead.verl_plugin.overrides import explain_override_error
+    from lead.verl_plugin.overrides import check_release_names, explain_override_error
 
+    check_release_names(overrides)
     try:
         return compose("lead_trainer", overrides=overrides)
     except Exception as err:
