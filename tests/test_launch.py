@@ -482,21 +482,22 @@ def test_final_step_follows_verl_step_accounting(tmp_path):
     unknown, note = C.final_step(compose(f"data.train_files={train}", "data.filter_overlong_prompts=true"))
     assert unknown is None and "filter_overlong_prompts" in note
     assert C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}"))[0] is None
-    unknown, note = C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}", "trainer.total_training_steps=5"))
+    unknown, note = C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}",
+                                         "trainer.total_training_steps=5"))
     assert unknown is None and "at most trainer.total_training_steps=5" in note
 
 
 def test_steps_beyond_the_datas_epochs_are_planned_as_verl_runs_them(tmp_path):
     """verl's loop ends with the last epoch whatever total_training_steps says, and checkpoints its
     last step only at total_training_steps: 300 rows, batch 128, 1 epoch, 10 steps asked, 2 run."""
-    cfg = compose(*small_run(tmp_path, "data.train_batch_size=128", "actor_rollout_ref.actor.ppo_mini_batch_size=16",
-                             "trainer.total_epochs=1", "trainer.total_training_steps=10"))
+    long_run = small_run(tmp_path, "data.train_batch_size=128", "trainer.total_epochs=1",
+                         "trainer.total_training_steps=10")
+    cfg = compose(*long_run)
     final, note = C.final_step(cfg)
     assert final == 2
     assert note.startswith("trainer.total_training_steps=10 is more than the data gives (300 rows // "
                            "data.train_batch_size=128 = 2 steps per epoch x trainer.total_epochs=1)")
-    run = P.PlannedRun("long", small_run(tmp_path, "data.train_batch_size=128", "actor_rollout_ref.actor.ppo_mini_batch_size=16",
-                                         "trainer.total_epochs=1", "trainer.total_training_steps=10"))
+    run = P.PlannedRun("long", long_run)
     (report,) = C.check_plan([run])
     assert report.ok, report.error
     assert report.state == "new" and report.final_step == 2 and note in report.warnings
@@ -516,7 +517,8 @@ def describe(report: C.RunReport) -> str:
 def test_a_run_that_never_checkpoints_is_refused(tmp_path, save_freq):
     (report,) = C.check_plan([P.PlannedRun("nosave", small_run(tmp_path, f"trainer.save_freq={save_freq}"))])
     assert report.error == (f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
-                            f"resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)")
+                            "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: "
+                            "50)")
 
 
 def test_run_state_resumes_a_partial_run_and_skips_only_the_final_step(tmp_path):
@@ -562,6 +564,9 @@ def test_the_data_files_are_opened_and_checked_for_what_verl_and_the_reward_read
         f"{where} lacks the column(s) reward_model (reward_model.ground_truth, the answer the reward checks)")
     assert problems(prompt=[f"problem {i}" for i in range(300)]).startswith(
         f"{where}: column prompt holds plain text; verl needs chat messages, a list of {{role, content}}")
+    assert problems(prompt=[[{"role": "user"}]] * 300).startswith(
+        f"{where}: column prompt holds {{'role': 'user'}} where a message {{'role': ..., 'content': ...}} belongs")
+    assert problems(prompt=[[]] * 300).startswith(f"{where}: column prompt is empty; verl needs chat messages")
     assert problems(reward_model=[{"style": "rule"}] * 300).startswith(
         f"{where}: reward_model of the first row is {{'style': 'rule'}}; the reward reads reward_model.ground_truth")
     assert problems("data.prompt_key=question").startswith(f"{where} lacks the column(s) question (the prompt")

@@ -348,8 +348,9 @@ def test_lead_train_refuses_the_release_knob_names_with_the_new_key(override):
     done = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, override],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "DRY_RUN": "1"}, cwd=REPO)
     assert done.returncode != 0 and "DRY_RUN: configuration is valid" not in done.stdout
-    assert done.stderr.splitlines()[-1] == ("lead-train: error: algorithm.lead_alpha is the paper release's name of "
-                                            "a LEAD knob, which this package does not read: use algorithm.lead.alpha=2.0")
+    assert done.stderr.splitlines()[-1] == (
+        "lead-train: error: algorithm.lead_alpha is the paper release's name of a LEAD knob, which this package does "
+        "not read: use algorithm.lead.alpha=2.0")
 
 
 def test_a_length_knob_at_or_above_the_cap_warns_only_where_it_silences_the_length_reward():

@@ -176,7 +176,7 @@ def check_checkpointing(config: Any) -> None:
     save_freq = config.trainer.save_freq
     if int(save_freq) <= 0:
         raise ValueError(f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
-                         f"resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)")
+                         "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)")
 
 
 def flat_settings(config: Any) -> dict[str, Any]:
@@ -297,8 +297,10 @@ def _chat_problem(prompt: Any) -> str | None:
     """What keeps ``prompt`` (one row's value) from being chat messages, or None."""
     if isinstance(prompt, str):
         return "holds plain text"
-    if not isinstance(prompt, list) or not prompt:
-        return f"holds {type(prompt).__name__ if prompt is not None else 'null'}" + (" (no message)" if prompt == [] else "")
+    if prompt is None or prompt == []:
+        return "is empty"
+    if not isinstance(prompt, list):
+        return f"holds a {type(prompt).__name__}"
     for message in prompt:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str) or message.get("content") is None:
             return f"holds {message!r} where a message {{'role': ..., 'content': ...}} belongs"

@@ -99,7 +99,8 @@ def unreachable_length_knobs(config: DictConfig) -> list[str]:
         if _rewards_length(method_cls, below, cap):
             lines.append(f"algorithm.{name}.{knob}={value:g} is not below the response cap data.max_response_length="
                          f"{cap}: every response is within it, so {name} rewards no response for being shorter (its "
-                         f"advantage is correctness alone); set algorithm.{name}.{knob} below {cap}, or raise the cap (BUDGET in the launch scripts)")
+                         f"advantage is correctness alone); set algorithm.{name}.{knob} below {cap}, or raise the cap "
+                         f"(BUDGET in the launch scripts)")
     return lines
 
 
