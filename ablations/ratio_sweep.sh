@@ -4,7 +4,8 @@
 # 1, 2, 4}. Both methods use the weights (w_corr, w_len) = (1/(1+R), R/(1+R)), i.e. (1, 0), (.8, .2),
 # (.667, .333), (.5, .5), (.333, .667), (.2, .8):
 # - grpo: estimator grpo_len_threshold, r = w_corr * correct + w_len * 1[length <= T] ("classic":
-#   whatever the correctness), T = LENGTH_THRESHOLD (default 2000) exact response tokens, group z-score;
+#   whatever the correctness), T = LENGTH_THRESHOLD exact response tokens (unset: the method's 2000,
+#   scaled down with every other token knob in CPU mode), group z-score;
 # - lead: estimator lead with algorithm.lead.static_lambda_corr = w_corr (lambda_e = 1 - w_corr),
 #   max_sym, mean_correct, bmax = BUDGET.
 # Shared settings (the release's ablation scripts): DeepSeek-R1-Distill-Qwen-1.5B, 4 GPUs, 128 x 8

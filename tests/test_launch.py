@@ -67,9 +67,19 @@ def items(run: P.PlannedRun) -> dict[str, str]:
     return dict(o.split("=", 1) for o in run.overrides if "=" in o)
 
 
-def write_parquet(path: Path, rows: int) -> Path:
+def verl_rows(rows: int) -> dict[str, list]:
+    """Columns of ``rows`` rows in the form verl's dataset and reward read (as ``lead data math`` writes)."""
+    return {"data_source": ["math"] * rows,
+            "prompt": [[{"role": "user", "content": f"problem {i}"}] for i in range(rows)],
+            "reward_model": [{"ground_truth": str(i), "style": "rule"} for i in range(rows)],
+            "extra_info": [{"index": i} for i in range(rows)]}
+
+
+def write_parquet(path: Path, rows: int, **columns: list) -> Path:
+    """A data file of ``rows`` rows; ``columns`` replace columns (None drops one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"data_source": ["math"] * rows, "prompt": [f"problem {i}" for i in range(rows)]}), path)
+    table = {k: v for k, v in {**verl_rows(rows), **columns}.items() if v is not None}
+    pq.write_table(pa.table(table), path)
     return path
 
 
@@ -115,9 +125,18 @@ def test_every_planned_run_of_every_script_is_valid(all_plans):
     assert len(reports) == sum(len(p) for p in plans.values())  # run names are unique across scripts
     bad = {name: r.error for name, r in reports.items() if not r.ok}
     assert not bad
+    grpo_row = f"math_grpo_{TAG}"
     for report in reports.values():
         assert report.state == "new"  # OUTPUT_ROOT is empty
-        assert report.warnings == []  # e.g. no bmax below the response cap
+        if report.run.name != grpo_row:
+            assert report.warnings == []  # e.g. no bmax below the response cap
+    # The release's GRPO row: its threshold equals its cap, so the length term does nothing; the
+    # script's header promises a warning.
+    assert reports[grpo_row].warnings == [
+        "algorithm.grpo_len_threshold.threshold=2000 is not below the response cap data.max_response_length=2000: "
+        "every response is within it, so grpo_len_threshold rewards no response for being shorter (its advantage is "
+        "correctness alone); set algorithm.grpo_len_threshold.threshold below 2000, or raise the cap (BUDGET in the "
+        "launch scripts)"]
 
 
 def test_paper_settings_shared_by_every_run(all_plans):
@@ -239,7 +258,7 @@ def test_subsets_and_overrides_from_the_environment(clean_env, tmp_path):
     env = {**clean_env, "METHODS": "lead", "RATIOS": "0.5,2", "BUDGET": "6000", "CUDA_VISIBLE_DEVICES": "0,1"}
     runs = plan_of("ablations/ratio_sweep.sh", env, tmp_path, "trainer.total_epochs=1")
     assert [r.name for r in runs] == [f"math_lead_ratio0p5_{TAG}", f"math_lead_ratio2_{TAG}"]
-    for run, w in zip(runs, ("0.6666666667", "0.3333333333")):
+    for run, w in zip(runs, ("0.6666666666666666", "0.3333333333333333")):
         got = items(run)
         assert got["algorithm.lead.static_lambda_corr"] == w
         assert got["data.max_response_length"] == "6000" and got["trainer.n_gpus_per_node"] == "2"
@@ -326,6 +345,30 @@ def test_sweep_points_and_names():
     assert [p.stem for p in controller] == ["math_lead_a1_b0p95_lm0p3", "math_lead_a2_b0p95_lm0p3"]
     with pytest.raises(E.LaunchError, match="RATIOS: '-1' is not a ratio >= 0"):
         P.ratio_sweep({"RATIOS": "-1"})
+
+
+def test_sweep_values_are_exact_in_overrides_and_names():
+    betas = P.controller_sweep({"KNOBS": "beta", "BETAS": "0.9999999 0.99999991 1e-7"})
+    assert [p.stem for p in betas] == ["math_lead_a1_b0p9999999_lm0p3", "math_lead_a1_b0p99999991_lm0p3",
+                                       "math_lead_a1_b1e-07_lm0p3"]
+    assert [[o for o in p.overrides if ".beta=" in o] for p in betas] == [
+        ["algorithm.lead.beta=0.9999999"], ["algorithm.lead.beta=0.99999991"], ["algorithm.lead.beta=1e-07"]]
+    cfg = compose(*betas[1].overrides)
+    assert cfg.algorithm.lead.beta == 0.99999991 and cfg.algorithm.lead.alpha == 1
+    ratios = P.ratio_sweep({"METHODS": "lead", "RATIOS": "0.2500001 0.25"})
+    assert [p.stem for p in ratios] == ["math_lead_ratio0p2500001", "math_lead_ratio0p25"]
+    assert ratios[1].overrides[-1] == "algorithm.lead.static_lambda_corr=0.8"
+
+
+def test_ratio_sweep_threshold_scales_in_cpu_mode_like_every_token_knob():
+    (grpo,) = P.ratio_sweep({"METHODS": "grpo", "RATIOS": "1"})
+    assert not any(o.startswith("algorithm.grpo_len_threshold.threshold=") for o in grpo.overrides)
+    gpu = compose("experiment=ablation_1p5b", *grpo.overrides).algorithm.grpo_len_threshold.threshold
+    cpu = compose("experiment=ablation_1p5b", "device=cpu", *grpo.overrides)
+    assert gpu == 2000 and cpu.algorithm.grpo_len_threshold.threshold == 2000 * 32 / 8000
+    assert cpu.algorithm.grpo_len_threshold.threshold < cpu.data.max_response_length
+    (chosen,) = P.ratio_sweep({"METHODS": "grpo", "RATIOS": "1", "LENGTH_THRESHOLD": "1500"})
+    assert chosen.overrides[-1] == "algorithm.grpo_len_threshold.threshold=1500"
 
 
 def test_plan_files_round_trip_and_refuse_bad_lines(tmp_path):
@@ -434,10 +477,48 @@ def test_final_step_follows_verl_step_accounting(tmp_path):
     assert C.final_step(cfg) == (8, "")
     assert C.final_step(compose(f"data.train_files={train}", "data.train_max_samples=128",
                                 "data.train_batch_size=64"))[0] == 2 * 30
-    assert C.final_step(compose(f"data.train_files={train}", "trainer.total_training_steps=5")) == (5, "")
+    assert C.final_step(compose(f"data.train_files={train}", "data.train_batch_size=128",
+                                "trainer.total_training_steps=5")) == (5, "")
     unknown, note = C.final_step(compose(f"data.train_files={train}", "data.filter_overlong_prompts=true"))
     assert unknown is None and "filter_overlong_prompts" in note
     assert C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}"))[0] is None
+    unknown, note = C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}",
+                                         "trainer.total_training_steps=5"))
+    assert unknown is None and "at most trainer.total_training_steps=5" in note
+
+
+def test_steps_beyond_the_datas_epochs_are_planned_as_verl_runs_them(tmp_path):
+    """verl's loop ends with the last epoch whatever total_training_steps says, and checkpoints its
+    last step only at total_training_steps: 300 rows, batch 128, 1 epoch, 10 steps asked, 2 run."""
+    long_run = small_run(tmp_path, "data.train_batch_size=128", "trainer.total_epochs=1",
+                         "trainer.total_training_steps=10")
+    cfg = compose(*long_run)
+    final, note = C.final_step(cfg)
+    assert final == 2
+    assert note.startswith("trainer.total_training_steps=10 is more than the data gives (300 rows // "
+                           "data.train_batch_size=128 = 2 steps per epoch x trainer.total_epochs=1)")
+    run = P.PlannedRun("long", long_run)
+    (report,) = C.check_plan([run])
+    assert report.ok, report.error
+    assert report.state == "new" and report.final_step == 2 and note in report.warnings
+    # The run is told to stop at step 2, so verl checkpoints it and the next launch finds it done.
+    assert report.run.overrides[-1] == "trainer.total_training_steps=2"
+    assert report.config.trainer.total_training_steps == 2
+    fake_checkpoint(tmp_path / "out", 2)
+    (again,) = C.check_plan([run])
+    assert again.state == "done", describe(again)
+
+
+def describe(report: C.RunReport) -> str:
+    return report.error or C.describe_state(report)
+
+
+@pytest.mark.parametrize("save_freq", [0, -1])
+def test_a_run_that_never_checkpoints_is_refused(tmp_path, save_freq):
+    (report,) = C.check_plan([P.PlannedRun("nosave", small_run(tmp_path, f"trainer.save_freq={save_freq}"))])
+    assert report.error == (f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
+                            "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: "
+                            "50)")
 
 
 def test_run_state_resumes_a_partial_run_and_skips_only_the_final_step(tmp_path):
@@ -458,7 +539,7 @@ def test_run_state_resumes_a_partial_run_and_skips_only_the_final_step(tmp_path)
 @pytest.mark.skipif(not SHARED_TRAIN.exists(), reason="real data folder ../shared/data not present")
 def test_the_paper_run_ends_at_step_462_not_at_the_release_450(tmp_path):
     """8,521 training rows // 128 = 66 steps per epoch, x 7 epochs = 462 steps. verl 0.9.1 saves
-    the last step whatever save_freq; the release's sweep called a run finished at step 450."""
+    the last step whatever a positive save_freq; the release's sweep called a run finished at step 450."""
     out = tmp_path / "run"
     cfg = compose("experiment=math_1p5b", f"data.train_files={SHARED_TRAIN}", f"trainer.default_local_dir={out}")
     assert C.final_step(cfg) == (462, "")
@@ -466,6 +547,115 @@ def test_the_paper_run_ends_at_step_462_not_at_the_release_450(tmp_path):
     assert C.run_state(cfg)[0] == "resume"
     fake_checkpoint(out, 462)
     assert C.run_state(cfg)[0] == "done"
+
+
+def test_the_data_files_are_opened_and_checked_for_what_verl_and_the_reward_read(tmp_path):
+    def problems(*extra: str, **columns: list) -> str:
+        train = write_parquet(tmp_path / "bad" / "train.parquet", 300, **columns)
+        (report,) = C.check_plan([P.PlannedRun("data", small_run(tmp_path, f"data.train_files={train}", *extra))])
+        return report.error or ""
+
+    assert problems() == ""
+    where = f"data.train_files: {tmp_path / 'bad' / 'train.parquet'}"
+    assert problems(prompt=None) == (
+        f"{where} lacks the column(s) prompt (the prompt, as chat messages); it has data_source, reward_model, "
+        f"extra_info (`lead data math --out DIR` writes files of this form)")
+    assert problems(reward_model=None).startswith(
+        f"{where} lacks the column(s) reward_model (reward_model.ground_truth, the answer the reward checks)")
+    assert problems(prompt=[f"problem {i}" for i in range(300)]).startswith(
+        f"{where}: column prompt holds plain text; verl needs chat messages, a list of {{role, content}}")
+    assert problems(prompt=[[{"role": "user"}]] * 300).startswith(
+        f"{where}: column prompt holds {{'role': 'user'}} where a message {{'role': ..., 'content': ...}} belongs")
+    assert problems(prompt=[[]] * 300).startswith(f"{where}: column prompt is empty; verl needs chat messages")
+    assert problems(reward_model=[{"style": "rule"}] * 300).startswith(
+        f"{where}: reward_model of the first row is {{'style': 'rule'}}; the reward reads reward_model.ground_truth")
+    assert problems("data.prompt_key=question").startswith(f"{where} lacks the column(s) question (the prompt")
+    assert "lacks the column(s) extra_info (extra_info.index, the stable prompt id hapo remembers prompts by)" in (
+        problems("algorithm.adv_estimator=hapo", extra_info=None))
+    assert problems("algorithm.adv_estimator=hapo", extra_info=[{"level": "1"}] * 300).startswith(
+        f"{where}: extra_info has no index, the stable prompt id hapo remembers prompts by")
+    assert problems("data.train_batch_size=512", "actor_rollout_ref.actor.ppo_mini_batch_size=16") == (
+        "data.train_files: 300 training rows are fewer than data.train_batch_size=512, and verl trains on full "
+        "batches only: use more data or a data.train_batch_size of at most 300")
+
+    empty = write_parquet(tmp_path / "empty" / "test.parquet", 0)
+    (report,) = C.check_plan([P.PlannedRun("empty", small_run(tmp_path, f"data.val_files={empty}"))])
+    assert report.error == (f"data.val_files: {empty} has no rows; point DATA_DIR at the prepared data "
+                            f"(`lead data math --out DIR` writes files of this form)")
+    text = tmp_path / "notes.csv"
+    text.write_text("a,b\n")
+    (report,) = C.check_plan([P.PlannedRun("csv", small_run(tmp_path, f"data.val_files={text}"))])
+    assert report.error.startswith(f"data.val_files: {text} is not a data file verl reads (.parquet, .json, .jsonl)")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    (report,) = C.check_plan([P.PlannedRun("broken", small_run(tmp_path, f"data.val_files={broken}"))])
+    assert report.error.startswith(f"data.val_files: {broken} cannot be read (")
+    lines = tmp_path / "rows.jsonl"
+    lines.write_text('{"data_source": "m", "prompt": "2+2?", "reward_model": {"ground_truth": "4"}}\n')
+    (report,) = C.check_plan([P.PlannedRun("jsonl", small_run(tmp_path, f"data.val_files={lines}"))])
+    assert report.error.startswith(f"data.val_files: {lines}: column prompt holds plain text")
+
+
+def test_a_failed_run_gets_resume_advice_only_when_it_checkpointed(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    report = C.RunReport(P.PlannedRun("r", []), state="new", output_dir=str(folder))
+    assert execute.after_failure(report) == ("it wrote no checkpoint, so a rerun would start from step 1 again: "
+                                             "fix the cause in the log first")
+    fake_checkpoint(folder, 20)
+    assert execute.after_failure(report) == "rerun to resume it from step 20"
+    report.step = 20
+    assert execute.after_failure(report).startswith("it wrote no checkpoint, so a rerun would resume from step 20 again")
+
+
+def test_release_knob_names_are_refused_with_the_new_key(tmp_path):
+    """Every release name of the README's knob table, with or without Hydra's ``+``."""
+    table = (REPO / "README.md").read_text().split("### Knobs (`algorithm.lead.*`)")[1].split("\n\n")[1]
+    release = {}
+    for row in table.splitlines()[2:]:
+        cells = [c.strip().strip("`") for c in row.strip("|").split("|")]
+        if cells[2].startswith("algorithm.lead_"):
+            release[cells[2]] = cells[0]
+    assert len(release) == 8
+    for name, knob in release.items():
+        for plus in ("", "+"):
+            want = (f"{name} is the paper release's name of a LEAD knob, which this package does not read: "
+                    f"use algorithm.lead.{knob}=2")
+            with pytest.raises(E.LaunchError) as err:
+                E.check_user_overrides([f"{plus}{name}=2"], {})
+            assert str(err.value) == want
+            (report,) = C.check_plan([P.PlannedRun("release", small_run(tmp_path, f"{plus}{name}=2"))])
+            assert report.error == want
+    # Hydra's own unknown-key error gives the same hint.
+    from hydra import compose as hydra_compose, initialize_config_module
+
+    from lead.verl_plugin.overrides import explain_override_error
+
+    with initialize_config_module("lead.verl_plugin.config", version_base=None):
+        with pytest.raises(Exception) as err:
+            hydra_compose("lead_trainer", overrides=["algorithm.lead_alpha=2.0"])
+        explained = explain_override_error(err.value, ["algorithm.lead_alpha=2.0"])
+    assert str(explained).endswith("use algorithm.lead.alpha=2.0")
+
+
+def test_a_length_knob_no_response_can_reach_is_reported_in_the_dry_run(clean_env, tmp_path):
+    """LASER's target_length 4096 at BUDGET=4000: every correct answer gets the bonus."""
+    data = tmp_path / "d"
+    write_parquet(data / "train.parquet", 300)
+    write_parquet(data / "test.parquet", 10)
+    env = {**clean_env, "DATA_DIR": str(data), "BUDGET": "4000", "WANDB_MODE": "offline"}
+    (run,) = plan_of("baselines/train_laser_deepseek-r1-1.5b.sh", env, tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WANDB_MODE", "offline")
+        (report,) = C.check_plan([run])
+        (fits,) = C.check_plan([P.PlannedRun("fits", [*run.overrides, "algorithm.laser.target_length=3000"])])
+    assert report.ok, report.error
+    assert report.warnings == [
+        "algorithm.laser.target_length=4096 is not below the response cap data.max_response_length=4000: every "
+        "response is within it, so laser rewards no response for being shorter (its advantage is correctness alone); "
+        "set algorithm.laser.target_length below 4000, or raise the cap (BUDGET in the launch scripts)"]
+    assert "    warning: algorithm.laser.target_length=4096 is not below" in cli.summary(report)
+    assert fits.ok and fits.warnings == []
 
 
 def test_recorded_settings_guard_the_resume(tmp_path):
@@ -491,7 +681,7 @@ def small_run(tmp_path: Path, *extra: str) -> list[str]:
             "actor_rollout_ref.actor.ppo_mini_batch_size=8", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
             "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2", f"data.train_files={train}",
             f"data.val_files={tmp_path / 'data' / 'test.parquet'}", "reward.custom_reward_function.path=pkg://lead.rewards.math",
-            f"trainer.default_local_dir={tmp_path / 'out'}", "trainer.logger=[console]", *extra]
+            f"trainer.default_local_dir={tmp_path / 'out'}", "trainer.logger=[console]", "trainer.save_freq=10", *extra]
 
 
 def test_check_plan_reports_each_bad_run_by_name_and_checks_them_all(tmp_path):

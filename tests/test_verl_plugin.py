@@ -343,6 +343,31 @@ def test_lead_train_dry_run_and_stock_main_ppo_compose_our_config():
     assert bad.returncode != 0 and "algorithm.lead.beta=2" in bad.stderr
 
 
+@pytest.mark.parametrize("override", ["+algorithm.lead_alpha=2.0", "algorithm.lead_alpha=2.0"])
+def test_lead_train_refuses_the_release_knob_names_with_the_new_key(override):
+    done = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, override],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "DRY_RUN": "1"}, cwd=REPO)
+    assert done.returncode != 0 and "DRY_RUN: configuration is valid" not in done.stdout
+    assert done.stderr.splitlines()[-1] == (
+        "lead-train: error: algorithm.lead_alpha is the paper release's name of a LEAD knob, which this package does "
+        "not read: use algorithm.lead.alpha=2.0")
+
+
+def test_a_length_knob_at_or_above_the_cap_warns_only_where_it_silences_the_length_reward():
+    with pytest.warns(UserWarning, match=r"algorithm.grpo_len_threshold.threshold=2000 is not below the response cap "
+                                         r"data.max_response_length=2000"):
+        check_config(compose_config("algorithm.adv_estimator=grpo_len_threshold", "data.max_response_length=2000"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="Disabled critic")
+        # The soft ramp still rewards shorter responses when its end lies beyond the cap; the step
+        # modes ignore soft_max.
+        for mode in ("soft", "conditioned"):
+            check_config(compose_config("algorithm.adv_estimator=grpo_len_threshold", "data.max_response_length=2000",
+                                        f"algorithm.grpo_len_threshold.mode={mode}",
+                                        "algorithm.grpo_len_threshold.threshold=1500"))
+
+
 def test_every_method_runs_through_verls_compute_advantage_with_its_yaml_block():
     from verl.trainer.ppo.ray_trainer import compute_advantage
 

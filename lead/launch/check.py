@@ -12,8 +12,11 @@ A run's state comes from verl's checkpoint marker in ``trainer.default_local_dir
 * ``resume``: the marker names step ``k`` < the final step; verl's ``resume_mode=auto`` continues
   from ``global_step_k``;
 * ``done``: the marker names the final step. verl 0.9.1 runs steps ``1..T`` with
-  ``T = (rows // data.train_batch_size) * trainer.total_epochs`` (or ``trainer.total_training_steps``)
-  and always checkpoints step ``T``, whatever ``save_freq``;
+  ``T = (rows // data.train_batch_size) * trainer.total_epochs``, or ``trainer.total_training_steps``
+  when that is smaller: its loop ends with the last epoch whatever ``total_training_steps`` says.
+  It checkpoints every ``trainer.save_freq`` steps and at step ``trainer.total_training_steps``,
+  and never when ``save_freq <= 0``; so a launch refuses ``save_freq <= 0`` and, when the epochs
+  end first, runs with ``trainer.total_training_steps=T`` so that step ``T`` is checkpointed;
 * ``unknown``: there is a checkpoint, but ``T`` cannot be computed without loading the data (a
   missing or remote train file, ``filter_overlong_prompts``, a custom dataset class); launching is
   still safe: verl, resuming a finished run, validates it once and stops.
@@ -30,7 +33,7 @@ import io
 import os
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +112,10 @@ def _count_rows(path: str) -> int | None:
     return None
 
 
-def final_step(config: Any) -> tuple[int | None, str]:
-    """The last training step verl 0.9.1 will run for ``config``, and why it is None if unknown.
-
-    verl's v1 trainer: ``steps_per_epoch = len(train_dataset) // data.train_batch_size`` (the
-    loader drops the last partial batch), ``T = steps_per_epoch * trainer.total_epochs`` unless
-    ``trainer.total_training_steps`` is set; ``data.train_max_samples > 0`` caps the rows."""
-    trainer, data = config.trainer, config.data
-    if trainer.get("total_training_steps") is not None:
-        return int(trainer.total_training_steps), ""
+def train_rows(config: Any) -> tuple[int | None, str]:
+    """The training rows verl's dataset will hold (``data.train_max_samples`` applied), and why
+    it is None when only loading the data could tell."""
+    data = config.data
     if data.get("custom_cls", {}).get("path"):
         return None, "a custom dataset class decides the number of rows"
     if data.get("filter_overlong_prompts", False):
@@ -134,9 +132,29 @@ def final_step(config: Any) -> tuple[int | None, str]:
                           else f"{path} is not here")
         rows += count
     max_samples = data.get("train_max_samples", -1) or -1
-    if 0 < max_samples < rows:
-        rows = max_samples
-    return (rows // int(data.train_batch_size)) * int(trainer.total_epochs), ""
+    return (max_samples if 0 < max_samples < rows else rows), ""
+
+
+def final_step(config: Any) -> tuple[int | None, str]:
+    """The last training step verl 0.9.1 will run for ``config``, and a note: why it is None if
+    unknown, or that the data's epochs end before ``trainer.total_training_steps``.
+
+    verl's v1 trainer: ``steps_per_epoch = len(train_dataset) // data.train_batch_size`` (the
+    loader drops the last partial batch), and its loop stops after ``trainer.total_epochs`` epochs
+    or at ``trainer.total_training_steps``, whichever comes first."""
+    trainer = config.trainer
+    steps = trainer.get("total_training_steps")
+    rows, note = train_rows(config)
+    if rows is None:
+        return None, note + (f" (at most trainer.total_training_steps={steps})" if steps is not None else "")
+    per_epoch = rows // int(config.data.train_batch_size)
+    by_epochs = per_epoch * int(trainer.total_epochs)
+    if steps is None or int(steps) <= by_epochs:
+        return (by_epochs if steps is None else int(steps)), ""
+    return by_epochs, (f"trainer.total_training_steps={steps} is more than the data gives ({rows} rows // "
+                       f"data.train_batch_size={config.data.train_batch_size} = {per_epoch} steps per epoch x "
+                       f"trainer.total_epochs={trainer.total_epochs}): the run ends, and is checkpointed, at step "
+                       f"{by_epochs}; raise trainer.total_epochs to train longer")
 
 
 def run_state(config: Any) -> tuple[str, int | None, int | None, str]:
@@ -151,6 +169,14 @@ def run_state(config: Any) -> tuple[str, int | None, int | None, str]:
         raise ValueError(f"{config.trainer.default_local_dir} holds step {step}, beyond this run's final step "
                          f"{final}: it belongs to a different run (data, batch size or epochs changed)")
     return ("done" if step == final else "resume"), step, final, note
+
+
+def check_checkpointing(config: Any) -> None:
+    """A launched run must checkpoint: resuming and skipping finished runs read verl's checkpoints."""
+    save_freq = config.trainer.save_freq
+    if int(save_freq) <= 0:
+        raise ValueError(f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
+                         "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)")
 
 
 def flat_settings(config: Any) -> dict[str, Any]:
@@ -238,15 +264,124 @@ def _wandb_credentials() -> bool:
     return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="replace")
 
 
-def launch_problems(config: Any) -> list[str]:
-    """What a launch of ``config`` is missing on this machine, with how to fix it."""
+DATA_FORMATS = (".parquet", ".json", ".jsonl")
+DATA_FIX = "`lead data math --out DIR` writes files of this form"
+
+
+def _first_record(local: Path, columns: list[str]) -> tuple[list[str], int, dict[str, Any] | None, Any]:
+    """``(columns, rows, first row, arrow schema or None)`` of a ``.parquet`` or ``.jsonl`` file;
+    of a parquet file only its footer and the first row of ``columns`` are read."""
+    if local.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(local)
+        schema = handle.schema_arrow
+        rows = handle.metadata.num_rows
+        wanted = [c for c in columns if c in schema.names]
+        batch = next(handle.iter_batches(batch_size=1, columns=wanted), None) if rows and wanted else None
+        return list(schema.names), rows, (batch.to_pylist()[0] if batch is not None else None), schema
+    import json
+
+    first, rows = None, 0
+    with local.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                rows += 1
+                first = json.loads(line) if first is None else first
+    if first is not None and not isinstance(first, dict):
+        raise ValueError("its first line is not a JSON object")
+    return sorted(first or {}), rows, first, None
+
+
+def _chat_problem(prompt: Any) -> str | None:
+    """What keeps ``prompt`` (one row's value) from being chat messages, or None."""
+    if isinstance(prompt, str):
+        return "holds plain text"
+    if prompt is None or prompt == []:
+        return "is empty"
+    if not isinstance(prompt, list):
+        return f"holds a {type(prompt).__name__}"
+    for message in prompt:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str) or message.get("content") is None:
+            return f"holds {message!r} where a message {{'role': ..., 'content': ...}} belongs"
+    return None
+
+
+def data_file_problems(key: str, path: str, config: Any) -> list[str]:
+    """What keeps the local data file ``path`` (of ``data.<key>``) from being read by verl's
+    dataset and scored by its reward: the format, no rows, the prompt column in chat form
+    (``data.prompt_key``), ``data_source``, ``reward_model.ground_truth``, and ``extra_info.index``
+    for a method that remembers prompts across steps. Reads the schema and the first row only."""
+    local = Path(os.path.expanduser(path))
+    where = f"data.{key}: {path}"
+    if local.suffix not in DATA_FORMATS:
+        return [f"{where} is not a data file verl reads ({', '.join(DATA_FORMATS)}); convert it to parquet ({DATA_FIX})"]
+    if local.suffix == ".json":
+        return []  # one JSON document or one object per line: only loading it all tells
+    prompt_key = str(config.data.get("prompt_key") or "prompt")
+    try:
+        columns, rows, first, schema = _first_record(local, [prompt_key, "reward_model"])
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
+        return [f"{where} cannot be read ({' '.join(str(err).split()) or type(err).__name__}); rewrite it ({DATA_FIX})"]
+    if not rows:
+        return [f"{where} has no rows; point DATA_DIR at the prepared data ({DATA_FIX})"]
+    needed = {prompt_key: "the prompt, as chat messages", "data_source": "passed to the reward",
+              "reward_model": "reward_model.ground_truth, the answer the reward checks"}
+    from lead.core.registry import load_methods
+
+    name = config.algorithm.adv_estimator
+    method = load_methods().get(name)
+    if key == "train_files" and getattr(method, "needs_prompt_keys", False):
+        needed["extra_info"] = f"extra_info.index, the stable prompt id {name} remembers prompts by"
+    missing = [f"{column} ({why})" for column, why in needed.items() if column not in columns]
+    if missing:
+        return [f"{where} lacks the column(s) {'; '.join(missing)}; it has {', '.join(columns) or 'none'} ({DATA_FIX})"]
+    problems = []
+    chat = _chat_problem(first.get(prompt_key)) if first is not None else None
+    if chat:
+        problems.append(f"{where}: column {prompt_key} {chat}; verl needs chat messages, a list of {{role, content}} "
+                        f"(e.g. [{{'role': 'user', 'content': '<problem>'}}]) ({DATA_FIX})")
+    reward = first.get("reward_model") if first is not None else None
+    if not isinstance(reward, dict) or reward.get("ground_truth") is None:
+        problems.append(f"{where}: reward_model of the first row is {reward!r}; the reward reads "
+                        f"reward_model.ground_truth, the gold answer ({DATA_FIX})")
+    if "extra_info" in needed and not _has_index(schema, first):
+        problems.append(f"{where}: extra_info has no index, the stable prompt id {name} remembers prompts by "
+                        f"(verl would give every prompt id 0) ({DATA_FIX})")
+    return problems
+
+
+def _has_index(schema: Any, first: dict[str, Any] | None) -> bool:
+    if schema is not None:
+        info = schema.field("extra_info").type
+        return hasattr(info, "get_field_index") and info.get_field_index("index") >= 0
+    return isinstance(first, dict) and isinstance(first.get("extra_info"), dict) and "index" in first["extra_info"]
+
+
+def data_problems(config: Any) -> list[str]:
+    """What keeps the run's data from training: missing or unreadable files (:func:`data_file_problems`)
+    and fewer training rows than one batch (verl trains on full batches only)."""
     problems = []
     for key in ("train_files", "val_files"):
         for path in _data_files(config.data.get(key)):
-            if "://" not in path and not Path(os.path.expanduser(path)).is_file():
+            if "://" in path:
+                continue
+            if not Path(os.path.expanduser(path)).is_file():
                 problems.append(f"data.{key}: {path} does not exist. Prepare the data first "
                                 f"(`lead data math --out {Path(path).parent}`) or point DATA_DIR at it.")
-    problems += runtime_problems(config)
+            else:
+                problems += data_file_problems(key, path, config)
+    rows, _ = train_rows(config)
+    batch = int(config.data.train_batch_size)
+    if not problems and rows is not None and rows < batch:
+        problems.append(f"data.train_files: {rows} training rows are fewer than data.train_batch_size={batch}, and "
+                        f"verl trains on full batches only: use more data or a data.train_batch_size of at most {rows}")
+    return problems
+
+
+def launch_problems(config: Any) -> list[str]:
+    """What a launch of ``config`` is missing on this machine, with how to fix it."""
+    problems = data_problems(config) + runtime_problems(config)
     model = str(config.actor_rollout_ref.model.path)
     if model.startswith(("/", "./", "../", "~")) and not Path(os.path.expanduser(model)).exists():
         problems.append(f"actor_rollout_ref.model.path: {model} does not exist; set BASE_MODEL to a local "
@@ -278,8 +413,9 @@ def compose_run(overrides: list[str]) -> Any:
     """The run's composed configuration (inside an initialised Hydra config module)."""
     from hydra import compose
 
-    from lead.verl_plugin.overrides import explain_override_error
+    from lead.verl_plugin.overrides import check_release_names, explain_override_error
 
+    check_release_names(overrides)
     try:
         return compose("lead_trainer", overrides=overrides)
     except Exception as err:
@@ -293,6 +429,7 @@ def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
     """Compose ``run``'s config, check it as a launch would, and find its state. Never raises
     for a bad run: the report carries the error, so every run of a plan gets checked."""
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     from lead.verl_plugin.main import check_config
@@ -315,7 +452,14 @@ def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
         report.warnings = list(dict.fromkeys([*(str(w.message) for w in caught), *notes.getvalue().splitlines()]))
         report.config = config
         report.output_dir = str(config.trainer.default_local_dir)
+        check_checkpointing(config)
         report.state, report.step, report.final_step, report.final_step_note = run_state(config)
+        steps = config.trainer.get("total_training_steps")
+        if report.final_step is not None and steps is not None and report.final_step < int(steps):
+            # verl checkpoints its "last step" only when it reaches trainer.total_training_steps.
+            report.warnings.append(report.final_step_note)
+            OmegaConf.update(config, "trainer.total_training_steps", report.final_step)
+            report.run = replace(run, overrides=[*run.overrides, f"trainer.total_training_steps={report.final_step}"])
         changes = settings_changes(report.output_dir, config) if report.state != "new" else []
         if changes:
             raise ValueError(

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lead.verl_plugin.overrides import override_key
+from lead.verl_plugin.overrides import override_key, release_name_error
 
 PAPER_TAGS = {
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": "deepseek-r1-1.5b",
@@ -205,6 +205,9 @@ def check_user_overrides(overrides: list[str], owned: Mapping[str, str]) -> None
             raise LaunchError(f"argument {arg!r} is not a Hydra override: pass key=value, e.g. trainer.total_epochs=1")
         if "\n" in arg or "\t" in arg:
             raise LaunchError(f"override {arg!r} contains a tab or newline")
+        release = release_name_error(arg)
+        if release:
+            raise LaunchError(release)
         key = override_key(arg)
         if key in owned:
             raise LaunchError(f"override {arg!r}: {key} is set by the script; {OWNER_HINTS[owned[key]]}")

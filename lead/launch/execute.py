@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lead.launch.check import RunReport, record_settings
+from lead.launch.check import RunReport, checkpoint_step, record_settings
 
 
 def wandb_run_id(folder: Path, name: str, fresh: bool) -> str:
@@ -47,6 +47,19 @@ def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.exec
         return process.wait()
 
 
+def after_failure(report: RunReport) -> str:
+    """What to do after ``report``'s run failed: resume only when it checkpointed a step this time;
+    otherwise a rerun would fail the same way (bad data, a bad setting, a crash before a save)."""
+    try:
+        step = checkpoint_step(report.output_dir)
+    except ValueError as err:
+        return str(err)
+    if step is not None and (report.step is None or step > report.step):
+        return f"rerun to resume it from step {step}"
+    start = f"resume from step {report.step}" if report.step is not None else "start from step 1"
+    return f"it wrote no checkpoint, so a rerun would {start} again: fix the cause in the log first"
+
+
 def launch_all(reports: Sequence[RunReport], env: Mapping[str, str], python: str = sys.executable) -> int:
     """Launch every run not finished yet, in order; an interrupted run resumes from its latest
     checkpoint on the next launch. Returns 0, or 1 when any run failed (the others still ran)."""
@@ -61,7 +74,7 @@ def launch_all(reports: Sequence[RunReport], env: Mapping[str, str], python: str
             print(f"== {name}: finished", flush=True)
         else:
             failed.append(name)
-            print(f"== {name}: FAILED (see {Path(report.output_dir) / 'train.log'}); rerun to resume it",
+            print(f"== {name}: FAILED (see {Path(report.output_dir) / 'train.log'}); {after_failure(report)}",
                   file=sys.stderr, flush=True)
     if failed:
         print(f"{len(failed)} run(s) failed: {' '.join(failed)}", file=sys.stderr)

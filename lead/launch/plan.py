@@ -55,9 +55,16 @@ def number(text: str, variable: str, what: str = "a number >= 0") -> float:
     return value
 
 
+def exact(value: float) -> str:
+    """A number as overrides write it: the shortest text that reads back as ``value`` (never
+    rounded, so two sweep points never collapse into one run), 1.0 -> 1."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def name_number(value: float) -> str:
-    """A number as run names write it: 0.25 -> 0p25, 1.0 -> 1."""
-    return f"{value:g}".replace(".", "p")
+    """A number as run names write it, exactly: 0.25 -> 0p25, 1.0 -> 1, 0.99999991 -> 0p99999991."""
+    return exact(value).replace(".", "p").replace("+", "")
 
 
 def tokens(env: Mapping[str, str], variable: str, default: int) -> int:
@@ -78,20 +85,23 @@ def choices(env: Mapping[str, str], variable: str, default: str, allowed: tuple[
 def ratio_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     """Table 2: static correctness:length weight ratios r (w_corr = 1/(1+r), w_len = r/(1+r)) for
     GRPO with a length-threshold reward and for LEAD with fixed weights. ``METHODS`` (grpo lead),
-    ``RATIOS`` (0 0.25 0.5 1 2 4), ``LENGTH_THRESHOLD`` (GRPO's length threshold, 2000)."""
+    ``RATIOS`` (0 0.25 0.5 1 2 4), ``LENGTH_THRESHOLD`` (GRPO's length threshold; unset: the
+    method's default, 2000, which the CPU group scales down as it does every token knob)."""
     methods = choices(env, "METHODS", "grpo lead", ("grpo", "lead"), "method")
     ratios = [number(r, "RATIOS", "a ratio >= 0") for r in words(env.get("RATIOS", "0 0.25 0.5 1 2 4"))]
-    threshold = tokens(env, "LENGTH_THRESHOLD", 2000)
+    # Only a threshold the user sets is passed: a command-line override would beat the device group's.
+    threshold = ([f"algorithm.grpo_len_threshold.threshold={tokens(env, 'LENGTH_THRESHOLD', 2000)}"]
+                 if env.get("LENGTH_THRESHOLD", "").strip() else [])
     points = []
     for method in methods:
         for ratio in ratios:
-            w_corr, w_len = f"{1 / (1 + ratio):.10g}", f"{ratio / (1 + ratio):.10g}"
+            w_corr, w_len = exact(1 / (1 + ratio)), exact(ratio / (1 + ratio))
             stem = f"math_{method}_ratio{name_number(ratio)}"
             if method == "grpo":
                 points.append(SweepPoint(stem, [
                     "algorithm.adv_estimator=grpo_len_threshold", "algorithm.grpo_len_threshold.mode=classic",
                     f"algorithm.grpo_len_threshold.lambda1={w_corr}", f"algorithm.grpo_len_threshold.lambda2={w_len}",
-                    f"algorithm.grpo_len_threshold.threshold={threshold}"]))
+                    *threshold]))
             else:
                 points.append(SweepPoint(stem, ["algorithm.adv_estimator=lead",
                                                 f"algorithm.lead.static_lambda_corr={w_corr}"]))
@@ -129,7 +139,7 @@ def controller_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
             point = {**PAPER_CONTROLLER, knob: number(raw, variable, "a number >= 0")}
             stem = "math_lead_a{}_b{}_lm{}".format(*(name_number(point[k]) for k in ("alpha", "beta", "lambda_min")))
             points.setdefault(stem, SweepPoint(stem, ["algorithm.adv_estimator=lead", *(
-                f"algorithm.lead.{k}={point[k]:g}" for k in ("alpha", "beta", "lambda_min"))]))
+                f"algorithm.lead.{k}={exact(point[k])}" for k in ("alpha", "beta", "lambda_min"))]))
     return list(points.values())
 
 

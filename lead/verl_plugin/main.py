@@ -22,7 +22,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from lead.verl_plugin.cpu import DEVICE_ENV, cpu_mode, select_from_env
-from lead.verl_plugin.overrides import explain_override_error
+from lead.verl_plugin.overrides import check_release_names, explain_override_error
 from lead.verl_plugin.preflight import FlashAttentionMissing, cuda_available, prepare_attention, runtime_problems
 
 CPU_GROUP = "device=cpu"
@@ -32,7 +32,10 @@ DATA_KEYS = {"data.train_files": "train.parquet", "data.val_files": "test.parque
 
 
 def check_config(config: DictConfig) -> None:
-    """Every check a run does before starting Ray: ours, then verl's ``validate_config``."""
+    """Every check a run does before starting Ray: ours (with a warning for each length knob
+    that no response can reach, :func:`unreachable_length_knobs`), then verl's ``validate_config``."""
+    import warnings
+
     import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
@@ -40,7 +43,65 @@ def check_config(config: DictConfig) -> None:
     from lead.verl_plugin.algo_config import validate_run_config
 
     validate_run_config(config)
+    for message in unreachable_length_knobs(config):
+        warnings.warn(message, stacklevel=2)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+
+
+def _rewards_length(method_cls: type, knobs: object, cap: float) -> bool:
+    """Whether the method, with ``knobs``, gives rollouts of one prompt and one correctness
+    different advantages for different lengths within ``cap`` (probed on a small batch: a group of
+    correct rollouts and a mixed group, lengths spread up to the cap)."""
+    import torch
+
+    from lead.core.registry import RolloutBatch
+
+    n = 8
+    lengths = torch.linspace(cap / n, cap, n, dtype=torch.float64).repeat(2)
+    correct = torch.cat([torch.ones(n), torch.arange(n) % 2]).to(torch.float64)
+    threshold = knobs.correct_threshold
+    scores = torch.where(correct > 0, max(1.0, threshold + 1), min(0.0, threshold))
+    ids = [f"probe-{i // n}" for i in range(2 * n)]
+    adv, _ = method_cls(knobs).advantages(RolloutBatch(scores, lengths, ids, list(ids)))
+    for group in (slice(0, n), slice(n, 2 * n)):
+        for value in (0.0, 1.0):
+            same = adv[group][correct[group] == value]
+            if same.numel() > 1 and float(same.max() - same.min()) > 1e-9:
+                return True
+    return False
+
+
+def unreachable_length_knobs(config: DictConfig) -> list[str]:
+    """One line for each token knob of the run's method (its config class's ``token_knobs``, the
+    cap aside) at or above the response cap that leaves the method rewarding no response for
+    being shorter, where a value below the cap would (LASER's ``target_length`` 4096 at a 4,000-token
+    cap: every correct answer gets the bonus)."""
+    from lead.core.registry import get_method
+    from lead.verl_plugin.estimators import is_lead_estimator, method_block
+
+    name = config.algorithm.adv_estimator
+    cap = OmegaConf.select(config, "data.max_response_length")
+    if not is_lead_estimator(name) or cap is None:
+        return []
+    method_cls = get_method(name)
+    config_cls = method_cls.config_cls
+    block = method_block(config.algorithm, name)
+    knobs = config_cls.from_mapping(block)
+    lines = []
+    for knob in config_cls.token_knobs:
+        value = getattr(knobs, knob)
+        if knob == config_cls.cap_knob or value < cap or _rewards_length(method_cls, knobs, cap):
+            continue
+        try:
+            below = config_cls.from_mapping({**block, knob: cap / 2})
+        except ValueError:
+            continue
+        if _rewards_length(method_cls, below, cap):
+            lines.append(f"algorithm.{name}.{knob}={value:g} is not below the response cap data.max_response_length="
+                         f"{cap}: every response is within it, so {name} rewards no response for being shorter (its "
+                         f"advantage is correctness alone); set algorithm.{name}.{knob} below {cap}, or raise the cap "
+                         f"(BUDGET in the launch scripts)")
+    return lines
 
 
 def override_key(arg: str) -> str | None:
@@ -123,9 +184,15 @@ def _train(config: DictConfig) -> None:
 
 
 def check_overrides(overrides: list[str]) -> None:
-    """Compose once to turn Hydra's advice for a misspelt key (append it with ``+``) into
+    """Refuse the release's knob names (``+algorithm.lead_alpha=2.0``: use ``algorithm.lead.alpha``),
+    then compose once to turn Hydra's advice for a misspelt key (append it with ``+``) into
     ``unknown key alpah in algorithm.lead; did you mean alpha?``; exits 2 on such a key."""
     from hydra import compose, initialize_config_module
+
+    try:
+        check_release_names(overrides)
+    except ValueError as err:
+        sys.exit(f"lead-train: error: {err}")
 
     with initialize_config_module("lead.verl_plugin.config", version_base=None):
         try:

@@ -3,6 +3,11 @@
 Hydra answers ``algorithm.lead.alpah=1`` with advice to append the key with ``+``, which turns a
 typo into a silently ignored setting (or a different error later). This module names the unknown
 key, where it was looked for, and the closest existing keys.
+
+The paper's release named LEAD's knobs ``algorithm.lead_<knob>`` (``algorithm.lead_alpha=2.0``);
+here they are ``algorithm.lead.<knob>``. A release name is refused with its new key, with or
+without Hydra's ``+`` (which would add it as a key nothing reads: the run would train with the
+default knobs).
 """
 
 from __future__ import annotations
@@ -21,6 +26,35 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("~+")
 
 
+RELEASE_PREFIX = "algorithm.lead_"
+
+
+def release_name_error(override: str) -> str | None:
+    """The refusal of an override that uses the release's name of a LEAD knob
+    (``+algorithm.lead_alpha=2.0`` -> ``use algorithm.lead.alpha=2.0``); None for any other."""
+    key = override_key(override)
+    if not key.startswith(RELEASE_PREFIX):
+        return None
+    from dataclasses import fields
+
+    from lead.core.lead import LeadConfig
+
+    knob = key[len(RELEASE_PREFIX):]
+    if knob not in {f.name for f in fields(LeadConfig)}:
+        return None
+    value = override.split("=", 1)[1] if "=" in override else "<value>"
+    return (f"{key} is the paper release's name of a LEAD knob, which this package does not read: "
+            f"use algorithm.lead.{knob}={value}")
+
+
+def check_release_names(overrides: list[str]) -> None:
+    """Raise ``ValueError`` for the first override that uses a release name (:func:`release_name_error`)."""
+    for override in overrides:
+        error = release_name_error(override)
+        if error:
+            raise ValueError(error)
+
+
 def explain_override_error(err: Exception, overrides: list[str],
                            compose: Callable[[list[str]], Any] | None = None) -> Exception:
     """A ``ValueError`` saying ``unknown key alpah in algorithm.lead; did you mean alpha?`` when
@@ -34,6 +68,10 @@ def explain_override_error(err: Exception, overrides: list[str],
     if match is None or full is None:
         return err
     bad = full.group(1)
+    given = next((o for o in overrides if override_key(o) == match.group(1)), match.group(1))
+    release = release_name_error(given)
+    if release:
+        return ValueError(release)
     parent, _, leaf = bad.rpartition(".")
     if compose is None:
         from hydra import compose as hydra_compose
