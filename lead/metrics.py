@@ -95,7 +95,7 @@ class MetricsFile:
 def read_metrics(run: str | os.PathLike) -> dict[int, dict[str, Any]]:
     """``{step: metrics}`` of a run folder's (or a metrics file's) lines; a later line of a step wins."""
     path = Path(run)
-    if path.is_dir():
+    if path.suffix != ".jsonl":
         path = path / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: is {run} a training run folder (lead-train's "

@@ -38,7 +38,7 @@ from lead.launch.processes import marked_processes, stop_processes
 
 RUN_MARK = "LEAD_RUN_ID"
 # Seconds the run's processes get to exit after SIGTERM before SIGKILL.
-STOP_GRACE_S = 5.0
+STOP_GRACE_S = 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -177,7 +177,7 @@ def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.exec
     record_settings(folder, report.config)
     console = console or ConsoleFilter()
     process = None
-    with (folder / "train.log").open("a", encoding="utf-8") as log, interrupts_raised():
+    with (folder / "train.log").open("a", encoding="utf-8", buffering=1) as log, interrupts_raised():
         try:
             process = subprocess.Popen(train_command(report, python), env=run_env, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 
 def marked_processes(variable: str, value: str) -> list:
@@ -48,8 +49,27 @@ def stop_processes(processes: list, grace_s: float, group: int | None = None) ->
                 pass
 
     send(signal.SIGTERM)
-    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    alive = wait_gone(processes, grace_s)
     if alive or group is not None:
         send(signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=grace_s)
+        wait_gone(alive, grace_s)
+    return alive
+
+
+def wait_gone(processes: list, timeout_s: float) -> list:
+    """Wait until ``processes`` have exited (a zombie has: only its parent's wait is left); returns
+    those still running after ``timeout_s`` seconds."""
+    import psutil
+
+    def running(proc) -> bool:
+        try:
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    deadline = time.monotonic() + timeout_s
+    alive = [p for p in processes if running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if running(p)]
     return alive
