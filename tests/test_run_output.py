@@ -343,7 +343,7 @@ def test_interrupted_cpu_run_stops_everything_and_resumes(cpu_cache, tmp_path):
     assert [r["step"] for r in lines_of(run)] == [0, 1, 2, 3]
     out = first.output
     assert ": finished" not in out and "Traceback" not in out and "KeyboardInterrupt" not in out
-    assert [line for line in out.splitlines() if "interrupted" in line] == [
+    assert [line for line in out.splitlines() if ": interrupted (" in line] == [
         "== math_lead_deepseek-r1-1.5b-cpu-tiny: interrupted (SIGINT); every process of the run stopped, the last "
         f"checkpoint is step 2; resume with: bash {REPO / LEAD_SCRIPT} {' '.join(args)}"]
 

@@ -287,7 +287,8 @@ def next_steps(report: RunReport, rerun: Rerun, hidden: int = 0) -> list[str]:
         lines += [f"     evaluate it:  {lead} data eval --out data/eval   (once: the benchmarks)",
                   f"                   {lead} eval --model {folder / f'global_step_{step}'} --out runs/{name}{extra}"]
     lines += [f"     plot curves:  {lead} curves {folder} --out {folder / 'curves'}",
-              f"     train longer: {rerun.with_overrides([override])}   ({change}, resumes from step {step})"]
+              f"     train longer: {rerun.with_overrides([override])}   ({change}"
+              + (f", resumes from step {step})" if step is not None else ")")]
     return lines
 
 
