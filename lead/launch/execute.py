@@ -89,13 +89,43 @@ def launcher_warnings_quieted() -> Iterator[None]:
         platform.removeFilter(keep)
 
 
+class _Literal:
+    """Where a Python literal printed over several lines ends: brackets outside strings balance.
+    Ray cuts a worker's long output at arbitrary points, so lines are not the literal's own."""
+
+    def __init__(self) -> None:
+        self.depth, self.quote, self.escaped = 0, "", False
+
+    def feed(self, text: str) -> bool:
+        """Read one more piece; True while the literal goes on."""
+        for char in text:
+            if self.quote:
+                if self.escaped:
+                    self.escaped = False
+                elif char == "\\":
+                    self.escaped = True
+                elif char == self.quote:
+                    self.quote = ""
+            elif char in "'\"":
+                self.quote = char
+            elif char in "{[(":
+                self.depth += 1
+            elif char in "}])":
+                self.depth -= 1
+        return self.depth > 0
+
+
+# A line that cannot be part of the configuration: a log record or a step's metrics.
+NOT_CONFIG = re.compile(r"^(INFO|WARNING|ERROR|DEBUG|CRITICAL)[:\s]|^step:\d+ ")
+
+
 class ConsoleFilter:
     """Which of the trainer's lines reach the console; counts what it holds back."""
 
     def __init__(self, verbose: bool = False) -> None:
         self.verbose = verbose
         self.hidden = 0
-        self._in_config: set[str] = set()
+        self._config: dict[str, _Literal] = {}
         self._source_of: set[str] = set()
 
     def keep(self, line: str) -> bool:
@@ -104,15 +134,17 @@ class ConsoleFilter:
         match = RAY_PREFIX.match(ANSI.sub("", line.rstrip("\n")))
         prefix, text = match.groups() if match else ("", ANSI.sub("", line.rstrip("\n")))
         hide = False
-        if prefix in self._in_config:
-            hide = text.startswith(" ")
-            if not hide:
-                self._in_config.discard(prefix)
+        if prefix in self._config:
+            hide = not NOT_CONFIG.match(text)
+            if not hide or not self._config[prefix].feed(text):
+                del self._config[prefix]
         if not hide and prefix in self._source_of:
             self._source_of.discard(prefix)
             hide = text.startswith("  ")
         if not hide and "TaskRunner" in prefix and CONFIG_START.match(text):
-            self._in_config.add(prefix)
+            literal = _Literal()
+            if literal.feed(text):
+                self._config[prefix] = literal
             hide = True
         if not hide and any(p.search(text) for p in QUIET_PATTERNS.values()):
             hide = True
