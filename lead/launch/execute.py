@@ -218,6 +218,7 @@ def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.exec
                 log.write(line)
                 if console.keep(line):
                     sys.stdout.write(line)
+                    sys.stdout.flush()
             return process.wait()
         except RunInterrupted:
             for s in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
