@@ -85,8 +85,8 @@ def test_trainer_records_every_logged_step_and_drops_steps_after_the_resumed_che
             self.finished = exit_code
 
     trainer = LeadTrainerSync.__new__(LeadTrainerSync)
-    trainer.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"}})
-    trainer.metrics_file = MetricsFile(tmp_path)
+    trainer.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"},
+                                       "trainer": {"default_local_dir": str(tmp_path)}})
     assert trainer.logger is None
     tracking = Tracking()
     trainer.logger = tracking  # what verl's fit() does

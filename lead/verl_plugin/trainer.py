@@ -57,9 +57,14 @@ class LeadTrainerSync(PPOTrainerSync):
     def __init__(self, config: Any) -> None:
         validate_run_config(config)
         poll = replay_poll_interval(config)
-        self.metrics_file = MetricsFile(run_folder(config))
         super().__init__(config)
         self.replay_buffer.poll_interval = poll
+
+    @property
+    def metrics_file(self) -> MetricsFile:
+        if "_metrics_file" not in self.__dict__:
+            self.__dict__["_metrics_file"] = MetricsFile(run_folder(self.config))
+        return self.__dict__["_metrics_file"]
 
     # verl builds its Tracking logger in fit() and logs every step's metrics through it: wrapped
     # here, each logged step also lands in metrics.jsonl.
