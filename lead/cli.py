@@ -17,6 +17,7 @@ COMMANDS = {
     "data": ("lead.data.cli", "prepare training and evaluation data (verl parquet / JSONL)"),
     "eval": ("lead.eval.cli", "evaluate a model or checkpoint on math benchmarks"),
     "report": ("lead.eval.report", "paper-style table and Pareto plot from evaluation runs"),
+    "curves": ("lead.metrics", "training curves (reward, length, LEAD's weights) from runs' metrics.jsonl"),
 }
 
 

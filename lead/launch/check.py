@@ -45,8 +45,8 @@ SETTINGS_FILE = "lead_config.yaml"
 # wandb.init never contacts the server in these modes, so no API key is needed.
 OFFLINE_WANDB_MODES = ("offline", "disabled", "dryrun")
 # Keys a resumed run may change without mixing two runs: what is logged, how often it is
-# checkpointed or validated, and how long it goes on.
-RESUMABLE_CHANGES = ("trainer.logger", "trainer.project_name", "trainer.save_freq", "trainer.test_freq",
+# checkpointed or validated, how long it goes on, and the recipe's cost figures (lead/launch/cost.py).
+RESUMABLE_CHANGES = ("cost", "trainer.logger", "trainer.project_name", "trainer.save_freq", "trainer.test_freq",
                      "trainer.val_before_train", "trainer.max_actor_ckpt_to_keep", "trainer.total_epochs",
                      "trainer.total_training_steps", "trainer.resume_mode", "ray_kwargs", "hydra")
 

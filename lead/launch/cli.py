@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from lead.launch import environment as E
+from lead.launch.cost import help_cost_line, plan_cost_line, run_cost_line
 from lead.launch.plan import SWEEPS, PlannedRun, append_plan, read_plan, run_name
 
 # Keys the environment or the run's name set, and the variable that sets each.
@@ -151,6 +152,7 @@ def summary(report) -> str:
              f"responses <= {cfg.data.max_response_length} tokens, model {cfg.actor_rollout_ref.model.path}",
              f"    {method}: " + (", ".join(changed) if changed else "default knobs"),
              f"    checkpoints: {report.output_dir}"]
+    lines += [f"    {line}" for line in [run_cost_line(report)] if line]
     lines += [f"    warning: {w}" for w in report.warnings]
     return "\n".join(lines)
 
@@ -158,6 +160,12 @@ def summary(report) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.script and any(o in ("-h", "--help") for o in args.overrides):
         print(script_help(args.script))
+        try:
+            runs = len(SWEEPS[args.sweep](os.environ)) if args.sweep else 1
+        except E.LaunchError:
+            runs = len(SWEEPS[args.sweep]({}))
+        if cost := help_cost_line(args.experiment, runs):
+            print(f"\n{cost}")
         print("\nUsage: bash", args.script, "[hydra.key=value ...]   (DRY_RUN=1 to check without launching)")
         print("\nEnvironment variables (also read from .env):\n" + _environment_help())
         return 0
@@ -183,7 +191,10 @@ def run(args: argparse.Namespace) -> int:
     dry = args.dry_run or launch.dry_run or bool(args.check)
     print(f"Planned runs ({len(runs)}), under {launch.output_root}:" if not args.check else
           f"Planned runs ({len(runs)}) of {args.check}:")
-    reports = check_plan(runs, ray_address=launch.env.get("RAY_ADDRESS"))
+    from lead.launch.execute import launcher_warnings_quieted
+
+    with launcher_warnings_quieted():
+        reports = check_plan(runs, ray_address=launch.env.get("RAY_ADDRESS"))
     for report in reports:
         print(summary(report), file=sys.stdout if report.ok else sys.stderr)
         if report.ok and (args.print_config or launch.print_config):
@@ -194,9 +205,12 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         print(f"{len(bad)} of {len(reports)} planned run(s) invalid: {', '.join(bad)}", file=sys.stderr)
         return 1
+    if total := plan_cost_line(reports):
+        print(total)
     if dry:
         print(f"DRY_RUN: all {len(reports)} planned run(s) valid; nothing launched.")
         return 0
-    from lead.launch.execute import launch_all
+    from lead.launch.execute import Rerun, launch_all
 
-    return launch_all(reports, launch.env)
+    rerun = Rerun(args.script, list(args.overrides), launch.env.get("LEAD_RERUN") or None)
+    return launch_all(reports, launch.env, rerun=rerun)

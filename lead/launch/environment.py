@@ -24,6 +24,8 @@ values win over the file's; relative paths are taken from the project root):
 ``KEEP_CHECKPOINTS``   trainer.max_actor_ckpt_to_keep (default: the recipe's; ``all`` keeps every one)
 ``DRY_RUN=1``          plan and check every run (a summary per run), start nothing
 ``PRINT_CONFIG=1``     with DRY_RUN, also print each run's full composed configuration
+``VERBOSE=1``          show the trainer's whole output on the console, verl's printed configuration and
+                       known harmless warnings included (train.log always has it all)
 ``PLAN_FILE``          append the planned runs to this file (JSON lines) and stop; check several
                        scripts' plans together with ``lead launch --check PLAN_FILE``
 ``ENV_FILE``           read this file instead of .env

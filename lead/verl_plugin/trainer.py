@@ -8,6 +8,9 @@ Registered as ``trainer.v1.trainer_mode=lead_sync``. Compared with verl's ``sync
 * hands the estimators the stable prompt ids (``extra_info.index``) when a method needs them;
 * moves the estimators' per-step metrics (``lead/*``, ...) into the step's metrics, so they reach
   every configured logger;
+* writes every step's metrics to ``<trainer.default_local_dir>/metrics.jsonl`` (:mod:`lead.metrics`)
+  whatever the loggers, and on resume drops the lines an interrupted attempt wrote after the
+  checkpoint it resumes from;
 * writes the estimators' state to ``global_step_N/lead_state.json`` *before* verl writes its
   ``latest_checkpointed_iteration.txt`` marker, and restores it on resume, so a resumed run
   computes exactly the advantages an uninterrupted run would.
@@ -26,6 +29,7 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from lead.core.registry import get_method
+from lead.metrics import MetricsFile
 from lead.verl_plugin.algo_config import validate_run_config
 from lead.verl_plugin.estimators import STORE, is_lead_estimator
 
@@ -57,6 +61,22 @@ class LeadTrainerSync(PPOTrainerSync):
         self.replay_buffer.poll_interval = poll
 
     @property
+    def metrics_file(self) -> MetricsFile:
+        if "_metrics_file" not in self.__dict__:
+            self.__dict__["_metrics_file"] = MetricsFile(run_folder(self.config))
+        return self.__dict__["_metrics_file"]
+
+    # verl builds its Tracking logger in fit() and logs every step's metrics through it: wrapped
+    # here, each logged step also lands in metrics.jsonl.
+    @property
+    def logger(self) -> Any:
+        return self.__dict__.get("_tracking")
+
+    @logger.setter
+    def logger(self, tracking: Any) -> None:
+        self.__dict__["_tracking"] = None if tracking is None else _RecordingTracker(tracking, self.metrics_file)
+
+    @property
     def _estimator(self) -> str | None:
         name = self.config.algorithm.adv_estimator
         return name if is_lead_estimator(name) else None
@@ -78,6 +98,10 @@ class LeadTrainerSync(PPOTrainerSync):
 
     def _load_checkpoint(self) -> None:
         super()._load_checkpoint()
+        dropped = self.metrics_file.keep_until(self.global_steps)
+        if dropped:
+            print(f"lead: {self.metrics_file.path}: dropped {dropped} step(s) after step {self.global_steps}, "
+                  "logged by an attempt that was interrupted after its last checkpoint", flush=True)
         if self._estimator is None or self.global_steps == 0:
             return
         mode = self.config.trainer.resume_mode
@@ -86,6 +110,27 @@ class LeadTrainerSync(PPOTrainerSync):
         if not os.path.isabs(folder):
             folder = os.path.join(os.getcwd(), folder)
         load_estimator_state(folder, self.config.algorithm)
+
+
+class _RecordingTracker:
+    """verl's ``Tracking`` that also appends each logged step to the run's metrics file."""
+
+    def __init__(self, tracking: Any, metrics_file: MetricsFile) -> None:
+        self._tracking = tracking
+        self._file = metrics_file
+
+    def log(self, data: dict, step: int, **kwargs: Any) -> None:
+        self._file.log(step, data)
+        self._tracking.log(data=data, step=step, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tracking, name)
+
+
+def run_folder(config: Any) -> str:
+    """The run's folder (``trainer.default_local_dir``), absolute as verl resolves it."""
+    folder = str(config.trainer.default_local_dir)
+    return folder if os.path.isabs(folder) else os.path.join(os.getcwd(), folder)
 
 
 def replay_poll_interval(config: Any) -> float:
