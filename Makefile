@@ -17,11 +17,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 # The paper's LEAD run; where the environment's torch sees no GPU, verl's real loop on the CPU at a
-# tiny scale (DEVICE=cpu). A rerun resumes; ARGS passes Hydra overrides, e.g.
+# tiny scale (DEVICE=cpu). A node with an NVIDIA driver and a CUDA build of torch stays on the GPU
+# path even when torch sees no GPU (a driver too old for torch's CUDA): the launcher says why. A rerun resumes; ARGS passes Hydra overrides, e.g.
 # `make train ARGS="trainer.total_training_steps=4"` trains a finished CPU run two steps further.
 ARGS ?=
 train: setup
-	@if [ -z "$${DEVICE:-}" ] && ! $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+	@if [ -z "$${DEVICE:-}" ] && ! $(BIN)/python -c "import shutil, sys, torch; \
+		sys.exit(not (torch.cuda.is_available() or (torch.version.cuda and shutil.which('nvidia-smi'))))"; then \
 		export DEVICE=cpu; echo "make train: torch sees no GPU, so DEVICE=cpu: verl's real loop on the CPU at a tiny scale"; \
 	fi; LEAD_RERUN="make train" PYTHON=$(abspath $(BIN))/python bash train_math_lead_deepseek-r1-1.5b.sh $(ARGS)
 

@@ -34,7 +34,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 FILLERS = ("so", "then", "ok", "hmm", "well", "next")
-MAX_POSITIONS = 512
+MAX_POSITIONS = 4096
 WARMUP_STEPS = 300
 WARMUP_BATCH = 16
 SEED = 0
