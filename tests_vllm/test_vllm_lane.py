@@ -73,7 +73,9 @@ def lead_run(cpu_cache, tmp_path_factory):
     """The LEAD script through vLLM: the CPU group's 2 steps, then the same command resumed to 3."""
     workdir = tmp_path_factory.mktemp("lead-vllm")
     first = launch_script(cpu_cache, workdir, LEAD_SCRIPT, *VLLM)
+    assert first.returncode == 0, first.output[-8000:]
     second = launch_script(cpu_cache, workdir, LEAD_SCRIPT, *VLLM, "trainer.total_training_steps=3")
+    assert second.returncode == 0, second.output[-8000:]
     return workdir / "out" / LEAD_RUN, first, second
 
 
