@@ -9,6 +9,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from lead.lab import claims
 from lead.lab.config import STATIC_BUDGET_KNOBS
 from lead.lab.task import min_length
 
@@ -50,6 +51,11 @@ def shortest_mean(warm: dict[str, Any]) -> float:
     return sum(min_length(int(k)) * cell["n"] for k, cell in warm["by_k"].items()) / warm["n"]
 
 
+def _ks_text(warm: dict[str, Any]) -> str:
+    ks = sorted(int(k) for k in warm["by_k"])
+    return f"1..{ks[-1]}" if ks == list(range(1, ks[-1] + 1)) else ", ".join(map(str, ks))
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     cfg, warm, summary = results["config"], results["warmup"], results["summary"]
     ks = sorted(warm["by_k"], key=int)
@@ -63,7 +69,7 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"Model: {results['model']}, "
         + (f"warm-up model loaded from {results['warmup_from']}. " if results.get("warmup_from")
            else f"{cfg['sft_steps']} warm-up steps. ")
-        + f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = 1..{cfg['task']['max_ops']}), "
+        + f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = {_ks_text(warm)}), "
         f"one sample each at temperature 1. RL: {cfg['rl_steps']} steps of {cfg['prompts_per_step']} prompts x "
         f"{cfg['group_size']} samples from the same warm-up model"
         + (f"; mean ± std over {seeds} seeds." if seeds > 1 else f", seed {cfg['seed']}.")
@@ -113,6 +119,8 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines += by_k_table("Per difficulty, tokens over the shortest complete trace (> 0: over-thinking; < 0: "
                         "reasoning cut short) / share of direct answers, which skip the reasoning (guesses when k > 1):",
                         lambda c: f"{round(c['excess']['mean'], 1) + 0.0:+.1f} / {c['direct']['mean']:.2f}")
+    if results.get("suite") == "claims":
+        lines += claims.markdown(results).splitlines()
     settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
                 for name, values in results["method_settings"].items() if values]
     if settings:
@@ -246,4 +254,5 @@ def write_outputs(results: dict[str, Any], out: Path) -> list[str]:
     for name, plot in files.items():
         if plot is not None:
             plot(results, out / name)
-    return ["results.json", *files]
+    extra = claims.write(results, out) if results.get("suite") == "claims" else []
+    return ["results.json", *files, *extra]
