@@ -151,8 +151,11 @@ def claim_a(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         length = Difference.of(lead["ratio"], m["ratio"])
         wins = [w for w, d in (("it cuts the hardest problems", cut), ("it leaves the easiest long", long_))
                 if d.sign > 0]
+        # Being shorter by cutting answers below what they need is no win: LEAD's length loses
+        # only where the other arm is not less accurate.
         losses = [w for w, lost in (("LEAD is less accurate overall", acc.sign < 0),
-                                    ("LEAD is longer overall", length.sign > 0)) if lost]
+                                    ("LEAD is longer overall at no gain in accuracy",
+                                     length.sign > 0 and acc.sign <= 0)) if lost]
         shown += bool(wins) and not losses
         parts.append(
             f"- {arm} ({_budget_text(results, arm)}): accuracy on k={hard} LEAD minus it {cut.text(2)}, length / "

@@ -76,15 +76,15 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"lead lab: --quick conflicts with --preset {args.preset}")
     preset = "quick" if args.quick else (args.preset or ("quick" if args.trainer == "verl" else "default"))
     try:
-        presets = CLAIMS_PRESETS if args.suite == "claims" else PRESETS
-        if preset not in presets:
-            raise ValueError(f"--suite {args.suite} has no preset {preset!r}; expected one of {sorted(presets)}")
         if args.suite == "claims":
             given = [flag for flag, value in (("--methods", args.methods), ("--ablation", args.ablation),
                                               ("--budget", args.budget)) if value is not None]
-            if given or args.trainer != "local":
-                raise ValueError(f"--suite claims trains its own arms and budgets in-process; drop "
-                                 f"{', '.join(given + (['--trainer ' + args.trainer] if args.trainer != 'local' else []))}")
+            given += [f"--trainer {args.trainer}"] if args.trainer != "local" else []
+            if given:
+                raise ValueError(f"--suite claims trains its own arms and budgets in-process; drop {', '.join(given)}")
+        presets = CLAIMS_PRESETS if args.suite == "claims" else PRESETS
+        if preset not in presets:
+            raise ValueError(f"--suite {args.suite} has no preset {preset!r}; expected one of {sorted(presets)}")
         cfg = with_overrides(presets[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
                              rl_steps=args.rl_steps, eval_every=args.eval_every, eval_per_k=args.eval_per_k,
                              threads=args.threads)
