@@ -28,6 +28,8 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
+from lead.lab.config import CLAIMS_PRESETS
+
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 """Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (1.96 beyond)."""
@@ -132,7 +134,8 @@ def per_difficulty_table(results: dict[str, Any], metrics: dict[str, dict[str, A
 def _verdict(shown: int, total: int, what: str) -> str:
     if total == 0:
         return f"**Not assessed**: no {what}."
-    return f"**{'Holds' if shown == total else 'Partly holds' if shown else 'Not shown'} here** ({shown} of {total} {what})."
+    state = "Holds" if shown == total else "Partly holds" if shown else "Not shown"
+    return f"**{state} here** ({shown} of {total} {what})."
 
 
 def claim_a(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list[str]:
@@ -314,6 +317,27 @@ def analyse(results: dict[str, Any]) -> dict[str, Any]:
     return {arm: plain(arm_metrics(results, arm)) for arm in results["methods"]}
 
 
+def size_note(results: dict[str, Any]) -> list[str]:
+    """A warning, when the run is smaller than the suite's default preset, naming what differs."""
+    ran, full = results["config"], CLAIMS_PRESETS["default"].to_dict()
+    keys = ("seeds", "rl_steps", "sft_steps", "eval_per_k", "model", "task", "max_new_tokens", "prompts_per_step",
+            "group_size")
+    differ = [key for key in keys if ran[key] != full[key]]
+    if not differ:
+        return []
+    preset = results.get("preset") or "custom"
+    return [f"**This run is not the claims suite at its default size**: preset `{preset}`, differing from the "
+            "default preset in " + ", ".join(f"{key} ({_short(ran[key])} against {_short(full[key])})"
+                                               for key in differ)
+            + ". Read it as a check of the set-up, not as the suite's result.", ""]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The claims section of ``results.md``: the per-difficulty table, the figures and one
     paragraph per claim."""
@@ -322,8 +346,7 @@ def markdown(results: dict[str, Any]) -> str:
     need = results["necessary_lengths"]
     seeds = results["seeds"]
     budgets = results.get("budgets", {})
-    lines = [
-        "", "## The paper's claims", "",
+    lines = ["", "## The paper's claims", "", *size_note(results),
         f"Necessary lengths (shortest complete solution) per difficulty: "
         + ", ".join(f"k={k}: {need[k]}" for k in ks)
         + f" tokens ({need[ks[-1]] / need[ks[0]]:.1f}x apart). Global budgets: "

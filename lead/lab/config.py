@@ -94,6 +94,11 @@ apart), so one global budget cannot suit every difficulty; every warm-up trace m
 CLAIMS_PRESETS: dict[str, LabConfig] = {
     "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=40,
                          seeds=3, max_new_tokens=180, eval_every=20, eval_per_k=50),
+    # A first look at the claims in well under an hour on 2 quiet cores: the same difficulties with at
+    # most one re-check (longest warm-up trace 116 tokens), the quick model, one seed of 20 steps.
+    "quick": LabConfig(task=replace(CLAIMS_TASK, max_rechecks=1), model=ModelConfig(hidden=64, layers=3, heads=4,
+                       ffn=256, max_positions=160), sft_steps=800, rl_steps=20, max_new_tokens=120, eval_every=10,
+                       eval_per_k=20),
     # The CI configuration: a smaller task (k = 1, 2, 4, 8: 7-35 tokens, 5x) and model, a warm-up
     # too short to learn the task well, two seeds of one RL step: it exercises every arm, the
     # intervals, the figures and the claim paragraphs, not the claims themselves.

@@ -51,14 +51,15 @@ def model_summary(model: torch.nn.Module) -> str:
 
 def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]], out: str | Path,
             warmup_from: str | Path | None = None, budget: float | None = None, ablation: str | None = None,
-            log: Log = print, suite: str = "default") -> dict[str, Any]:
+            log: Log = print, suite: str = "default", preset: str | None = None) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
     Every arm and seed starts from the same warm-up model; RL seeds are
     ``cfg.seed .. cfg.seed + cfg.seeds - 1``. The static-budget methods' budget is ``budget``,
     or else the warm-up model's median correct length (:func:`median_correct_length`); an arm
     naming a budget gets that one of :func:`lead.lab.config.named_budgets`. ``suite`` names the
-    comparison (``claims`` adds its analysis, :mod:`lead.lab.claims`, to the output).
+    comparison (``claims`` adds its analysis, :mod:`lead.lab.claims`, to the output); ``preset``
+    names the preset ``cfg`` came from, for the record.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
         "warmup_from": None if warmup_from is None else str(warmup_from), "warmup_weights": warm_digest,
         "static_budget": {"tokens": static_budget, "measured_median_correct": measured,
                           "source": "measured" if budget is None else "--budget"},
-        "suite": suite, "necessary_lengths": {str(k): min_length(k) for k in cfg.task.difficulties},
+        "suite": suite, "preset": preset, "necessary_lengths": {str(k): min_length(k) for k in cfg.task.difficulties},
         **({"budgets": budgets} if any(a.budget for a in arms) else {}),
         "arms": [asdict(a) for a in arms], "methods": [a.label for a in arms],
         "method_settings": {label: values for label, values in method_configs.items()}, "seeds": cfg.seeds,

@@ -61,8 +61,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     ks = sorted(warm["by_k"], key=int)
     seeds = results["seeds"]
     budget = results.get("static_budget")
-    title = f"## `lead lab --ablation {results['ablation']}` results" if results.get("ablation") else \
-        "## `lead lab` results"
+    title = "## `lead lab` results"
+    if results.get("ablation"):
+        title = f"## `lead lab --ablation {results['ablation']}` results"
+    elif results.get("suite") == "claims":
+        title = f"## `lead lab --suite claims --preset {results.get('preset')}` results"
     lines = [
         title,
         "",
