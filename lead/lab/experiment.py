@@ -9,6 +9,8 @@ Output folder::
     curves.png                 held-out accuracy and length against RL step, every arm
     lead_controller.png        LEAD's correctness/efficiency weights and its targets L* per difficulty
     ablation.png               (``--ablation`` only) accuracy against length per ablation panel
+    claims_pareto.png          (``--suite claims`` only) accuracy against length, static ratios as a curve
+    by_difficulty.png          (``--suite claims`` only) accuracy and length over necessary per difficulty
     warmup_model/              the warm-up model (tokenizer included)
     models/<arm>-seed<s>/      each trained model
     verl/<arm>-seed<s>/        (arms trained through verl) the run's inputs, console, checkpoints
