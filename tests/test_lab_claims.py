@@ -196,6 +196,15 @@ def test_one_seed_calls_no_comparison():
     assert "**Not shown here**" in text and "(one seed: no interval)" in text
 
 
+def test_a_run_smaller_than_the_suite_says_so_and_the_suite_itself_does_not():
+    full = {"config": json.loads(json.dumps(CLAIMS_PRESETS["default"].to_dict())), "preset": "default"}
+    assert claims.size_note(full) == []
+    small = {"config": CLAIMS_PRESETS["quick"].to_dict(), "preset": "quick"}
+    note = claims.size_note(small)[0]
+    assert note.startswith("**This run is not the claims suite at its default size**: preset `quick`")
+    assert "seeds (1 against 3)" in note and "rl_steps (20 against 30)" in note
+
+
 # The suite's CI preset, end to end.
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ The claims (paper §1, §4, Tables 2-3):
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -319,7 +320,8 @@ def analyse(results: dict[str, Any]) -> dict[str, Any]:
 
 def size_note(results: dict[str, Any]) -> list[str]:
     """A warning, when the run is smaller than the suite's default preset, naming what differs."""
-    ran, full = results["config"], CLAIMS_PRESETS["default"].to_dict()
+    # Through JSON both, so a run read back from results.json (lists for tuples) compares equal.
+    ran, full = (json.loads(json.dumps(c)) for c in (results["config"], CLAIMS_PRESETS["default"].to_dict()))
     keys = ("seeds", "rl_steps", "sft_steps", "eval_per_k", "model", "task", "max_new_tokens", "prompts_per_step",
             "group_size")
     differ = [key for key in keys if ran[key] != full[key]]
@@ -345,12 +347,10 @@ def markdown(results: dict[str, Any]) -> str:
     ks = _ks(results)
     need = results["necessary_lengths"]
     seeds = results["seeds"]
-    budgets = results.get("budgets", {})
-    lines = ["", "## The paper's claims", "", *size_note(results),
+    lines = ["", "## The paper's claims", "",
         f"Necessary lengths (shortest complete solution) per difficulty: "
         + ", ".join(f"k={k}: {need[k]}" for k in ks)
-        + f" tokens ({need[ks[-1]] / need[ks[0]]:.1f}x apart). Global budgets: "
-        + ", ".join(f"@{name} = {value:g} tokens" for name, value in budgets.items()) + ".",
+        + f" tokens ({need[ks[-1]] / need[ks[0]]:.1f}x apart).",
         "",
         (f"Final evaluation, mean ± the 95% interval over {seeds} seeds (Student t); per difficulty accuracy / mean "
          "length / length over the necessary length:" if seeds > 1 else

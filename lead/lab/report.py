@@ -10,7 +10,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from lead.lab import claims
-from lead.lab.config import STATIC_BUDGET_KNOBS
+from lead.lab.config import NAMED_BUDGETS, STATIC_BUDGET_KNOBS
 from lead.lab.task import min_length
 
 METRICS = ("accuracy", "greedy_accuracy", "length", "rechecks", "direct", "excess")
@@ -69,6 +69,7 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines = [
         title,
         "",
+        *(claims.size_note(results) if results.get("suite") == "claims" else []),
         f"Model: {results['model']}, "
         + (f"warm-up model loaded from {results['warmup_from']}. " if results.get("warmup_from")
            else f"{cfg['sft_steps']} warm-up steps. ")
@@ -79,7 +80,11 @@ def markdown_table(results: dict[str, Any]) -> str:
         + f" The shortest complete traces average {shortest_mean(warm):.1f} tokens on this set. Accuracy is of that"
         " sample; greedy accuracy is of greedy decoding.",
     ]
-    if budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
+    if results.get("budgets"):
+        lines += ["", "Global length budgets (the cap or target of each static-budget arm, named after @): "
+                  + ", ".join(f"@{name} = {value:g} tokens, {NAMED_BUDGETS[name]}"
+                              for name, value in results["budgets"].items()) + "."]
+    elif budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
         lines += ["", f"Static length budget (the cap or target of truncation, DLER, LASER and the threshold "
                       f"reward): {budget['tokens']:g} tokens, "
                   + ("the warm-up model's median correct length." if budget["source"] == "measured"
