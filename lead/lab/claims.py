@@ -92,7 +92,7 @@ def arm_metrics(results: dict[str, Any], arm: str) -> dict[str, Any]:
     and the share of direct answers; each as an :class:`Estimate` over seeds."""
     need = {k: float(v) for k, v in results["necessary_lengths"].items()}
     finals = [r["evals"][-1] for r in results["runs"] if r["arm"] == arm]
-    out: dict[str, Any] = {
+    return {
         "accuracy": Estimate.of([f["accuracy"] for f in finals]),
         "length": Estimate.of([f["length"] for f in finals]),
         "ratio": Estimate.of([statistics.fmean(f["by_k"][k]["length"] / need[k] for k in need) for f in finals]),
@@ -102,7 +102,6 @@ def arm_metrics(results: dict[str, Any], arm: str) -> dict[str, Any]:
                      "direct": Estimate.of([f["by_k"][k]["direct"] for f in finals])}
                  for k in need},
     }
-    return out
 
 
 def _ks(results: dict[str, Any]) -> list[str]:
@@ -153,7 +152,7 @@ def claim_a(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         long_ = Difference.of(m["by_k"][easy]["ratio"], lead["by_k"][easy]["ratio"])
         acc = Difference.of(lead["accuracy"], m["accuracy"])
         length = Difference.of(lead["ratio"], m["ratio"])
-        wins = [w for w, d in (("it cuts the hardest problems", cut), ("it leaves the easiest long", long_))
+        wins = [w for w, d in (("it cuts the hardest problems", cut), ("it leaves the easiest problems long", long_))
                 if d.sign > 0]
         # Being shorter by cutting answers below what they need is no win: LEAD's length loses
         # only where the other arm is not less accurate.
