@@ -190,10 +190,12 @@ def test_claim_c_holds_only_when_upper_only_cuts_below_the_necessary_length_and_
 
 def test_one_seed_calls_no_comparison():
     cut = [{"1": (0.95, 7.0), "14": (0.05, 30.0)}]
-    results = fake_results({"lead": LEAD[:1], "truncation @median": cut})
+    results = fake_results({"lead": LEAD[:1], "truncation @median": cut, "lead upper_only": cut,
+                            "static R=1 (λ_c=0.50)": cut})
     metrics = {a: claims.arm_metrics(results, a) for a in results["methods"]}
-    text = "\n".join(claims.claim_a(results, metrics))
-    assert "**Not shown here**" in text and "(one seed: no interval)" in text
+    for claim in (claims.claim_a, claims.claim_b, claims.claim_c):
+        lines = claim(results, metrics)
+        assert claims.ONE_SEED in lines[0] and "(one seed: no interval)" in "\n".join(lines)
 
 
 def test_a_run_smaller_than_the_suite_says_so_and_the_suite_itself_does_not():

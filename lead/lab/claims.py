@@ -131,6 +131,14 @@ def per_difficulty_table(results: dict[str, Any], metrics: dict[str, dict[str, A
     return lines
 
 
+ONE_SEED = ("**Not assessed**: with one seed there is no interval, so no comparison is called either way; the "
+            "point estimates follow.")
+
+
+def _one_seed(metrics: dict[str, dict[str, Any]], arms: list[str]) -> bool:
+    return any(len(metrics[arm]["accuracy"].values) < 2 for arm in ["lead", *arms])
+
+
 def _verdict(shown: int, total: int, what: str) -> str:
     if total == 0:
         return f"**Not assessed**: no {what}."
@@ -173,7 +181,8 @@ def claim_a(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         others.append(f"{arm}: accuracy LEAD minus it {acc.text(3)}, length / necessary {length.text(2)}")
     what = ("global-budget arms cost accuracy on the hardest or length on the easiest problems, with LEAD not "
             "losing on overall accuracy or length")
-    lines = [f"**(a) Per-problem targets against one global budget.** {_verdict(shown, len(globals_), what)}", "",
+    verdict = ONE_SEED if _one_seed(metrics, globals_) else _verdict(shown, len(globals_), what)
+    lines = [f"**(a) Per-problem targets against one global budget.** {verdict}", "",
              *parts]
     if others:
         lines.append("- The other per-problem length methods against LEAD: " + "; ".join(others) + ".")
@@ -194,10 +203,12 @@ def claim_b(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         if lead_worse:
             losses.append(arm)
         state = ("LEAD better" if lead_better and not lead_worse else "mixed" if lead_better
-                 else "LEAD worse" if lead_worse else "no difference shown")
+                 else "LEAD worse" if lead_worse else "no interval" if acc.half is None else "no difference shown")
         parts.append(f"- {arm}: accuracy LEAD minus it {acc.text(3)}, length / necessary {length.text(2)}: {state}.")
     lines = [f"**(b) The PSI controller against static weights.** "
-             f"{_verdict(beaten, len(statics), 'static ratios lose to the controller on accuracy or length')}", "",
+             + (ONE_SEED if _one_seed(metrics, statics)
+                else _verdict(beaten, len(statics), "static ratios lose to the controller on accuracy or length")),
+             "",
              *parts]
     if losses:
         lines.append("- Where LEAD loses: " + ", ".join(losses) + " beat it on accuracy or length.")
@@ -224,8 +235,9 @@ def claim_c(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
                      f"{lead['by_k'][k]['direct'].text(2)}.")
     acc, length = Difference.of(lead["accuracy"], m["accuracy"]), Difference.of(lead["ratio"], m["ratio"])
     verdict = ("**Holds here**: upper_only over-compresses on k = " + ", ".join(compressed) + "."
-               if compressed else "**Not shown here**: upper_only's answers are not shown to be cut below the "
-               "necessary length at a cost in accuracy on any difficulty.")
+               if compressed else ONE_SEED if _one_seed(metrics, arms)
+               else "**Not shown here**: upper_only's answers are not shown to be cut below the necessary length at "
+                    "a cost in accuracy on any difficulty.")
     lines = [f"**(c) The symmetric reward (max_sym) against upper_only.** {verdict}", "",
              f"- Overall: accuracy LEAD minus upper_only {acc.text(3)}, length / necessary {length.text(2)}.", *parts]
     if acc.sign < 0 or length.sign > 0:
