@@ -8,6 +8,7 @@ Examples::
     lead lab --ablation controller --warmup-from lead-lab/warmup_model
     lead lab --set lead.beta=0.9 --budget 20
     lead lab --trainer verl               # LEAD and GRPO in-process and through verl's real loop (quick preset)
+    lead lab --suite claims               # the paper's claims: 17 arms x 3 seeds, lengths 8x apart (60-90 min)
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import os
 
 from lead.lab.config import (
     ABLATIONS,
+    CLAIMS_PRESETS,
     DEFAULT_METHODS,
     PRESETS,
+    SUITES,
     TRAINER_NAMES,
     VERL_METHODS,
     ablation_arms,
     check_arms,
+    claims_arms,
     method_arms,
     parse_method_overrides,
     parse_methods,
@@ -32,8 +36,13 @@ from lead.lab.config import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="the ~2-minute configuration (same as --preset quick)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="size and schedule: default (~10 min on 2 cores), quick (~2 min), test (CI)")
+    parser.add_argument("--preset", choices=sorted(set(PRESETS) | set(CLAIMS_PRESETS)), default=None,
+                        help="size and schedule: default (~10 min on 2 cores), quick (~2 min), test (CI); "
+                             "with --suite claims: default, quick or test")
+    parser.add_argument("--suite", choices=SUITES, default="default",
+                        help="claims: the arms that test the paper's claims (LEAD, GRPO, truncation and LASER at "
+                             "two global budgets, four per-problem length methods, six static weight ratios, "
+                             "upper_only) on a task whose problems need 7-59 tokens")
     parser.add_argument("--methods", default=None,
                         help=f"comma-separated registered advantage methods (default: {','.join(DEFAULT_METHODS)})")
     parser.add_argument("--ablation", choices=ABLATIONS, default=None,
@@ -67,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"lead lab: --quick conflicts with --preset {args.preset}")
     preset = "quick" if args.quick else (args.preset or ("quick" if args.trainer == "verl" else "default"))
     try:
-        cfg = with_overrides(PRESETS[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
+        if args.suite == "claims":
+            given = [flag for flag, value in (("--methods", args.methods), ("--ablation", args.ablation),
+                                              ("--budget", args.budget)) if value is not None]
+            given += [f"--trainer {args.trainer}"] if args.trainer != "local" else []
+            if given:
+                raise ValueError(f"--suite claims trains its own arms and budgets in-process; drop {', '.join(given)}")
+        presets = CLAIMS_PRESETS if args.suite == "claims" else PRESETS
+        cfg = with_overrides(presets[preset], seed=args.seed, seeds=args.seeds, sft_steps=args.sft_steps,
                              rl_steps=args.rl_steps, eval_every=args.eval_every, eval_per_k=args.eval_per_k,
                              threads=args.threads)
         if args.ablation is not None and args.methods is not None:
@@ -78,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--ablation {args.ablation} runs in-process only; drop --trainer {args.trainer}")
         if args.trainer == "verl" and cfg.rl_steps < 1:
             raise ValueError(f"--rl-steps {cfg.rl_steps}: verl's loop needs at least one step")
-        if args.ablation is not None:
+        if args.suite == "claims":
+            arms = claims_arms()
+        elif args.ablation is not None:
             arms = ablation_arms(args.ablation)
         else:
             default = VERL_METHODS if args.trainer == "verl" else DEFAULT_METHODS
@@ -97,9 +115,11 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     from lead.lab.experiment import run_lab
 
-    what = f"ablation {args.ablation}" if args.ablation else "methods"
+    what = f"ablation {args.ablation}" if args.ablation else f"suite {args.suite}" if args.suite != "default" \
+        else "methods"
     print(f"lead lab ({preset}): {what} {', '.join(a.label for a in arms)}; {cfg.seeds} seed(s); "
           f"output {args.out}/", flush=True)
     run_lab(cfg, arms, overrides, args.out, warmup_from=args.warmup_from, budget=args.budget,
-            ablation=args.ablation, log=lambda line: print(line, flush=True))
+            ablation=args.ablation, log=lambda line: print(line, flush=True), suite=args.suite,
+            preset=preset)
     return 0

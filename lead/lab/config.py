@@ -83,6 +83,35 @@ PRESETS: dict[str, LabConfig] = {
 }
 
 
+CLAIMS_TASK = TaskConfig(max_ops=14, max_rechecks=2, p_direct=0.3, ks=(1, 2, 4, 8, 14))
+"""The claims suite's task: shortest complete solutions of 7, 11, 19, 35 and 59 tokens (8.4x
+apart), so one global budget cannot suit every difficulty; every warm-up trace may re-check
+(0-2 rounds), so every difficulty starts with waste. Its longest warm-up trace has 173 tokens."""
+
+# The claims suite (`--suite claims`): the default model, whose warm-up reaches greedy accuracy
+# 1.00 on every k of this task in 1000 steps (the transition comes at steps 400-500). The
+# response budget holds the longest warm-up trace (173 tokens) with a few tokens to spare.
+# 17 arms x 3 seeds x 30 steps fit 90 minutes on 2 quiet cores even if every step and evaluation
+# ran to the full budget (about 2.8 s a step, 10 s an evaluation, 7.7 min of warm-up: 87 min), so
+# runs are evaluated at the end only; every step's training accuracy and length are logged.
+CLAIMS_PRESETS: dict[str, LabConfig] = {
+    "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=30,
+                         seeds=3, max_new_tokens=180, eval_every=30, eval_per_k=50),
+    # A first look at the claims in well under an hour on 2 quiet cores: the same difficulties with at
+    # most one re-check (longest warm-up trace 116 tokens), the quick model, one seed of 20 steps.
+    "quick": LabConfig(task=replace(CLAIMS_TASK, max_rechecks=1), model=ModelConfig(hidden=64, layers=3, heads=4,
+                       ffn=256, max_positions=160), sft_steps=800, rl_steps=20, max_new_tokens=120, eval_every=10,
+                       eval_per_k=20),
+    # The CI configuration: a smaller task (k = 1, 2, 4, 8: 7-35 tokens, 5x) and model, a warm-up
+    # too short to learn the task well, two seeds of one RL step: it exercises every arm, the
+    # intervals, the figures and the claim paragraphs, not the claims themselves.
+    "test": LabConfig(task=TaskConfig(max_ops=8, max_rechecks=1, p_direct=0.3, ks=(1, 2, 4, 8)),
+                      model=ModelConfig(hidden=32, layers=2, heads=2, ffn=64, max_positions=96), sft_steps=150,
+                      rl_steps=1, seeds=2, prompts_per_step=4, group_size=4, max_new_tokens=72, eval_every=1,
+                      eval_per_k=6),
+}
+
+
 PAPER_BUDGET = 8000
 """Response budget (tokens) of the LEAD paper's runs, the reference for per-token rates below."""
 
@@ -107,10 +136,10 @@ def _lead_family(task: TaskConfig, budgets: Budgets) -> dict[str, Any]:
         # bmax is the response budget, as in the paper's runs (8000 with max_response_length 8000).
         "bmax": float(budgets.response),
         # The paper's 1000-token floor sits below the genuine solutions of its tasks; here the
-        # shortest genuine solution is the k=1 trace (7 tokens), so L* never asks for less
+        # shortest genuine solution is the easiest problem's trace (7 tokens at k=1), so L* never asks for less
         # reasoning than the easiest problem needs. (Scaling 1000/8000 by the budget gives 12,
         # which pushes k=1 answers up to ~12 tokens: one needless re-check.)
-        "lstar_floor": float(min_length(1)),
+        "lstar_floor": float(min_length(task.difficulties[0])),
         # max_asym only: no efficiency bonus for suspiciously short correct answers (the
         # paper's 500 tokens); here only the 3-token direct answers are that short.
         "min_correct_len": float(DIRECT_LENGTH + 1),
@@ -161,6 +190,9 @@ class Arm:
     overrides: dict[str, Any] = field(default_factory=dict)
     groups: tuple[str, ...] = ()
     trainer: str = "local"
+    budget: str | None = None
+    """For a static-budget method, which of :data:`NAMED_BUDGETS` is its cap or target; ``None``:
+    the run's one static budget."""
 
     @property
     def slug(self) -> str:
@@ -183,15 +215,47 @@ CONTROLLER_SWEEP = {"alpha": (0.5, 2.0), "beta": (0.8, 0.99), "lambda_min": (0.1
 ABLATIONS = ("aggregator", "ratio", "controller")
 
 
+def ratio_arms(groups: tuple[str, ...] = ()) -> list[Arm]:
+    """LEAD with static weights at the paper's ratios :data:`RATIOS` (Table 2's LEAD-static column)."""
+    return [Arm(f"static R={r:g} (λ_c={1 / (1 + r):.2f})", "lead", {"static_lambda_corr": 1 / (1 + r)}, groups)
+            for r in RATIOS]
+
+
+NAMED_BUDGETS = {
+    "median": "the warm-up model's median correct length",
+    "hardest": "the shortest complete solution of the hardest difficulty",
+}
+"""The two global budgets of the claims suite's static-budget arms (:func:`named_budgets`)."""
+
+SUITES = ("default", "claims")
+PER_PROBLEM_METHODS = ("kimi_len", "efficient_reasoning", "hapo", "shorter_better")
+"""Length methods that need only each sample's reward and length and its group (HAPO also the
+problem's own history), with per-problem rather than global length targets."""
+
+
+def claims_arms() -> list[Arm]:
+    """The claims suite (``--suite claims``); ``groups`` marks each arm's role in the claims:
+    LEAD and GRPO; ``global`` budgets (truncation, LASER) at both :data:`NAMED_BUDGETS`;
+    ``per_problem`` length methods; ``static`` weight ratios; LEAD's ``upper_only`` reward."""
+    arms = [Arm("lead", "lead", groups=("lead",)), Arm("grpo", "grpo", groups=("grpo",))]
+    arms += [Arm(f"{m} @{b}", m, groups=("global",), budget=b) for b in NAMED_BUDGETS for m in ("truncation", "laser")]
+    arms += [Arm(m, m, groups=("per_problem",)) for m in PER_PROBLEM_METHODS]
+    arms += ratio_arms(("static",))
+    return arms + [Arm("lead upper_only", "lead", {"lstar_mode": "upper_only"}, ("upper_only",))]
+
+
+def named_budgets(task: TaskConfig, measured_median: float) -> dict[str, float]:
+    """The values of :data:`NAMED_BUDGETS`: the measured median, and what the hardest problems need."""
+    return {"median": float(measured_median), "hardest": float(min_length(task.difficulties[-1]))}
+
+
 def ablation_arms(name: str) -> list[Arm]:
     """The arms of ``--ablation name``: ``aggregator`` (the paper's Table 3), ``ratio`` (Table 2's
     LEAD-static column against the controller) or ``controller`` (alpha, beta, lambda_min)."""
     if name == "aggregator":
         return [Arm(f"lead aggregator={agg}", "lead", {"aggregator": agg}) for agg in AGGREGATORS]
     if name == "ratio":
-        arms = [Arm("lead (controller)", "lead")]
-        return arms + [Arm(f"static R={r:g} (λ_c={1 / (1 + r):.2f})", "lead", {"static_lambda_corr": 1 / (1 + r)})
-                       for r in RATIOS]
+        return [Arm("lead (controller)", "lead")] + ratio_arms()
     if name == "controller":
         defaults = LeadConfig()
         arms = [Arm(f"lead (alpha={defaults.alpha:g}, beta={defaults.beta:g}, lambda_min={defaults.lambda_min:g})",
@@ -260,9 +324,11 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
 
 
 def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, Any]],
-               static_budget: float | None = None) -> dict[str, dict[str, Any]]:
+               static_budget: float | None = None,
+               budgets: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
     """Build every arm's method once so a bad knob fails before any training; returns the config
     mapping of each arm (by label). An arm's own knobs win over the user's ``--set`` overrides.
+    An arm with a ``budget`` name gets that one of ``budgets`` (a placeholder while ``None``).
     A static-budget method (:data:`STATIC_BUDGET_KNOBS`) is refused in verl's loop, where its
     over-cap check cannot run."""
     labels = [arm.label for arm in arms]
@@ -274,9 +340,14 @@ def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, A
                          "response over the method's length cap gets a higher advantage than one within it, which "
                          "needs each sample's advantage, and verl's loop does not hand them back. Train "
                          f"{', '.join(capped)} in-process (without --trainer verl), or leave them out of --methods")
+    for arm in arms:
+        if arm.budget is not None and (arm.budget not in NAMED_BUDGETS or arm.method not in STATIC_BUDGET_KNOBS):
+            raise ValueError(f"arm {arm.label!r}: budget {arm.budget!r} needs a static-budget method "
+                             f"({sorted(STATIC_BUDGET_KNOBS)}) and one of {list(NAMED_BUDGETS)}")
     configs = {}
     for arm in arms:
-        values = method_config(arm.method, cfg, {**overrides.get(arm.method, {}), **arm.overrides}, static_budget)
+        budget = static_budget if arm.budget is None else (budgets or {}).get(arm.budget)
+        values = method_config(arm.method, cfg, {**overrides.get(arm.method, {}), **arm.overrides}, budget)
         build_method(arm.method, values)
         configs[arm.label] = values
     return configs

@@ -9,6 +9,8 @@ Output folder::
     curves.png                 held-out accuracy and length against RL step, every arm
     lead_controller.png        LEAD's correctness/efficiency weights and its targets L* per difficulty
     ablation.png               (``--ablation`` only) accuracy against length per ablation panel
+    claims_pareto.png          (``--suite claims`` only) accuracy against length, static ratios as a curve
+    by_difficulty.png          (``--suite claims`` only) accuracy and length over necessary per difficulty
     warmup_model/              the warm-up model (tokenizer included)
     models/<arm>-seed<s>/      each trained model
     verl/<arm>-seed<s>/        (arms trained through verl) the run's inputs, console, checkpoints
@@ -27,10 +29,10 @@ from typing import Any
 import torch
 
 from lead.core.registry import build_method
-from lead.lab import report
-from lead.lab.config import STATIC_BUDGET_KNOBS, Arm, LabConfig, check_arms
+from lead.lab import claims, report
+from lead.lab.config import STATIC_BUDGET_KNOBS, Arm, LabConfig, check_arms, named_budgets
 from lead.lab.model import build_model, build_tokenizer, load, save
-from lead.lab.task import heldout_problems
+from lead.lab.task import heldout_problems, min_length
 from lead.lab.train import Log, evaluate, median_correct_length, train_rl, warmup, weights_digest
 from lead.lab.verl_loop import train_verl
 
@@ -51,12 +53,15 @@ def model_summary(model: torch.nn.Module) -> str:
 
 def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]], out: str | Path,
             warmup_from: str | Path | None = None, budget: float | None = None, ablation: str | None = None,
-            log: Log = print) -> dict[str, Any]:
+            log: Log = print, suite: str = "default", preset: str | None = None) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
     Every arm and seed starts from the same warm-up model; RL seeds are
     ``cfg.seed .. cfg.seed + cfg.seeds - 1``. The static-budget methods' budget is ``budget``,
-    or else the warm-up model's median correct length (:func:`median_correct_length`).
+    or else the warm-up model's median correct length (:func:`median_correct_length`); an arm
+    naming a budget gets that one of :func:`lead.lab.config.named_budgets`. ``suite`` names the
+    comparison (``claims`` adds its analysis, :mod:`lead.lab.claims`, to the output); ``preset``
+    names the preset ``cfg`` came from, for the record.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,9 +69,15 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     heldout = heldout_problems(cfg.task, cfg.eval_per_k, cfg.seed)
     exclude = {p.key for p in heldout}
     timings: dict[str, float] = {}
+    evaluated: dict[str, dict[str, Any]] = {}
 
     def eval_fn(model: torch.nn.Module) -> dict[str, Any]:
-        return evaluate(model, tokenizer, heldout, cfg.max_new_tokens, cfg.seed + EVAL_SEED_OFFSET)
+        # Evaluation is seeded, so identical weights give identical results: every arm's step-0
+        # evaluation is the warm-up model's, computed once.
+        digest = weights_digest(model)
+        if digest not in evaluated:
+            evaluated[digest] = evaluate(model, tokenizer, heldout, cfg.max_new_tokens, cfg.seed + EVAL_SEED_OFFSET)
+        return copy.deepcopy(evaluated[digest])
 
     start = time.perf_counter()
     if warmup_from is not None:
@@ -89,7 +100,8 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     log(f"static length budget: {static_budget:g} tokens ("
         + ("the warm-up model's median correct length" if budget is None else f"--budget; measured {measured:g}")
         + ")")
-    method_configs = check_arms(arms, cfg, overrides, static_budget)
+    budgets = named_budgets(cfg.task, measured)
+    method_configs = check_arms(arms, cfg, overrides, static_budget, budgets)
 
     runs = []
     for arm in arms:
@@ -119,11 +131,15 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
         "warmup_from": None if warmup_from is None else str(warmup_from), "warmup_weights": warm_digest,
         "static_budget": {"tokens": static_budget, "measured_median_correct": measured,
                           "source": "measured" if budget is None else "--budget"},
+        "suite": suite, "preset": preset, "necessary_lengths": {str(k): min_length(k) for k in cfg.task.difficulties},
+        **({"budgets": budgets} if any(a.budget for a in arms) else {}),
         "arms": [asdict(a) for a in arms], "methods": [a.label for a in arms],
         "method_settings": {label: values for label, values in method_configs.items()}, "seeds": cfg.seeds,
         "warmup": warm_eval, "runs": runs, "timings": timings,
         "summary": report.summarise(warm_eval, runs, [a.label for a in arms]),
     }
+    if suite == "claims":
+        results["claims"] = claims.analyse(results)
     results["files"] = report.write_outputs(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     log("")

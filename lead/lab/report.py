@@ -9,7 +9,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from lead.lab.config import STATIC_BUDGET_KNOBS
+from lead.lab import claims
+from lead.lab.config import NAMED_BUDGETS, STATIC_BUDGET_KNOBS
 from lead.lab.task import min_length
 
 METRICS = ("accuracy", "greedy_accuracy", "length", "rechecks", "direct", "excess")
@@ -50,27 +51,40 @@ def shortest_mean(warm: dict[str, Any]) -> float:
     return sum(min_length(int(k)) * cell["n"] for k, cell in warm["by_k"].items()) / warm["n"]
 
 
+def _ks_text(warm: dict[str, Any]) -> str:
+    ks = sorted(int(k) for k in warm["by_k"])
+    return f"1..{ks[-1]}" if ks == list(range(1, ks[-1] + 1)) else ", ".join(map(str, ks))
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     cfg, warm, summary = results["config"], results["warmup"], results["summary"]
     ks = sorted(warm["by_k"], key=int)
     seeds = results["seeds"]
     budget = results.get("static_budget")
-    title = f"## `lead lab --ablation {results['ablation']}` results" if results.get("ablation") else \
-        "## `lead lab` results"
+    title = "## `lead lab` results"
+    if results.get("ablation"):
+        title = f"## `lead lab --ablation {results['ablation']}` results"
+    elif results.get("suite") == "claims":
+        title = f"## `lead lab --suite claims --preset {results.get('preset')}` results"
     lines = [
         title,
         "",
+        *(claims.size_note(results) if results.get("suite") == "claims" else []),
         f"Model: {results['model']}, "
         + (f"warm-up model loaded from {results['warmup_from']}. " if results.get("warmup_from")
            else f"{cfg['sft_steps']} warm-up steps. ")
-        + f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = 1..{cfg['task']['max_ops']}), "
+        + f"Held-out problems: {warm['n']} ({cfg['eval_per_k']} per difficulty k = {_ks_text(warm)}), "
         f"one sample each at temperature 1. RL: {cfg['rl_steps']} steps of {cfg['prompts_per_step']} prompts x "
         f"{cfg['group_size']} samples from the same warm-up model"
         + (f"; mean ± std over {seeds} seeds." if seeds > 1 else f", seed {cfg['seed']}.")
         + f" The shortest complete traces average {shortest_mean(warm):.1f} tokens on this set. Accuracy is of that"
         " sample; greedy accuracy is of greedy decoding.",
     ]
-    if budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
+    if results.get("budgets"):
+        lines += ["", "Global length budgets (the cap or target of each static-budget arm, named after @): "
+                  + ", ".join(f"@{name} = {value:g} tokens, {NAMED_BUDGETS[name]}"
+                              for name, value in results["budgets"].items()) + "."]
+    elif budget is not None and any(r["method"] in STATIC_BUDGET_KNOBS for r in results["runs"]):
         lines += ["", f"Static length budget (the cap or target of truncation, DLER, LASER and the threshold "
                       f"reward): {budget['tokens']:g} tokens, "
                   + ("the warm-up model's median correct length." if budget["source"] == "measured"
@@ -113,6 +127,8 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines += by_k_table("Per difficulty, tokens over the shortest complete trace (> 0: over-thinking; < 0: "
                         "reasoning cut short) / share of direct answers, which skip the reasoning (guesses when k > 1):",
                         lambda c: f"{round(c['excess']['mean'], 1) + 0.0:+.1f} / {c['direct']['mean']:.2f}")
+    if results.get("suite") == "claims":
+        lines += claims.markdown(results).splitlines()
     settings = [f"{name}: " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
                 for name, values in results["method_settings"].items() if values]
     if settings:
@@ -246,4 +262,5 @@ def write_outputs(results: dict[str, Any], out: Path) -> list[str]:
     for name, plot in files.items():
         if plot is not None:
             plot(results, out / name)
-    return ["results.json", *files]
+    extra = claims.write(results, out) if results.get("suite") == "claims" else []
+    return ["results.json", *files, *extra]

@@ -35,19 +35,35 @@ DIRECT_LENGTH = 3
 @dataclass(frozen=True)
 class TaskConfig:
     max_ops: int = 5
-    """Difficulties are ``k = 1..max_ops`` operations, drawn uniformly."""
+    """The most operations a problem has (labels run ``A..``); difficulties are ``k = 1..max_ops``
+    operations, drawn uniformly, unless ``ks`` names a subset."""
     max_rechecks: int = 3
     """Redundant re-check rounds per warm-up trace are drawn from ``U{0..max_rechecks}``."""
     p_direct: float = 0.3
     """Share of warm-up answers that skip the reasoning."""
+    ks: tuple[int, ...] = ()
+    """The difficulties drawn, uniformly; empty: every ``k`` in ``1..max_ops``. A spread-out
+    set (e.g. 1, 2, 4, 8, 14) gives problems whose shortest solutions lie far apart without
+    spending the evaluation on every ``k`` in between."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_ops, int) or not 1 <= self.max_ops <= 26:
             raise ValueError(f"task.max_ops={self.max_ops!r} is invalid: expected an integer in 1..26")
+        # A JSON round trip (results.json) gives a list; keep the config hashable and comparable.
+        object.__setattr__(self, "ks", tuple(self.ks))
+        if any(not isinstance(k, int) or not 1 <= k <= self.max_ops for k in self.ks) or \
+                len(set(self.ks)) != len(self.ks) or list(self.ks) != sorted(self.ks):
+            raise ValueError(f"task.ks={self.ks!r} is invalid: expected distinct increasing integers in "
+                             f"1..max_ops ({self.max_ops}), or () for all of them")
         if not isinstance(self.max_rechecks, int) or self.max_rechecks < 0:
             raise ValueError(f"task.max_rechecks={self.max_rechecks!r} is invalid: expected an integer >= 0")
         if not 0.0 <= self.p_direct <= 1.0:
             raise ValueError(f"task.p_direct={self.p_direct!r} is invalid: expected a value in [0, 1]")
+
+    @property
+    def difficulties(self) -> tuple[int, ...]:
+        """The ``k`` values problems are drawn from."""
+        return self.ks or tuple(range(1, self.max_ops + 1))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -124,9 +140,11 @@ class Problem:
 
 
 def random_problem(rng: random.Random, cfg: TaskConfig, k: int | None = None) -> Problem:
-    k = rng.randint(1, cfg.max_ops) if k is None else k
-    if not 1 <= k <= cfg.max_ops:
-        raise ValueError(f"k={k!r} is outside 1..{cfg.max_ops}")
+    if k is None:
+        # randint over the full range keeps the default task's draws what they always were.
+        k = rng.choice(cfg.ks) if cfg.ks else rng.randint(1, cfg.max_ops)
+    if k not in cfg.difficulties:
+        raise ValueError(f"k={k!r} is not a difficulty of this task ({list(cfg.difficulties)})")
     return Problem(rng.randrange(10), tuple(rng.choice(OP_TOKENS) for _ in range(k)))
 
 
@@ -134,7 +152,7 @@ def heldout_problems(cfg: TaskConfig, per_k: int, seed: int) -> list[Problem]:
     """``per_k`` distinct problems of every difficulty, for evaluation (training skips their keys)."""
     rng = random.Random(f"heldout-{seed}")
     out: list[Problem] = []
-    for k in range(1, cfg.max_ops + 1):
+    for k in cfg.difficulties:
         space = 10 * len(OP_TOKENS) ** k
         if per_k > space // 2:
             raise ValueError(f"per_k={per_k} held-out problems would leave too few of the {space} "
