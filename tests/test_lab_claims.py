@@ -204,7 +204,7 @@ def test_a_run_smaller_than_the_suite_says_so_and_the_suite_itself_does_not():
     small = {"config": CLAIMS_PRESETS["quick"].to_dict(), "preset": "quick"}
     note = claims.size_note(small)[0]
     assert note.startswith("**This run is not the claims suite at its default size**: preset `quick`")
-    assert "seeds (1 against 3)" in note and "rl_steps (20 against 30)" in note
+    assert "seeds (1 against 3)" in note and "sft_steps (800 against 1000)" in note
 
 
 # The suite's CI preset, end to end.

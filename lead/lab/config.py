@@ -91,12 +91,13 @@ apart), so one global budget cannot suit every difficulty; every warm-up trace m
 # The claims suite (`--suite claims`): the default model, whose warm-up reaches greedy accuracy
 # 1.00 on every k of this task in 1000 steps (the transition comes at steps 400-500). The
 # response budget holds the longest warm-up trace (173 tokens) with a few tokens to spare.
-# 17 arms x 3 seeds x 30 steps fit 90 minutes on 2 quiet cores even if every step and evaluation
-# ran to the full budget (about 2.8 s a step, 10 s an evaluation, 7.7 min of warm-up: 87 min), so
-# runs are evaluated at the end only; every step's training accuracy and length are logged.
+# 17 arms x 3 seeds x 20 steps fit 90 minutes on 2 cores: a step takes 2.5-4.2 s (it grows with the
+# longest sample of the batch, and LEAD's arms lengthen theirs), an evaluation about 10 s, the warm-up
+# 8.7 min; 30 steps measured 100-128 min. Runs are evaluated at the end only; every step's training
+# accuracy and length are logged.
 CLAIMS_PRESETS: dict[str, LabConfig] = {
-    "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=30,
-                         seeds=3, max_new_tokens=180, eval_every=30, eval_per_k=50),
+    "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=20,
+                         seeds=3, max_new_tokens=180, eval_every=20, eval_per_k=50),
     # A first look at the claims in well under an hour on 2 quiet cores: the same difficulties with at
     # most one re-check (longest warm-up trace 116 tokens), the quick model, one seed of 20 steps.
     "quick": LabConfig(task=replace(CLAIMS_TASK, max_rechecks=1), model=ModelConfig(hidden=64, layers=3, heads=4,
