@@ -360,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lead.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="list stale pages and exit 1 instead of rewriting")
     args = parser.parse_args(argv)
+    if not (ROOT / "docs").is_dir():
+        parser.error(f"no docs/ folder beside {ROOT / 'lead'}: run it in a source checkout of the project")
     stale = stale_pages()
     if args.check:
         for path in stale:

@@ -114,6 +114,21 @@ def test_every_relative_link_and_anchor_resolves():
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
+def test_pointers_from_the_code_name_existing_sections():
+    """Messages and comments that send a user to ``docs/<page>.md, "<section>"`` name a real heading."""
+    files = [p for folder in ("lead", "scripts", "tests", "tests_vllm") for p in (REPO / folder).rglob("*")
+             if p.suffix in (".py", ".sh")]
+    files += [REPO / n for n in ("Makefile", "pyproject.toml", ".ci/run")] + sorted(REPO.glob("*.sh"))
+    pointers = []
+    for path in files:
+        for page, section in re.findall(r'(docs/[\w/.-]+\.md),? \\?"([^"\\]+)\\?"', path.read_text(encoding="utf-8")):
+            pointers.append((path.relative_to(REPO), page, section))
+    assert any(section == "CUDA 12 drivers" for _, _, section in pointers)
+    broken = [f"{path}: {page}, {section!r}" for path, page, section in pointers
+              if not (REPO / page).is_file() or docs.anchor(section) not in anchors(REPO / page)]
+    assert not broken, "pointers to missing sections:\n" + "\n".join(broken)
+
+
 def test_readme_is_a_front_page():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 200
