@@ -67,7 +67,7 @@ def field_docs(cls: type) -> dict[str, str]:
     """The string under each field of dataclass ``cls`` and its dataclass bases, by field name."""
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass) or klass.__module__ == "builtins":
+        if not dataclasses.is_dataclass(klass):
             continue
         tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
         body = tree.body[0].body
@@ -80,7 +80,8 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def method_knobs(method: str) -> list[Knob]:
-    """The knobs of registered method ``method``, in field order."""
+    """The knobs of registered method ``method``, in field order. Every knob table is drawn from
+    this one function, so the docs read the method config classes in one place."""
     from lead.core.registry import get_method
 
     config_cls = get_method(method).config_cls
@@ -277,11 +278,14 @@ def sweeps_table() -> str:
     """Every sweep: its runs with the default variables, and what it varies."""
     from lead.launch.plan import SWEEPS
 
+    by_sweep: dict[str, list[str]] = {}
+    for path in sorted(ROOT.glob("ablations/*.sh")):
+        args = script_arguments(path)
+        if "--sweep" in args:
+            by_sweep.setdefault(args[args.index("--sweep") + 1], []).append(path.relative_to(ROOT).as_posix())
     rows = []
     for name, sweep in SWEEPS.items():
-        scripts = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("ablations/*.sh")
-                         if "--sweep" in script_arguments(p)
-                         and script_arguments(p)[script_arguments(p).index("--sweep") + 1] == name)
+        scripts = by_sweep.get(name, [])
         rows.append([f"`{name}`", ", ".join(f"`{s}`" for s in scripts), str(len(sweep({}))),
                      cell(" ".join(paragraphs(sweep.__doc__)))])
     return table(["sweep", "script", "runs", "what it varies (variables: default)"], rows)
