@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 
 VLLM_VENV ?= .venv-vllm
 
-.PHONY: setup train lab test bench verl-cpu vllm-env test-vllm
+.PHONY: setup train lab test bench docs verl-cpu vllm-env test-vllm
 
-# CPU install: constraints.txt pins the local CPU build of torch (see README, "Install").
+# CPU install: constraints.txt pins the local CPU build of torch (see docs/install.md).
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -35,6 +35,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_estimators.py
+
+# Rewrite the docs' generated tables (methods, knobs, environment, recipes, scripts, sweeps, presets) from the code.
+docs: setup
+	$(BIN)/python -m lead.docs
 
 # Every launch script through verl's real loop on the CPU, one step each (minutes per script).
 verl-cpu: setup

@@ -7,7 +7,7 @@
 #         DEVICE=cpu bash scripts/gpu_smoke.sh        # the same run on the CPU (transformers eval)
 # Environment: SMOKE_DIR (default: smoke-gpu; deleted and rewritten on each run), DATA_DIR
 # (default: data/math), EVAL_DATA_DIR (default: data/eval), BASE_MODEL; missing data is
-# prepared with `lead data` (downloads from the Hugging Face hub). Needs the install of the README
+# prepared with `lead data` (downloads from the Hugging Face hub). Needs the install of docs/install.md
 # (the [gpu] extra and flash-attn, or LEAD_ATTENTION=sdpa) and about 40 GB of GPU memory (estimate).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

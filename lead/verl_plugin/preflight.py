@@ -143,7 +143,7 @@ def prepare_attention(
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise FlashAttentionMissing(
             f"this run needs flash-attn ({', '.join(uses)}) but it cannot be imported ({reason}): "
-            f"install it with `{FLASH_ATTN_INSTALL}` (README, Install), or run with PyTorch attention "
+            f"install it with `{FLASH_ATTN_INSTALL}` (docs/install.md, \"CUDA node\"), or run with PyTorch attention "
             f"by adding the override attention=sdpa (or setting {ENV_VAR}=sdpa)"
         ) from exc
     return []
@@ -160,15 +160,15 @@ def vllm_missing(config: DictConfig, cpu: bool, find_spec: Callable[[str], Any] 
     if cpu:
         return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: build the vLLM "
                 f"CPU environment with `{VLLM_ENV_COMMAND}` and run with PYTHON=.venv-vllm/bin/python "
-                "(README, \"The vLLM lane\"), or drop the override to train with the hfcpu rollout")
+                "(docs/install.md, \"The vLLM lane\"), or drop the override to train with the hfcpu rollout")
     return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: install the GPU "
-            "environment with `pip install -e \".[gpu]\"` (README, Install)")
+            "environment with `pip install -e \".[gpu]\"` (docs/install.md, \"CUDA node\")")
 
 
 # The oldest Linux driver that runs a CUDA release of each major version (NVIDIA's CUDA
 # compatibility guide: minor-version compatibility holds within a major version from this driver on).
 MIN_DRIVER_FOR_CUDA_MAJOR = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
-CUDA12_ROUTE = "README, Install: \"CUDA 12 drivers\""
+CUDA12_ROUTE = "docs/install.md, \"CUDA 12 drivers\""
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
