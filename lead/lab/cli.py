@@ -8,7 +8,7 @@ Examples::
     lead lab --ablation controller --warmup-from lead-lab/warmup_model
     lead lab --set lead.beta=0.9 --budget 20
     lead lab --trainer verl               # LEAD and GRPO in-process and through verl's real loop (quick preset)
-    lead lab --suite claims               # the paper's claims: 17 arms x 3 seeds, lengths 8x apart (60-90 min)
+    lead lab --suite claims               # the paper's claims: 17 arms x 3 seeds, lengths 8x apart (~70 min)
 """
 
 from __future__ import annotations
