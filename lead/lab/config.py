@@ -93,7 +93,7 @@ apart), so one global budget cannot suit every difficulty; every warm-up trace m
 # response budget holds the longest warm-up trace (173 tokens) with a few tokens to spare.
 # 17 arms x 3 seeds x 20 steps fit 90 minutes on 2 cores: a step takes 2.5-4.2 s (it grows with the
 # longest sample of the batch, and LEAD's arms lengthen theirs), an evaluation about 10 s, the warm-up
-# 8.7 min; 30 steps measured 100-128 min. Runs are evaluated at the end only; every step's training
+# 8.7 min (68 min measured in all); 30 steps would take 100-128 min. Runs are evaluated at the end only; every step's training
 # accuracy and length are logged.
 CLAIMS_PRESETS: dict[str, LabConfig] = {
     "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=20,
