@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lead.verl_plugin.cpu.runner import Run
-from lead.verl_plugin.cpu.runner import run_cpu as run_subprocess
+from lead.launch.runner import Run
+from lead.launch.runner import run_cpu as run_subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 600

@@ -17,7 +17,7 @@ if importlib.util.find_spec("vllm") is None:
 @pytest.fixture(autouse=True)
 def no_leftover_shared_memory():
     """Each test removes the shared-memory segments and sockets its vLLM processes left behind."""
-    from lead.verl_plugin.cpu.runner import leftover_files
+    from lead.launch.runner import leftover_files
 
     before = leftover_files()
     yield

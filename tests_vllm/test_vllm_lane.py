@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from lead.verl_plugin.cpu import assets
-from lead.verl_plugin.cpu.runner import Run, run_cpu
+from lead.launch.runner import Run, run_cpu
 from tests.test_verl_cpu_e2e import RESTORED_LINE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -167,7 +167,7 @@ def train_verl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, meth
     the over-cap check needs every sample's advantage, which verl's loop does not hand back."""
     from transformers import AutoModelForCausalLM
 
-    from lead.verl_plugin.cpu.runner import run_cpu
+    from lead.launch.runner import run_cpu
 
     if cap is not None:
         raise ValueError(f"{method.name} has a length cap ({cap:g}) whose check needs each sample's advantage, "
