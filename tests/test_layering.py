@@ -129,7 +129,11 @@ def test_forbidden_imports():
     [
         ("from lead.data.sources import answers_of\n", "lead.rewards.math", {"lead.data.sources"}),
         ("def f():\n    from lead.verl_plugin.cpu import assets\n", "lead.lab.train", {"lead.verl_plugin.cpu.assets"}),
-        ("from . import groups\nfrom ..rewards import math\n", "lead.core.lead", {"lead.core.groups", "lead.rewards.math"}),
+        (
+            "from . import groups\nfrom ..rewards import math\n",
+            "lead.core.lead",
+            {"lead.core.groups", "lead.rewards.math"},
+        ),
         ("import lead\nimport torch\n", "lead.eval.runner", {"lead"}),
     ],
 )

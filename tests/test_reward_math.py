@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lead.data.selfcheck import main as selfcheck_main
+from lead.data.selfcheck import run_selfcheck
 from lead.rewards.math import (
     DEFAULT_TIMEOUT_S,
     compute_score,
@@ -20,8 +22,6 @@ from lead.rewards.math import (
     grade_many,
     normalize_answer,
 )
-from lead.data.selfcheck import main as selfcheck_main
-from lead.data.selfcheck import run_selfcheck
 from lead.rewards.verifier import GraderUnavailableError, VerifierPool, get_pool
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -111,7 +111,10 @@ EQUIVALENT = [
     ("27", "27.0"),
     ("25", "025"),
     ("025", "25"),
-    (r"\begin{pmatrix} -40/29 \\ 16/29 \end{pmatrix}", r"\begin{pmatrix} -\frac{40}{29} \\ \frac{16}{29} \end{pmatrix}"),
+    (
+        r"\begin{pmatrix} -40/29 \\ 16/29 \end{pmatrix}",
+        r"\begin{pmatrix} -\frac{40}{29} \\ \frac{16}{29} \end{pmatrix}",
+    ),
     (r"2\sqrt{3}", r"\sqrt{12}"),
     (r"\pi", r"\pi"),
 ]
