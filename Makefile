@@ -33,6 +33,12 @@ lab: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Style and unused code, by ruff (configured in pyproject.toml); `ruff format .` applies the format.
+.PHONY: lint
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 bench: setup
 	$(BIN)/python benchmarks/bench_estimators.py
 

@@ -81,22 +81,29 @@ def main() -> None:
 
     register_estimators()
     names = ["grpo", "grpo_vectorized", "lead"]
-    print(f"CPU, {args.threads} threads, {args.rollouts} rollouts per prompt, median of {args.repeats} taking turns (seconds); "
-          f"load average {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"CPU, {args.threads} threads, {args.rollouts} rollouts per prompt, "
+        f"median of {args.repeats} taking turns (seconds); "
+        f"load average {os.getloadavg()[0]:.2f}\n"
+    )
     print("| N x L | floor | " + " | ".join(names) + " | lead / grpo_vectorized | lead / grpo | lead / floor |")
     print("|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|")
     for num, length in zip(sizes, lengths):
         config = OmegaConf.create({"lead": LeadConfig(bmax=float(length)).to_dict(), "use_kl_in_reward": False})
         rewards, mask, uids = make_inputs(num, length, args.rollouts)
         STORE.reset()
-        fns = {"floor": lambda: token_passes(rewards, mask)}
+        fns = {"floor": partial(token_passes, rewards, mask)}
         for name in names:
-            fns[name] = partial(get_adv_estimator_fn(name), token_level_rewards=rewards, response_mask=mask,
-                                index=uids, config=config)
+            fns[name] = partial(
+                get_adv_estimator_fn(name), token_level_rewards=rewards, response_mask=mask, index=uids, config=config
+            )
         results = time_round_robin(fns, args.repeats)
         row = " | ".join(f"{results[n]:.4f}" for n in ["floor", *names])
-        print(f"| {num:,} x {length:,} | {row} | {results['lead'] / results['grpo_vectorized']:.2f}x | "
-              f"{results['lead'] / results['grpo']:.2f}x | {results['lead'] / results['floor']:.2f}x |", flush=True)
+        print(
+            f"| {num:,} x {length:,} | {row} | {results['lead'] / results['grpo_vectorized']:.2f}x | "
+            f"{results['lead'] / results['grpo']:.2f}x | {results['lead'] / results['floor']:.2f}x |",
+            flush=True,
+        )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

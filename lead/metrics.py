@@ -98,8 +98,9 @@ def read_metrics(run: str | os.PathLike) -> dict[int, dict[str, Any]]:
     if path.suffix != ".jsonl":
         path = path / METRICS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: is {run} a training run folder (lead-train's "
-                                f"trainer.default_local_dir)?")
+        raise FileNotFoundError(
+            f"{path} does not exist: is {run} a training run folder (lead-train's trainer.default_local_dir)?"
+        )
     steps: dict[int, dict[str, Any]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -182,10 +183,15 @@ def draw_curves(runs: Iterable[str | os.PathLike], out: str | os.PathLike) -> li
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("plot training curves (reward, accuracy, response length, LEAD's weights and L*) "
-                          f"from runs' {METRICS_FILE}")
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR",
-                        help=f"training run folders (trainer.default_local_dir, holding {METRICS_FILE})")
+    parser.description = (
+        f"plot training curves (reward, accuracy, response length, LEAD's weights and L*) from runs' {METRICS_FILE}"
+    )
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help=f"training run folders (trainer.default_local_dir, holding {METRICS_FILE})",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
 
 

@@ -24,3 +24,12 @@ def cpu_cache(tmp_path_factory) -> Path:
         os.environ.pop(assets.CACHE_ENV, None)
     else:
         os.environ[assets.CACHE_ENV] = previous
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    """The tiny offline models of ``lead eval``'s tests (``scripted``, ``random``, and ``stopper``: the
+    random one with many stop tokens) and their benchmark files (test_eval_harness, test_eval_server)."""
+    from tests.test_eval_harness import tiny_models
+
+    return tiny_models(tmp_path_factory.mktemp("tiny"))

@@ -6,6 +6,8 @@ platform is registered before verl resolves it.
 """
 
 import lead.verl_plugin.plugin  # noqa: F401
+
+# isort: split
 from verl.trainer.ppo.core_algos import register_adv_est
 
 

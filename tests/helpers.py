@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def make_batch(num_prompts: int, n: int, max_len: int, seed: int, p_correct: float = 0.5,
-               min_len: int = 1) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def make_batch(
+    num_prompts: int, n: int, max_len: int, seed: int, p_correct: float = 0.5, min_len: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Token-level scores ``[N, L]`` (reward at the last valid token), response mask ``[N, L]``
     and uid strings, with rows shuffled so that groups are not contiguous."""
     g = torch.Generator().manual_seed(seed)

@@ -28,14 +28,26 @@ def _grpo(scores: list[float], uids: list[str]) -> list[float]:
 
 def _total_var(groups: list[list[float]]) -> tuple[float, float]:
     means = torch.stack([torch.tensor(g, dtype=torch.float32).mean() for g in groups])
-    variances = torch.stack([torch.tensor(g, dtype=torch.float32).var(unbiased=False) if len(g) > 1
-                             else torch.tensor(0.0) for g in groups])
+    variances = torch.stack(
+        [torch.tensor(g, dtype=torch.float32).var(unbiased=False) if len(g) > 1 else torch.tensor(0.0) for g in groups]
+    )
     return float(means.mean()), float(torch.sqrt(variances.mean() + means.var(unbiased=False) + 1e-8))
 
 
-def release_step(token_level_scores: torch.Tensor, response_mask: torch.Tensor, uids: list[str], state: dict,
-                 alpha=1.0, beta=0.95, eps=1e-8, bmax=8000.0, w_min=0.3, lstar_mode="max_sym",
-                 aggregator="mean_correct", static_w_corr=None) -> tuple[torch.Tensor, dict]:
+def release_step(
+    token_level_scores: torch.Tensor,
+    response_mask: torch.Tensor,
+    uids: list[str],
+    state: dict,
+    alpha=1.0,
+    beta=0.95,
+    eps=1e-8,
+    bmax=8000.0,
+    w_min=0.3,
+    lstar_mode="max_sym",
+    aggregator="mean_correct",
+    static_w_corr=None,
+) -> tuple[torch.Tensor, dict]:
     """One step of the release estimator; mutates ``state`` ({'weights', 'initialized'})."""
     n = len(uids)
     c = [(token_level_scores[i] * response_mask[i]).sum().item() for i in range(n)]
@@ -64,15 +76,15 @@ def release_step(token_level_scores: torch.Tensor, response_mask: torch.Tensor, 
 
     r = []
     for i in range(n):
-        ls, l = lstar[uids[i]], lengths[i]
+        ls, length = lstar[uids[i]], lengths[i]
         if lstar_mode == "max_sym":
-            r.append(max(-1.0, 1.0 - abs(l - ls) / ls))
+            r.append(max(-1.0, 1.0 - abs(length - ls) / ls))
         elif lstar_mode == "upper_only":
-            r.append(max(-1.0, min(0.0, 1.0 - l / ls)))
+            r.append(max(-1.0, min(0.0, 1.0 - length / ls)))
         elif correct[i]:
-            r.append(0.0 if l < 500 else max(0.0, 1.0 - l / ls))
+            r.append(0.0 if length < 500 else max(0.0, 1.0 - length / ls))
         else:
-            r.append(max(-1.0, min(0.0, 1.0 - l / ls)))
+            r.append(max(-1.0, min(0.0, 1.0 - length / ls)))
     r_tok = [r[i] if lengths[i] > 0 else 0.0 for i in range(n)]
 
     a_c = _grpo(c, uids)
@@ -107,7 +119,16 @@ def release_step(token_level_scores: torch.Tensor, response_mask: torch.Tensor, 
     mean = (tok * mask).sum() / mask.sum()
     var = (((tok - mean) ** 2) * mask).sum() / mask.sum() * (mask.sum() / (mask.sum() - 1))
     adv = (tok - mean) * torch.rsqrt(var + 1e-8) * mask
-    metrics = {"lead/w_corr": w_c, "lead/w_eff": w_e, "lead/target_w_corr": tau_c, "lead/mu_corr": mu_c,
-               "lead/sigma_corr": sigma_c, "lead/mu_eff": mu_e, "lead/sigma_eff": sigma_e,
-               "lead/D_corr": d_c, "lead/D_eff": d_e, "lead/lstar_mean": sum(lstar.values()) / len(lstar)}
+    metrics = {
+        "lead/w_corr": w_c,
+        "lead/w_eff": w_e,
+        "lead/target_w_corr": tau_c,
+        "lead/mu_corr": mu_c,
+        "lead/sigma_corr": sigma_c,
+        "lead/mu_eff": mu_e,
+        "lead/sigma_eff": sigma_e,
+        "lead/D_corr": d_c,
+        "lead/D_eff": d_e,
+        "lead/lstar_mean": sum(lstar.values()) / len(lstar),
+    }
     return adv, metrics

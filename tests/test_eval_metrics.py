@@ -11,7 +11,6 @@ from collections import Counter
 from fractions import Fraction
 
 import numpy as np
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,8 +31,8 @@ from lead.eval.metrics import (
     summarize,
 )
 
-
 # ----------------------------------------------------------------------------------------------- AES
+
 
 def test_aes_published_o1_pruner_row():
     # O1-Pruner Table 2 (QwQ, GSM8K): base 95.1 % / 777 tokens -> 96.5 % / 534 tokens, reported 0.36.
@@ -87,6 +86,7 @@ def test_aes_aggregations_differ_and_are_labelled():
 
 # -------------------------------------------------------------------------------------------- pass@k
 
+
 def brute_force_pass_at_k(outcomes: list[bool], k: int) -> float:
     subsets = list(itertools.combinations(range(len(outcomes)), k))
     return sum(any(outcomes[i] for i in s) for s in subsets) / len(subsets)
@@ -119,24 +119,35 @@ def test_pass_at_k_vectorised_over_problems_and_edge_cases():
 
 # ----------------------------------------------------------------------------------------- summaries
 
+
 def _records(table: dict[str, list[tuple[bool, int, bool]]]) -> list[dict]:
     """problem id -> [(correct, tokens, truncated) per sample]."""
     out = []
     for pid, samples in table.items():
         for j, (ok, tok, trunc) in enumerate(samples):
-            out.append({"id": pid, "sample": j, "correct": ok, "tokens": tok, "truncated": trunc,
-                        "extracted": None if trunc else "x"})
+            out.append(
+                {
+                    "id": pid,
+                    "sample": j,
+                    "correct": ok,
+                    "tokens": tok,
+                    "truncated": trunc,
+                    "extracted": None if trunc else "x",
+                }
+            )
     random.Random(0).shuffle(out)  # order must not matter
     return out
 
 
 def test_summary_statistics_by_hand():
-    recs = _records({
-        "a": [(True, 100, False), (True, 200, False), (False, 400, True)],
-        "b": [(False, 400, True), (True, 300, False), (False, 50, False)],
-        "c": [(False, 10, False), (False, 20, False), (False, 400, True)],
-        "d": [(True, 30, False), (True, 40, False), (True, 50, False)],
-    })
+    recs = _records(
+        {
+            "a": [(True, 100, False), (True, 200, False), (False, 400, True)],
+            "b": [(False, 400, True), (True, 300, False), (False, 50, False)],
+            "c": [(False, 10, False), (False, 20, False), (False, 400, True)],
+            "d": [(True, 30, False), (True, 40, False), (True, 50, False)],
+        }
+    )
     m = summarize(recs)
     assert m["problems"] == 4 and m["samples_per_problem"] == 3
     assert m["accuracy"] == pytest.approx(6 / 12)
@@ -182,6 +193,7 @@ def test_summary_rejects_incomplete_duplicate_or_ungraded_records():
 
 # --------------------------------------------------------------------------------------------- maj@k
 
+
 def brute_force_majority(votes: list, k: int) -> Fraction:
     """Mean over every k-subset: 1 when class 0 has the most votes alone, 1/t in a t-way tie with it."""
     total, subsets = Fraction(0), 0
@@ -224,6 +236,7 @@ def test_majority_vote_ties_and_equivalent_answers_by_hand():
 
 # ----------------------------------------------------------------------------------------- bootstrap
 
+
 def test_bootstrap_interval_hand_computed_with_a_fixed_seed():
     # Three problems, two samples each: correct counts 2, 1, 0 -> accuracy 1/2.
     idx = bootstrap_indices(3, 5, seed=0)
@@ -260,17 +273,23 @@ def test_ratio_replicates_skip_resamples_with_nothing_to_average():
 
 
 def test_summary_intervals_std_and_splits_against_direct_computation():
-    recs = _records({
-        "a": [(True, 100, False), (True, 200, False), (False, 400, True)],
-        "b": [(False, 400, True), (True, 300, False), (False, 50, False)],
-        "c": [(False, 10, False), (False, 20, False), (False, 400, True)],
-        "d": [(True, 30, False), (True, 40, False), (True, 50, False)],
-    })
+    recs = _records(
+        {
+            "a": [(True, 100, False), (True, 200, False), (False, 400, True)],
+            "b": [(False, 400, True), (True, 300, False), (False, 50, False)],
+            "c": [(False, 10, False), (False, 20, False), (False, 400, True)],
+            "d": [(True, 30, False), (True, 40, False), (True, 50, False)],
+        }
+    )
     m = summarize(recs, resamples=300, seed=5)
     idx = bootstrap_indices(4, 300, seed=5)
     rows = {"a": 0, "b": 1, "c": 2, "d": 3}  # problems in sorted id order
-    table = {"a": [(1, 100, 0), (1, 200, 0), (0, 400, 1)], "b": [(0, 400, 1), (1, 300, 0), (0, 50, 0)],
-             "c": [(0, 10, 0), (0, 20, 0), (0, 400, 1)], "d": [(1, 30, 0), (1, 40, 0), (1, 50, 0)]}
+    table = {
+        "a": [(1, 100, 0), (1, 200, 0), (0, 400, 1)],
+        "b": [(0, 400, 1), (1, 300, 0), (0, 50, 0)],
+        "c": [(0, 10, 0), (0, 20, 0), (0, 400, 1)],
+        "d": [(1, 30, 0), (1, 40, 0), (1, 50, 0)],
+    }
     by_row = [table[p] for p in sorted(rows, key=rows.get)]
 
     def direct(select, value):
@@ -302,8 +321,13 @@ def test_summary_intervals_std_and_splits_against_direct_computation():
 
 
 def test_summary_breakdown_by_level_and_majority_from_votes():
-    recs = _records({"a": [(True, 10, False), (False, 20, False)], "b": [(False, 30, False), (False, 50, True)],
-                     "c": [(True, 40, False), (True, 60, False)]})
+    recs = _records(
+        {
+            "a": [(True, 10, False), (False, 20, False)],
+            "b": [(False, 30, False), (False, 50, True)],
+            "c": [(True, 40, False), (True, 60, False)],
+        }
+    )
     votes = {("a", 0): 0, ("a", 1): 1, ("b", 0): 1, ("b", 1): None, ("c", 0): 0, ("c", 1): 0}
     for r in recs:
         r["vote"] = votes[(r["id"], r["sample"])]
@@ -319,14 +343,29 @@ def test_summary_breakdown_by_level_and_majority_from_votes():
 
 def test_paired_difference_on_shared_problems_and_sample_indices():
     def table(rows):
-        recs = [{"id": p, "sample": j, "correct": ok, "tokens": tok, "truncated": False}
-                for p, samples in rows.items() for j, (ok, tok) in enumerate(samples)]
+        recs = [
+            {"id": p, "sample": j, "correct": ok, "tokens": tok, "truncated": False}
+            for p, samples in rows.items()
+            for j, (ok, tok) in enumerate(samples)
+        ]
         return problem_table(recs)
 
-    a = table({"p": [(True, 10), (True, 10)], "q": [(False, 30), (True, 20)], "r": [(True, 5), (True, 5)],
-               "s": [(True, 1), (True, 1)]})
-    b = table({"p": [(False, 40), (True, 40)], "q": [(False, 30), (False, 30)], "r": [(True, 5), (True, 5)],
-               "t": [(True, 1), (True, 1)]})
+    a = table(
+        {
+            "p": [(True, 10), (True, 10)],
+            "q": [(False, 30), (True, 20)],
+            "r": [(True, 5), (True, 5)],
+            "s": [(True, 1), (True, 1)],
+        }
+    )
+    b = table(
+        {
+            "p": [(False, 40), (True, 40)],
+            "q": [(False, 30), (False, 30)],
+            "r": [(True, 5), (True, 5)],
+            "t": [(True, 1), (True, 1)],
+        }
+    )
     d = paired_difference(a, b, resamples=400, seed=3)
     assert (d["problems"], d["samples"], d["only_a"], d["only_b"]) == (3, 2, 1, 1)
     # shared p, q, r: a solves 2+1+2 of 6, b solves 1+0+2 of 6 -> +2/6

@@ -12,8 +12,17 @@ from lead.cli import main
 from lead.eval.metrics import problem_table, summarize
 from lead.eval.report import pareto_front
 
-SETTINGS = {"n": 1, "temperature": 0.8, "top_p": 0.9, "top_k": 0, "max_tokens": 16384, "preset": "sober", "seed": 0,
-            "prompt_template": "{problem} Let's think step by step.", "chat_template": True}
+SETTINGS = {
+    "n": 1,
+    "temperature": 0.8,
+    "top_p": 0.9,
+    "top_k": 0,
+    "max_tokens": 16384,
+    "preset": "sober",
+    "seed": 0,
+    "prompt_template": "{problem} Let's think step by step.",
+    "chat_template": True,
+}
 
 
 def _run(root: Path, name: str, results: dict[str, tuple[int, int]], problems: int = 5, **settings) -> Path:
@@ -23,15 +32,22 @@ def _run(root: Path, name: str, results: dict[str, tuple[int, int]], problems: i
     path.mkdir()
     (path / "run.json").write_text(json.dumps({"name": name}))
     for bench, (correct, tokens) in results.items():
-        records = [{"id": str(i), "sample": 0, "correct": i < correct, "tokens": tokens, "truncated": False}
-                   for i in range(problems)]
+        records = [
+            {"id": str(i), "sample": 0, "correct": i < correct, "tokens": tokens, "truncated": False}
+            for i in range(problems)
+        ]
         _write_summary(path, bench, name, records, settings)
     return path
 
 
 def _write_summary(path: Path, bench: str, name: str, records: list[dict], settings: dict | None = None) -> None:
-    summary = {"benchmark": bench, "name": name, "settings": {**SETTINGS, **(settings or {})},
-               "metrics": summarize(records, resamples=500), "per_problem": problem_table(records).to_dict()}
+    summary = {
+        "benchmark": bench,
+        "name": name,
+        "settings": {**SETTINGS, **(settings or {})},
+        "metrics": summarize(records, resamples=500),
+        "per_problem": problem_table(records).to_dict(),
+    }
     (path / f"{bench}.summary.json").write_text(json.dumps(summary))
 
 
@@ -49,8 +65,10 @@ def test_report_table_aes_both_ways_and_plot(runs, tmp_path, capsys):
     assert main(["report", str(runs["lead"]), str(runs["grpo"]), "--base", str(runs["base"]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     lines = printed.splitlines()
-    assert lines[0] == ("| Run | MATH-500 Acc | MATH-500 Tok | AIME24 Acc | AIME24 Tok | Avg Acc | Avg Tok "
-                        "| AES (mean) | AES (avg) | Problems |")
+    assert lines[0] == (
+        "| Run | MATH-500 Acc | MATH-500 Tok | AIME24 Acc | AIME24 Tok | Avg Acc | Avg Tok "
+        "| AES (mean) | AES (avg) | Problems |"
+    )
     # The base is added first. lead: math500 dL=0.5, dA=+0.25 -> 1.25; aime24 dL=0.5, dA=-0.5 -> 0.5-2.5=-2.0;
     # mean of the two -0.375; AES of the averages (60 % / 4000 vs 60 % / 8000) = 0.5.
     # Every lead response is shorter than the base's on the same problem: an interval of one point, marked †;
@@ -82,8 +100,25 @@ def test_report_table_aes_both_ways_and_plot(runs, tmp_path, capsys):
 
 def test_report_options(runs, tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["report", str(runs["base"]), str(runs["lead"]), "--base", str(runs["base"]), "--benchmarks",
-                 "aime24", "--gamma", "10", "--std", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(runs["base"]),
+                str(runs["lead"]),
+                "--base",
+                str(runs["base"]),
+                "--benchmarks",
+                "aime24",
+                "--gamma",
+                "10",
+                "--std",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| Run | AIME24 Acc | AIME24 Tok | Avg Acc | Avg Tok | AES (mean) | AES (avg) | Problems |"
     # n = 1: no std to show. aime24 alone: dL = 0.5, dA = -0.5 -> 0.5 - 10 * 0.5
@@ -120,8 +155,11 @@ def test_significance_marks_follow_the_paired_interval(tmp_path, capsys):
     def run(name, correct):
         path = tmp_path / name
         path.mkdir()
-        records = [{"id": f"q{i}", "sample": j, "correct": correct(i, j), "tokens": 100 + i, "truncated": False}
-                   for i in range(20) for j in range(2)]
+        records = [
+            {"id": f"q{i}", "sample": j, "correct": correct(i, j), "tokens": 100 + i, "truncated": False}
+            for i in range(20)
+            for j in range(2)
+        ]
         _write_summary(path, "aime24", name, records)
         return path
 
@@ -142,9 +180,11 @@ def test_two_runs_without_base_get_a_paired_comparison_and_differing_problem_set
     printed = capsys.readouterr().out
     assert "| full | 50.0 | 100 | 50.00 | 100 | 6 |" in printed
     assert "| short | 66.7 | 80 | 66.67 | 80 | 3 |" in printed
-    assert ("Warning: runs were evaluated on different problems, their numbers are not directly comparable: "
-            "math500: runs evaluated different problems (full: 6, short: 3; 3 shared, paired comparisons use only "
-            "those)") in printed
+    assert (
+        "Warning: runs were evaluated on different problems, their numbers are not directly comparable: "
+        "math500: runs evaluated different problems (full: 6, short: 3; 3 shared, paired comparisons use only "
+        "those)"
+    ) in printed
     # short minus full on problems 0..2: short solves 0, 1; full solves 0, 1, 2 -> -1/3; tokens -20 everywhere
     assert "Paired comparison: short minus full" in printed
     assert "| MATH-500 | 3 | 1 | -33.3 [" in printed and "| -20 [-20, -20] | 0 / 1 / 2 |" in printed
@@ -153,11 +193,25 @@ def test_two_runs_without_base_get_a_paired_comparison_and_differing_problem_set
 def test_details_and_breakdowns_by_level(tmp_path, capsys):
     path = tmp_path / "run"
     path.mkdir()
-    records = [{"id": f"q{i}", "sample": j, "correct": i < 2, "tokens": 10 * (i + 1), "truncated": i == 3,
-                "vote": 0 if i < 2 else 1} for i in range(4) for j in range(2)]
-    summary = {"benchmark": "math500", "name": "run", "settings": SETTINGS,
-               "metrics": summarize(records, groups={"level": {"q0": "1", "q1": "2", "q2": "2", "q3": "10"}}),
-               "per_problem": problem_table(records).to_dict()}
+    records = [
+        {
+            "id": f"q{i}",
+            "sample": j,
+            "correct": i < 2,
+            "tokens": 10 * (i + 1),
+            "truncated": i == 3,
+            "vote": 0 if i < 2 else 1,
+        }
+        for i in range(4)
+        for j in range(2)
+    ]
+    summary = {
+        "benchmark": "math500",
+        "name": "run",
+        "settings": SETTINGS,
+        "metrics": summarize(records, groups={"level": {"q0": "1", "q1": "2", "q2": "2", "q3": "10"}}),
+        "per_problem": problem_table(records).to_dict(),
+    }
     (path / "math500.summary.json").write_text(json.dumps(summary))
     assert main(["report", str(path), "--out", str(tmp_path / "r")]) == 0
     printed = capsys.readouterr().out

@@ -23,7 +23,7 @@ from lead.cli import main
 from lead.eval.backends import NEUTRAL_SAMPLING, HFBackend, OpenAIBackend, stop_token_ids
 from lead.eval.presets import Sampling
 from lead.eval.runner import sample_seed
-from tests.test_eval_harness import PROBLEMS, _eval, _records, tiny  # noqa: F401 (tiny is a fixture)
+from tests.test_eval_harness import PROBLEMS, _eval, _records
 
 
 class TinyServer:
@@ -88,15 +88,32 @@ class TinyServer:
                 budget = body["max_tokens"]
                 if server.context is not None:
                     budget = min(budget, server.context - len(body["prompt"]))
-                sampling = Sampling(n=1, temperature=body["temperature"], top_p=body["top_p"],
-                                    top_k=max(options["top_k"], 0), max_tokens=budget)
+                sampling = Sampling(
+                    n=1,
+                    temperature=body["temperature"],
+                    top_p=body["top_p"],
+                    top_k=max(options["top_k"], 0),
+                    max_tokens=budget,
+                )
                 with server.lock:
                     out = server.backend.generate([body["prompt"]], sampling, [seed])[0]
                 reason = "abort" if action == "abort" else out.finish_reason
-                self._send(200, {"object": "text_completion", "model": server.name, "choices": [
-                    {"index": 0, "text": server.tokenizer.decode(out.token_ids), "token_ids": out.token_ids,
-                     "finish_reason": reason}],
-                    "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": len(out.token_ids)}})
+                self._send(
+                    200,
+                    {
+                        "object": "text_completion",
+                        "model": server.name,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "text": server.tokenizer.decode(out.token_ids),
+                                "token_ids": out.token_ids,
+                                "finish_reason": reason,
+                            }
+                        ],
+                        "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": len(out.token_ids)},
+                    },
+                )
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -110,14 +127,14 @@ class TinyServer:
 
 
 @pytest.fixture(scope="module")
-def server(tiny):  # noqa: F811
+def server(tiny):
     s = TinyServer(tiny["random"])
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
-def local(tiny, tmp_path_factory):  # noqa: F811
+def local(tiny, tmp_path_factory):
     """The same evaluation with the transformers backend in this process."""
     out = tmp_path_factory.mktemp("local") / "run"
     assert _eval(tiny, out, *SAMPLING, "--backend", "hf", model="random") == 0
@@ -136,11 +153,11 @@ def quick_retries(server, monkeypatch):
     server.context, server.list_context = None, True
 
 
-def _remote(tiny, server, out, *extra):  # noqa: F811
+def _remote(tiny, server, out, *extra):
     return _eval(tiny, out, *SAMPLING, "--backend", "openai", "--base-url", server.url, *extra, model="random")
 
 
-def test_server_samples_equal_local_samples_with_concurrency(tiny, server, local, tmp_path):  # noqa: F811
+def test_server_samples_equal_local_samples_with_concurrency(tiny, server, local, tmp_path):
     out = tmp_path / "run"
     assert _remote(tiny, server, out, "--concurrency", "3") == 0
     for b in PROBLEMS:
@@ -150,7 +167,7 @@ def test_server_samples_equal_local_samples_with_concurrency(tiny, server, local
     assert sum(server.attempts.values()) == 2 * 5 and set(server.attempts.values()) == {1}
 
 
-def test_finished_run_is_rescored_without_the_server(tiny, server, local, tmp_path):  # noqa: F811
+def test_finished_run_is_rescored_without_the_server(tiny, server, local, tmp_path):
     out = tmp_path / "run"
     assert _remote(tiny, server, out) == 0
     summary = (out / "math500.summary.json").read_text()
@@ -161,7 +178,7 @@ def test_finished_run_is_rescored_without_the_server(tiny, server, local, tmp_pa
     assert json.loads((out / "run.json").read_text())["served_model"] == "tiny"
 
 
-def test_failed_and_timed_out_requests_are_retried(tiny, server, local, tmp_path):  # noqa: F811
+def test_failed_and_timed_out_requests_are_retried(tiny, server, local, tmp_path):
     failing = sample_seed(0, "math500", "p2", 1)
     slow = sample_seed(0, "aime24", "q1", 0)
     server.plan = {failing: ["500", "500"], slow: ["slow"]}
@@ -172,7 +189,7 @@ def test_failed_and_timed_out_requests_are_retried(tiny, server, local, tmp_path
         assert _records(out / f"{b}.jsonl") == local[b]
 
 
-def test_a_request_failing_every_retry_is_listed_and_redrawn(tiny, server, local, tmp_path, capsys):  # noqa: F811
+def test_a_request_failing_every_retry_is_listed_and_redrawn(tiny, server, local, tmp_path, capsys):
     failing = sample_seed(0, "math500", "p3", 0)
     aborted = sample_seed(0, "aime24", "q2", 1)
     server.plan = {failing: ["500"] * 3, aborted: ["abort"]}
@@ -186,12 +203,17 @@ def test_a_request_failing_every_retry_is_listed_and_redrawn(tiny, server, local
     assert _records(out / "aime24.errors.jsonl")[0]["error"] == "server finish reason 'abort'"
     assert _remote(tiny, server, out, "--max-retries", "2") == 0
     for b in PROBLEMS:
-        assert sorted(_records(out / f"{b}.jsonl"), key=lambda r: (r["sample"], r["id"])) == \
-            sorted(local[b], key=lambda r: (r["sample"], r["id"]))
+        assert sorted(_records(out / f"{b}.jsonl"), key=lambda r: (r["sample"], r["id"])) == sorted(
+            local[b], key=lambda r: (r["sample"], r["id"])
+        )
 
 
-def test_refused_request_stops_at_once_and_unreachable_server_fails_before_writing(tiny, server, tmp_path,  # noqa: F811
-                                                                                   capsys):
+def test_refused_request_stops_at_once_and_unreachable_server_fails_before_writing(
+    tiny,
+    server,
+    tmp_path,
+    capsys,
+):
     refused = sample_seed(0, "math500", "p1", 0)
     server.plan = {refused: ["400"]}
     assert _remote(tiny, server, tmp_path / "run") == 2
@@ -208,9 +230,27 @@ def test_refused_request_stops_at_once_and_unreachable_server_fails_before_writi
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     start = time.monotonic()
-    assert main(["eval", "--model", str(tiny["random"]), "--benchmarks", "math500", "--data-dir",
-                 str(tiny["data"]), "--out", str(tmp_path / "down"), "--no-progress", "--backend", "openai",
-                 "--base-url", f"http://127.0.0.1:{closed}/v1"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                str(tiny["random"]),
+                "--benchmarks",
+                "math500",
+                "--data-dir",
+                str(tiny["data"]),
+                "--out",
+                str(tmp_path / "down"),
+                "--no-progress",
+                "--backend",
+                "openai",
+                "--base-url",
+                f"http://127.0.0.1:{closed}/v1",
+            ]
+        )
+        == 2
+    )
     assert time.monotonic() - start < 10
     err = capsys.readouterr().err
     assert f"cannot reach the server at http://127.0.0.1:{closed}/v1" in err
@@ -219,43 +259,59 @@ def test_refused_request_stops_at_once_and_unreachable_server_fails_before_writi
     assert "--base-url needs --backend openai" in capsys.readouterr().err
 
 
-def test_every_sampling_option_is_sent_so_the_model_defaults_never_apply(tiny, server, local, tmp_path):  # noqa: F811
+def test_every_sampling_option_is_sent_so_the_model_defaults_never_apply(tiny, server, local, tmp_path):
     out = tmp_path / "run"
     assert _remote(tiny, server, out) == 0  # top_k 0: off
     for b in PROBLEMS:
         assert _records(out / f"{b}.jsonl") == local[b]
     body = server.bodies[0]
     assert body["top_k"] == -1 and {k: body[k] for k in NEUTRAL_SAMPLING} == NEUTRAL_SAMPLING
-    assert NEUTRAL_SAMPLING == {"min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
-                                "frequency_penalty": 0.0}
+    assert NEUTRAL_SAMPLING == {
+        "min_p": 0.0,
+        "repetition_penalty": 1.0,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+    }
     assert json.loads((out / "run.json").read_text())["benchmarks"]["math500"]["top_k"] == 0
     server.bodies.clear()
     assert _remote(tiny, server, tmp_path / "k5", "--top-k", "5") == 0
     assert {b["top_k"] for b in server.bodies} == {5}
 
 
-def _longest_prompt(tiny, local):  # noqa: F811
+def _longest_prompt(tiny, local):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny["random"])
     return max(len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) for b in PROBLEMS for r in local[b])
 
 
-def test_a_budget_beyond_the_servers_context_is_refused_before_any_request(tiny, server, local, tmp_path,  # noqa: F811
-                                                                           capsys):
+def test_a_budget_beyond_the_servers_context_is_refused_before_any_request(
+    tiny,
+    server,
+    local,
+    tmp_path,
+    capsys,
+):
     longest = _longest_prompt(tiny, local)
     server.context = longest + 5  # the budget is 6
     assert _remote(tiny, server, tmp_path / "run") == 2
     err = capsys.readouterr().err
-    assert (f"the max_model_len of {server.url} {longest + 5} is shorter than the longest prompt ({longest} tokens) "
-            f"plus the budget (6)") in err and f"to at least {longest + 6}" in err
+    assert (
+        f"the max_model_len of {server.url} {longest + 5} is shorter than the longest prompt ({longest} tokens) "
+        f"plus the budget (6)"
+    ) in err and f"to at least {longest + 6}" in err
     assert server.bodies == [] and not (tmp_path / "run" / "run.json").exists()
     server.context = longest + 6
     assert _remote(tiny, server, tmp_path / "fits") == 0
 
 
-def test_a_response_the_server_cut_short_of_the_budget_is_not_recorded(tiny, server, local, tmp_path,  # noqa: F811
-                                                                       capsys):
+def test_a_response_the_server_cut_short_of_the_budget_is_not_recorded(
+    tiny,
+    server,
+    local,
+    tmp_path,
+    capsys,
+):
     server.context, server.list_context = _longest_prompt(tiny, local) + 3, False
     out = tmp_path / "run"
     assert _remote(tiny, server, out) == 2

@@ -72,12 +72,18 @@ def agreement_problems(report: dict, requirers=REQUIRERS, shared=SHARED) -> list
             continue
         version = Version(items[package]["metadata"]["version"])
         for requirer in (r for r in requirers if r in items):
-            specs = [req for req in requirements_in_force(items[requirer], extras[requirer])
-                     if canonicalize_name(req.name) == package]
+            specs = [
+                req
+                for req in requirements_in_force(items[requirer], extras[requirer])
+                if canonicalize_name(req.name) == package
+            ]
             if not specs:
                 problems.append(f"{requirer} does not constrain {package} (expected a pin)")
-            problems += [f"{package} {version} breaks {requirer}'s requirement {req}"
-                         for req in specs if not req.specifier.contains(version, prereleases=True)]
+            problems += [
+                f"{package} {version} breaks {requirer}'s requirement {req}"
+                for req in specs
+                if not req.specifier.contains(version, prereleases=True)
+            ]
     return problems
 
 
@@ -104,18 +110,35 @@ def resolve_report(project: Path, extra: str, cache_dir: Path | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         # Not --quiet: pip prints "The conflict is caused by:" at info level.
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-               "--use-feature=fast-deps", "--report", str(report), f".[{extra}]"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--use-feature=fast-deps",
+            "--report",
+            str(report),
+            f".[{extra}]",
+        ]
         try:
-            done = subprocess.run(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, timeout=RESOLVE_TIMEOUT_S)
+            done = subprocess.run(
+                cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=RESOLVE_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"`pip {' '.join(cmd[3:])}` did not finish in {RESOLVE_TIMEOUT_S} s (PyPI slow or "
-                        f"unreachable? LEAD_OFFLINE=1 skips this check on an offline machine)\n"
-                        f"{conflict_text(exc.output or '')}", pytrace=False)
+            pytest.fail(
+                f"`pip {' '.join(cmd[3:])}` did not finish in {RESOLVE_TIMEOUT_S} s (PyPI slow or "
+                f"unreachable? LEAD_OFFLINE=1 skips this check on an offline machine)\n"
+                f"{conflict_text(exc.output or '')}",
+                pytrace=False,
+            )
         if done.returncode != 0:
-            pytest.fail(f"the {extra} install does not resolve (`pip {' '.join(cmd[3:])}` exited "
-                        f"{done.returncode}):\n{conflict_text(done.stdout)}", pytrace=False)
+            pytest.fail(
+                f"the {extra} install does not resolve (`pip {' '.join(cmd[3:])}` exited "
+                f"{done.returncode}):\n{conflict_text(done.stdout)}",
+                pytrace=False,
+            )
         result = json.loads(report.read_text())
     if cached:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -163,20 +186,29 @@ def fake_report(vllm_torch: str) -> dict:
             entry["requested_extras"] = extras
         return entry
 
-    return {"install": [
-        item("lead-reasoning", "0.1.0", ['verl[vllm]==0.9.1; extra == "gpu"'], ["gpu"]),
-        item("verl", "0.9.1", ["transformers>=5.5.3,<5.11", 'torch==2.11.0; extra == "vllm"',
-                               'transformers==5.9.0; extra == "vllm"', 'torch==2.10.0; extra == "cpu"']),
-        item("vllm", "0.24.0", [f"torch{vllm_torch}", "transformers>=5.5.3"]),
-        item("torch", "2.11.0", []),
-        item("transformers", "5.9.0", []),
-    ]}
+    return {
+        "install": [
+            item("lead-reasoning", "0.1.0", ['verl[vllm]==0.9.1; extra == "gpu"'], ["gpu"]),
+            item(
+                "verl",
+                "0.9.1",
+                [
+                    "transformers>=5.5.3,<5.11",
+                    'torch==2.11.0; extra == "vllm"',
+                    'transformers==5.9.0; extra == "vllm"',
+                    'torch==2.10.0; extra == "cpu"',
+                ],
+            ),
+            item("vllm", "0.24.0", [f"torch{vllm_torch}", "transformers>=5.5.3"]),
+            item("torch", "2.11.0", []),
+            item("transformers", "5.9.0", []),
+        ]
+    }
 
 
 def test_agreement_follows_extras_and_names_the_broken_requirement():
     assert agreement_problems(fake_report("==2.11.0")) == []
-    assert agreement_problems(fake_report("==2.12.0")) == [
-        "torch 2.11.0 breaks vllm's requirement torch==2.12.0"]
+    assert agreement_problems(fake_report("==2.12.0")) == ["torch 2.11.0 breaks vllm's requirement torch==2.12.0"]
     no_vllm = {"install": [i for i in fake_report("==2.11.0")["install"] if i["metadata"]["name"] != "vllm"]}
     assert agreement_problems(no_vllm) == ["vllm is not in the resolved set"]
 
@@ -197,8 +229,12 @@ def test_cuda12_builds_satisfy_verls_exact_pins():
         req = Requirement(text)
         if req.marker is not None and req.marker.evaluate({"extra": "vllm"}) and not req.extras:
             pins[canonicalize_name(req.name)] = req.specifier
-    local = {"torch": "2.11.0+cu128", "torchvision": "0.26.0+cu128", "torchaudio": "2.11.0+cu128",
-             "vllm": "0.24.0+cu129"}
+    local = {
+        "torch": "2.11.0+cu128",
+        "torchvision": "0.26.0+cu128",
+        "torchaudio": "2.11.0+cu128",
+        "vllm": "0.24.0+cu129",
+    }
     for name, version in local.items():
         assert pins[name].contains(Version(version)), (name, str(pins[name]), version)
     assert not pins["torch"].contains(Version("2.10.0+cu128"))

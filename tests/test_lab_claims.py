@@ -21,8 +21,8 @@ from lead.lab.config import (
     PER_PROBLEM_METHODS,
     RATIOS,
     STATIC_BUDGET_KNOBS,
-    claims_arms,
     check_arms,
+    claims_arms,
     named_budgets,
 )
 from lead.lab.report import markdown_table
@@ -86,7 +86,8 @@ def test_the_suite_has_every_arm_the_claims_need():
     assert sorted(a.budget for a in arms.values() if "global" in a.groups) == sorted(list(NAMED_BUDGETS) * 2)
     assert [a.method for a in arms.values() if "per_problem" in a.groups] == list(PER_PROBLEM_METHODS)
     assert [a.overrides["static_lambda_corr"] for a in arms.values() if "static" in a.groups] == [
-        1 / (1 + r) for r in RATIOS]
+        1 / (1 + r) for r in RATIOS
+    ]
     assert arms["lead upper_only"].overrides == {"lstar_mode": "upper_only"}
     assert arms["lead"].overrides == {} and arms["grpo"].method == "grpo"
 
@@ -104,12 +105,15 @@ def test_each_global_arm_gets_its_named_budget_and_the_lab_scaled_knobs():
     assert configs["shorter_better"]["beta"] == pytest.approx(0.001 * 8000 / cfg.max_new_tokens)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--methods", "lead"], "drop --methods"),
-    (["--budget", "20"], "drop --budget"),
-    (["--ablation", "ratio"], "drop --ablation"),
-    (["--trainer", "verl"], "drop --trainer verl"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--methods", "lead"], "drop --methods"),
+        (["--budget", "20"], "drop --budget"),
+        (["--ablation", "ratio"], "drop --ablation"),
+        (["--trainer", "verl"], "drop --trainer verl"),
+    ],
+)
 def test_the_suite_refuses_what_it_sets_itself_before_training(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit, match=message):
         main(["lab", "--suite", "claims", *argv, "--out", str(tmp_path / "out")])
@@ -121,22 +125,44 @@ NEED = {"1": 7, "14": 59}
 
 
 def fake_results(finals: dict[str, list[dict[str, tuple[float, float]]]]) -> dict:
-    groups = {"lead": ("lead",), "truncation @median": ("global",), "static R=1 (λ_c=0.50)": ("static",),
-              "lead upper_only": ("upper_only",)}
+    groups = {
+        "lead": ("lead",),
+        "truncation @median": ("global",),
+        "static R=1 (λ_c=0.50)": ("static",),
+        "lead upper_only": ("upper_only",),
+    }
     runs = []
     for arm, seeds in finals.items():
         for seed, by_k in enumerate(seeds):
             cells = {k: {"accuracy": a, "length": n, "direct": 0.0} for k, (a, n) in by_k.items()}
-            runs.append({"arm": arm, "seed": seed, "evals": [{
-                "accuracy": statistics.fmean(a for a, _ in by_k.values()),
-                "length": statistics.fmean(n for _, n in by_k.values()), "by_k": cells}]})
-    return {"necessary_lengths": NEED, "runs": runs, "methods": list(finals), "seeds": len(finals["lead"]),
-            "budgets": {"median": 30.0, "hardest": 59.0},
-            "arms": [{"label": a, "groups": groups[a], "budget": "median" if "@" in a else None} for a in finals]}
+            runs.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "evals": [
+                        {
+                            "accuracy": statistics.fmean(a for a, _ in by_k.values()),
+                            "length": statistics.fmean(n for _, n in by_k.values()),
+                            "by_k": cells,
+                        }
+                    ],
+                }
+            )
+    return {
+        "necessary_lengths": NEED,
+        "runs": runs,
+        "methods": list(finals),
+        "seeds": len(finals["lead"]),
+        "budgets": {"median": 30.0, "hardest": 59.0},
+        "arms": [{"label": a, "groups": groups[a], "budget": "median" if "@" in a else None} for a in finals],
+    }
 
 
-LEAD = [{"1": (0.95, 7.2), "14": (0.80, 60.0)}, {"1": (0.93, 7.4), "14": (0.84, 61.0)},
-        {"1": (0.97, 7.1), "14": (0.82, 59.5)}]
+LEAD = [
+    {"1": (0.95, 7.2), "14": (0.80, 60.0)},
+    {"1": (0.93, 7.4), "14": (0.84, 61.0)},
+    {"1": (0.97, 7.1), "14": (0.82, 59.5)},
+]
 
 
 def test_intervals_are_student_t_over_seeds():
@@ -151,8 +177,11 @@ def test_intervals_are_student_t_over_seeds():
 
 
 def test_claim_a_holds_when_a_global_cap_cuts_the_hardest_problems():
-    cut = [{"1": (0.95, 7.0), "14": (0.05, 30.0)}, {"1": (0.94, 7.1), "14": (0.10, 30.0)},
-           {"1": (0.96, 7.0), "14": (0.02, 29.0)}]
+    cut = [
+        {"1": (0.95, 7.0), "14": (0.05, 30.0)},
+        {"1": (0.94, 7.1), "14": (0.10, 30.0)},
+        {"1": (0.96, 7.0), "14": (0.02, 29.0)},
+    ]
     results = fake_results({"lead": LEAD, "truncation @median": cut})
     metrics = {a: claims.arm_metrics(results, a) for a in results["methods"]}
     text = "\n".join(claims.claim_a(results, metrics))
@@ -178,8 +207,11 @@ def test_claim_b_says_where_a_static_ratio_beats_lead():
 
 
 def test_claim_c_holds_only_when_upper_only_cuts_below_the_necessary_length_and_loses_accuracy():
-    short = [{"1": (0.95, 7.0), "14": (0.20, 20.0)}, {"1": (0.94, 7.0), "14": (0.25, 22.0)},
-             {"1": (0.96, 7.0), "14": (0.15, 18.0)}]
+    short = [
+        {"1": (0.95, 7.0), "14": (0.20, 20.0)},
+        {"1": (0.94, 7.0), "14": (0.25, 22.0)},
+        {"1": (0.96, 7.0), "14": (0.15, 18.0)},
+    ]
     results = fake_results({"lead": LEAD, "lead upper_only": short})
     metrics = {a: claims.arm_metrics(results, a) for a in results["methods"]}
     assert claims.claim_c(results, metrics)[0].endswith("**Holds here**: upper_only over-compresses on k = 14.")
@@ -190,8 +222,9 @@ def test_claim_c_holds_only_when_upper_only_cuts_below_the_necessary_length_and_
 
 def test_one_seed_calls_no_comparison():
     cut = [{"1": (0.95, 7.0), "14": (0.05, 30.0)}]
-    results = fake_results({"lead": LEAD[:1], "truncation @median": cut, "lead upper_only": cut,
-                            "static R=1 (λ_c=0.50)": cut})
+    results = fake_results(
+        {"lead": LEAD[:1], "truncation @median": cut, "lead upper_only": cut, "static R=1 (λ_c=0.50)": cut}
+    )
     metrics = {a: claims.arm_metrics(results, a) for a in results["methods"]}
     for claim in (claims.claim_a, claims.claim_b, claims.claim_c):
         lines = claim(results, metrics)
@@ -209,6 +242,7 @@ def test_a_run_smaller_than_the_suite_says_so_and_the_suite_itself_does_not():
 
 # The suite's CI preset, end to end.
 
+
 @pytest.fixture(scope="module")
 def suite_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("claims")
@@ -224,14 +258,17 @@ def test_the_suite_trains_every_arm_and_seed_from_one_warmup(suite_run):
     assert results["suite"] == "claims" and results["seeds"] == cfg.seeds >= 2
     assert results["methods"] == [a.label for a in claims_arms()]
     assert [(r["arm"], r["seed"]) for r in results["runs"]] == [
-        (a.label, s) for a in claims_arms() for s in range(cfg.seeds)]
+        (a.label, s) for a in claims_arms() for s in range(cfg.seeds)
+    ]
     for run in results["runs"]:
         assert run["start_weights"] == results["warmup_weights"]
         # Evaluated once and reused: the same weights and seed give the warm-up model's evaluation.
         assert {k: v for k, v in run["evals"][0].items() if k != "step"} == results["warmup"]
     assert results["necessary_lengths"] == {str(k): 4 * k + 3 for k in cfg.task.difficulties}
-    assert results["budgets"] == {"median": results["static_budget"]["measured_median_correct"],
-                                  "hardest": float(min_length(cfg.task.difficulties[-1]))}
+    assert results["budgets"] == {
+        "median": results["static_budget"]["measured_median_correct"],
+        "hardest": float(min_length(cfg.task.difficulties[-1])),
+    }
     for run in results["runs"]:
         spec = next(a for a in claims_arms() if a.label == run["arm"])
         if spec.budget:

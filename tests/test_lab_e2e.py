@@ -70,12 +70,14 @@ def test_every_output_file_is_written_and_agrees_with_results_json(lab_run):
     held = heldout_problems(TaskConfig(**cfg["task"]), cfg["eval_per_k"], cfg["seed"])
     torch.set_num_threads(cfg["threads"])
     assert sorted(p.name for p in (out / "models").iterdir()) == sorted(
-        r["model_dir"].split("/")[1] for r in results["runs"])
+        r["model_dir"].split("/")[1] for r in results["runs"]
+    )
     for run in results["runs"]:
         model, tokenizer = load(out / run["model_dir"])
         again = evaluate(model, tokenizer, held, cfg["max_new_tokens"], cfg["seed"] + EVAL_SEED_OFFSET)
         assert {k: again[k] for k in ("accuracy", "length", "by_k")} == {
-            k: run["evals"][-1][k] for k in ("accuracy", "length", "by_k")}
+            k: run["evals"][-1][k] for k in ("accuracy", "length", "by_k")
+        }
         summary = results["summary"][run["arm"]]
         assert summary["accuracy"]["mean"] == run["evals"][-1]["accuracy"]
         assert summary["length"]["mean"] == run["evals"][-1]["length"]

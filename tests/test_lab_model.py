@@ -95,14 +95,28 @@ def test_training_logprobs_match_the_sampling_distribution(saved):
     ids = tok([prompt_text(p) for p in problems], add_special_tokens=False, padding=True, return_tensors="pt")
     torch.manual_seed(0)
     with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=10, do_sample=True, top_k=0, top_p=1.0,
-                             output_scores=True, return_dict_in_generate=True, pad_token_id=tok.pad_token_id,
-                             eos_token_id=tok.eos_token_id)
-    response = out.sequences[:, ids["input_ids"].shape[1]:]
+        out = model.generate(
+            **ids,
+            max_new_tokens=10,
+            do_sample=True,
+            top_k=0,
+            top_p=1.0,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+    response = out.sequences[:, ids["input_ids"].shape[1] :]
     expected = torch.stack([torch.log_softmax(s, dim=-1) for s in out.scores], dim=1)
     expected = expected.gather(-1, response.unsqueeze(-1)).squeeze(-1)
-    ro = Rollouts(ids["input_ids"], ids["attention_mask"], response, torch.ones_like(response),
-                  torch.full((3,), response.shape[1]), [])
+    ro = Rollouts(
+        ids["input_ids"],
+        ids["attention_mask"],
+        response,
+        torch.ones_like(response),
+        torch.full((3,), response.shape[1]),
+        [],
+    )
     with torch.no_grad():
         got = response_logprobs(model, ro)
     # Rows that stopped early are padded after <eos>; compare up to and including <eos>.

@@ -17,17 +17,55 @@ from lead.lab.report import (
 
 
 def evaluation(step, acc, length, n_per_k=2):
-    by_k = {str(k): {"accuracy": acc, "greedy_accuracy": 1.0, "length": length + k, "rechecks": 0.5,
-                     "direct": 0.0, "excess": 1.0, "unfinished": 0.0, "n": n_per_k} for k in (1, 2)}
-    return {"step": step, "accuracy": acc, "greedy_accuracy": 1.0, "length": length, "rechecks": 0.5,
-            "direct": 0.0, "excess": 1.0, "unfinished": 0.0, "n": 2 * n_per_k, "by_k": by_k}
+    by_k = {
+        str(k): {
+            "accuracy": acc,
+            "greedy_accuracy": 1.0,
+            "length": length + k,
+            "rechecks": 0.5,
+            "direct": 0.0,
+            "excess": 1.0,
+            "unfinished": 0.0,
+            "n": n_per_k,
+        }
+        for k in (1, 2)
+    }
+    return {
+        "step": step,
+        "accuracy": acc,
+        "greedy_accuracy": 1.0,
+        "length": length,
+        "rechecks": 0.5,
+        "direct": 0.0,
+        "excess": 1.0,
+        "unfinished": 0.0,
+        "n": 2 * n_per_k,
+        "by_k": by_k,
+    }
 
 
 def run(method, seed, final_acc, final_len):
-    steps = [{"step": s, "loss": 0.1, "lead/w_corr": 0.6, "lead/w_eff": 0.4, "lead/target_w_corr": 0.7,
-              "lead/target_w_eff": 0.3, "lab/lstar_k1": 9.0, "lab/lstar_k2": 12.0} for s in (1, 2)]
-    return {"arm": method, "method": method, "seed": seed, "method_config": {}, "steps": steps,
-            "evals": [evaluation(0, 0.5, 20.0), evaluation(2, final_acc, final_len)]}
+    steps = [
+        {
+            "step": s,
+            "loss": 0.1,
+            "lead/w_corr": 0.6,
+            "lead/w_eff": 0.4,
+            "lead/target_w_corr": 0.7,
+            "lead/target_w_eff": 0.3,
+            "lab/lstar_k1": 9.0,
+            "lab/lstar_k2": 12.0,
+        }
+        for s in (1, 2)
+    ]
+    return {
+        "arm": method,
+        "method": method,
+        "seed": seed,
+        "method_config": {},
+        "steps": steps,
+        "evals": [evaluation(0, 0.5, 20.0), evaluation(2, final_acc, final_len)],
+    }
 
 
 @pytest.fixture
@@ -35,11 +73,17 @@ def results():
     warm = evaluation(0, 0.5, 20.0)
     runs = [run("lead", 0, 0.8, 10.0), run("lead", 1, 0.6, 14.0), run("grpo", 0, 0.7, 22.0), run("grpo", 1, 0.7, 22.0)]
     summary = summarise(warm, runs, ["lead", "grpo"])
-    return {"config": PRESETS["default"].to_dict(), "model": "0.34M-parameter Llama (hidden 96, 3 layers)",
-            "methods": ["lead", "grpo"], "seeds": 2, "warmup": warm,
-            "runs": runs, "summary": summary,
-            "method_settings": {"lead": {"bmax": 96.0, "lstar_floor": 7.0}, "grpo": {}},
-            "static_budget": {"tokens": 19.0, "measured_median_correct": 19.0, "source": "measured"}}
+    return {
+        "config": PRESETS["default"].to_dict(),
+        "model": "0.34M-parameter Llama (hidden 96, 3 layers)",
+        "methods": ["lead", "grpo"],
+        "seeds": 2,
+        "warmup": warm,
+        "runs": runs,
+        "summary": summary,
+        "method_settings": {"lead": {"bmax": 96.0, "lstar_floor": 7.0}, "grpo": {}},
+        "static_budget": {"tokens": 19.0, "measured_median_correct": 19.0, "source": "measured"},
+    }
 
 
 def test_summary_averages_seeds_and_compares_with_the_warmup(results):

@@ -46,7 +46,7 @@ def test_answers_and_step_counts_on_random_problems():
         rechecks = rng.randint(0, 4)
         tokens = p.trace(rechecks).split()
         # k necessary steps per round, each a (label, input, op, output) quadruple that is right.
-        steps = [tokens[i:i + 4] for i, t in enumerate(tokens) if t in cfg.labels]
+        steps = [tokens[i : i + 4] for i, t in enumerate(tokens) if t in cfg.labels]
         assert len(steps) == p.k * (rechecks + 1)
         for label, x, op, y in steps:
             assert p.ops[ord(label) - ord("A")] == op
@@ -170,8 +170,9 @@ def test_verl_data_gives_each_problem_one_index_across_draws(tmp_path):
 
     cfg = PRESETS["test"]
     rows = pq.read_table(export_data(cfg, 3, set(), tmp_path)).to_pylist()
-    keys = [p.key for p in training_problems(random.Random("rl-3"), cfg.task, cfg.rl_steps * cfg.prompts_per_step,
-                                             set())]
+    keys = [
+        p.key for p in training_problems(random.Random("rl-3"), cfg.task, cfg.rl_steps * cfg.prompts_per_step, set())
+    ]
     assert [r["extra_info"]["subject"] for r in rows] == keys
     assert len(set(keys)) < len(keys)  # the stream repeats problems
     index_of = {}

@@ -32,9 +32,17 @@ from lead.lab.task import TaskConfig, heldout_problems
 from lead.lab.train import evaluate, median_correct_length, over_cap_favoured, sample, train_rl
 
 # A two-operation task keeps responses (and so untrained generation) short: budget 24 tokens.
-CFG = replace(PRESETS["test"], task=TaskConfig(max_ops=2, max_rechecks=1), max_new_tokens=24,
-              model=ModelConfig(hidden=32, layers=1, heads=2, ffn=64), rl_steps=2,
-              prompts_per_step=4, group_size=4, eval_every=2, eval_per_k=2)
+CFG = replace(
+    PRESETS["test"],
+    task=TaskConfig(max_ops=2, max_rechecks=1),
+    max_new_tokens=24,
+    model=ModelConfig(hidden=32, layers=1, heads=2, ffn=64),
+    rl_steps=2,
+    prompts_per_step=4,
+    group_size=4,
+    eval_every=2,
+    eval_per_k=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +57,17 @@ def run(setup, method, seed=0, cfg=CFG, log=lambda _: None, cap=None):
     tok, model, held = setup
     policy = build_model(tok, cfg.model, seed=0)
     policy.load_state_dict(model.state_dict())
-    history = train_rl(policy, tok, method, cfg, seed, {p.key for p in held},
-                       lambda m: evaluate(m, tok, held, cfg.max_new_tokens, 99), log, cap=cap)
+    history = train_rl(
+        policy,
+        tok,
+        method,
+        cfg,
+        seed,
+        {p.key for p in held},
+        lambda m: evaluate(m, tok, held, cfg.max_new_tokens, 99),
+        log,
+        cap=cap,
+    )
     return policy, history
 
 
@@ -147,7 +164,8 @@ def test_bad_settings_fail_early_and_name_the_value():
     with pytest.raises(ValueError, match="'grpo'"):
         parse_method_overrides(["grpo.epsilon=0"], ["lead"])
     assert parse_method_overrides(["lead.beta=0.9", "lead.lstar_mode=max_asym"], ["lead"]) == {
-        "lead": {"beta": 0.9, "lstar_mode": "max_asym"}}
+        "lead": {"beta": 0.9, "lstar_mode": "max_asym"}
+    }
     with pytest.raises(ValueError, match="beta"):
         check_arms(method_arms(["lead"]), CFG, {"lead": {"beta": 1.5}})
     with pytest.raises(ValueError, match="no_such_knob"):
@@ -193,7 +211,8 @@ def test_over_cap_favoured_counts_prompts_that_reward_exceeding_the_cap():
 def test_static_budget_methods_get_the_one_measured_budget():
     values = {name: method_config(name, PRESETS["default"], static_budget=19.0) for name in STATIC_BUDGET_KNOBS}
     assert {name: values[name][knob] for name, knob in STATIC_BUDGET_KNOBS.items()} == {
-        name: 19.0 for name in STATIC_BUDGET_KNOBS}
+        name: 19.0 for name in STATIC_BUDGET_KNOBS
+    }
     assert values["grpo_len_threshold"]["soft_max"] == 38.0
     # Validation before the warm-up uses a placeholder a quarter of the response budget.
     assert method_config("truncation", PRESETS["default"])["max_length"] == 24.0
@@ -222,8 +241,9 @@ def test_median_correct_length_is_the_median_of_the_correct_samples(setup, monke
 
 def test_ablations_vary_one_lead_knob_at_a_time():
     agg = ablation_arms("aggregator")
-    assert [a.overrides for a in agg] == [{"aggregator": x} for x in
-                                          ("mean_correct", "min_correct", "median_correct", "mean_all")]
+    assert [a.overrides for a in agg] == [
+        {"aggregator": x} for x in ("mean_correct", "min_correct", "median_correct", "mean_all")
+    ]
     ratio = ablation_arms("ratio")
     assert ratio[0].overrides == {}
     assert [round(a.overrides["static_lambda_corr"], 3) for a in ratio[1:]] == [1.0, 0.8, 0.667, 0.5, 0.333, 0.2]
@@ -240,10 +260,17 @@ def test_ablations_vary_one_lead_knob_at_a_time():
 
 def test_an_ablation_run_writes_its_table_and_one_panel_per_knob(tmp_path):
     cfg = replace(CFG, sft_steps=20, rl_steps=1, eval_every=1)
-    results = run_lab(cfg, ablation_arms("controller"), {}, tmp_path, budget=10, ablation="controller",
-                      log=lambda _: None)
-    assert results["files"] == ["results.json", "results.md", "pareto.png", "curves.png", "lead_controller.png",
-                                "ablation.png"]
+    results = run_lab(
+        cfg, ablation_arms("controller"), {}, tmp_path, budget=10, ablation="controller", log=lambda _: None
+    )
+    assert results["files"] == [
+        "results.json",
+        "results.md",
+        "pareto.png",
+        "curves.png",
+        "lead_controller.png",
+        "ablation.png",
+    ]
     assert json.loads((tmp_path / "results.json").read_text())["ablation"] == "controller"
     table = (tmp_path / "results.md").read_text()
     assert table.startswith("## `lead lab --ablation controller` results")
@@ -256,12 +283,15 @@ def test_an_ablation_run_writes_its_table_and_one_panel_per_knob(tmp_path):
         assert img.size == (1800, 480)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--ablation", "ratio", "--methods", "lead"], "--ablation ratio trains its own LEAD variants; drop --methods"),
-    (["--budget", "0"], "--budget 0 is invalid"),
-    (["--ablation", "controller", "--set", "grpo.epsilon=0"], "names method 'grpo'"),
-    (["--trainer", "verl", "--methods", "lead,truncation"], "truncation cannot train through verl's loop"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--ablation", "ratio", "--methods", "lead"], "--ablation ratio trains its own LEAD variants; drop --methods"),
+        (["--budget", "0"], "--budget 0 is invalid"),
+        (["--ablation", "controller", "--set", "grpo.epsilon=0"], "names method 'grpo'"),
+        (["--trainer", "verl", "--methods", "lead,truncation"], "truncation cannot train through verl's loop"),
+    ],
+)
 def test_lab_command_refuses_bad_combinations_before_training(argv, message, tmp_path, capsys):
     from lead.cli import main
 

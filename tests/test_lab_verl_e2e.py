@@ -26,8 +26,28 @@ ARMS = ["lead", "lead (verl)"]
 @pytest.fixture(scope="module")
 def lab_verl_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("labverl")
-    assert main(["lab", "--trainer", "verl", "--methods", "lead", "--preset", "test", "--sft-steps", "20", "--rl-steps", "1",
-                 "--eval-per-k", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "lab",
+                "--trainer",
+                "verl",
+                "--methods",
+                "lead",
+                "--preset",
+                "test",
+                "--sft-steps",
+                "20",
+                "--rl-steps",
+                "1",
+                "--eval-per-k",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out, json.loads((out / "results.json").read_text())
 
 
@@ -58,8 +78,9 @@ def test_the_verl_run_goes_through_verls_loop_and_its_checkpoint_is_evaluated(la
         # bf16, the dtype verl builds the folder with), and moved off the warm-up weights.
         with safe_open(Path(run["verl"]["checkpoint"]) / "model.safetensors", "pt") as f:
             assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
-        final = AutoModelForCausalLM.from_pretrained(run["verl"]["checkpoint"], local_files_only=True,
-                                                     dtype=torch.float32)
+        final = AutoModelForCausalLM.from_pretrained(
+            run["verl"]["checkpoint"], local_files_only=True, dtype=torch.float32
+        )
         assert weights_digest(final) == weights_digest(load(out / run["model_dir"])[0]) != warm
     lead = next(r for r in results["runs"] if r["arm"] == "lead (verl)")
     assert {"lead/w_corr", "lead/w_eff", "lead/lstar_mean", "lead/accuracy_batch"} <= set(lead["steps"][0])

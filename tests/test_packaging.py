@@ -18,8 +18,23 @@ def test_wheel_holds_every_config_file_and_the_entry_points(tmp_path):
     shutil.copytree(REPO / "lead", source / "lead", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(source)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("lead_reasoning-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     configs = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "lead").rglob("*.yaml"))

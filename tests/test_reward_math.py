@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lead.data.selfcheck import main as selfcheck_main
+from lead.data.selfcheck import run_selfcheck
 from lead.rewards.math import (
     DEFAULT_TIMEOUT_S,
     compute_score,
@@ -20,7 +22,6 @@ from lead.rewards.math import (
     grade_many,
     normalize_answer,
 )
-from lead.rewards.selfcheck import run_selfcheck
 from lead.rewards.verifier import GraderUnavailableError, VerifierPool, get_pool
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -110,7 +111,10 @@ EQUIVALENT = [
     ("27", "27.0"),
     ("25", "025"),
     ("025", "25"),
-    (r"\begin{pmatrix} -40/29 \\ 16/29 \end{pmatrix}", r"\begin{pmatrix} -\frac{40}{29} \\ \frac{16}{29} \end{pmatrix}"),
+    (
+        r"\begin{pmatrix} -40/29 \\ 16/29 \end{pmatrix}",
+        r"\begin{pmatrix} -\frac{40}{29} \\ \frac{16}{29} \end{pmatrix}",
+    ),
     (r"2\sqrt{3}", r"\sqrt{12}"),
     (r"\pi", r"\pi"),
 ]
@@ -476,3 +480,20 @@ def test_math500_gold_answers_grade_against_themselves():
     for gold, pred in result.accepted_others:
         assert pred.split("=")[-1].strip() == gold, (gold, pred)
     assert result.negatives_rejected >= 495
+
+
+def test_selfcheck_command_reads_gold_answers_from_any_source_format(tmp_path, capsys):
+    """``python -m lead.data.selfcheck``: golds come from any field a source uses; a row without one is an error."""
+    rows = [
+        {"problem": "p1", "answer": "\\frac{1}{2}"},
+        {"problem": "p2", "solution": "so it is \\boxed{7}."},
+        {"prompt": [], "reward_model": {"ground_truth": "x^2"}},
+    ]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n")
+    assert selfcheck_main([str(bench)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 problems: extraction 100.0%, self-equivalence 100.0%, other answer rejected 100.0% of 3;")
+    bench.write_text(json.dumps(rows[0]) + "\n" + json.dumps({"problem": "no gold"}) + "\n")
+    assert selfcheck_main([str(bench)]) == 1
+    assert capsys.readouterr().err == f"{bench}:2: no gold answer\n"

@@ -1,9 +1,10 @@
 """verl 0.9.1's real training loop on the CPU, through the launch scripts and ``lead-train``.
 
-Each test runs ``DEVICE=cpu bash <launch script>`` (or ``DEVICE=cpu lead-train``) in its own process (Ray, TaskRunnerV1, TransferQueue, FSDP2 on gloo,
-reference model with the KL loss, agent loop, reward loop with ``lead.rewards.math``, weight sync,
-checkpoints) on the tiny offline model and generated data, then checks what the run printed and
-wrote. Every run has a timeout, and no process of its Ray cluster may outlive it.
+Each test runs ``DEVICE=cpu bash <launch script>`` (or ``DEVICE=cpu lead-train``) in its own process
+(Ray, TaskRunnerV1, TransferQueue, FSDP2 on gloo, reference model with the KL loss, agent loop, reward
+loop with ``lead.rewards.math``, weight sync, checkpoints) on the tiny offline model and generated data,
+then checks what the run printed and wrote. Every run has a timeout, and no process of its Ray cluster
+may outlive it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from lead.verl_plugin.cpu.runner import Run
-from lead.verl_plugin.cpu.runner import run_cpu as run_subprocess
+from lead.launch.runner import Run
+from lead.launch.runner import run_cpu as run_subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 600
@@ -35,19 +36,32 @@ def launch_script(cache: Path, workdir: Path, script: str, *overrides: str, **en
     """``DEVICE=cpu bash <script> <overrides>`` with its runs under ``workdir/out``."""
     empty = workdir / "empty.env"
     empty.write_text("")
-    return run_cpu(cache, workdir, ["bash", str(REPO / script), *overrides], OUTPUT_ROOT=str(workdir / "out"),
-                   PYTHON=sys.executable, ENV_FILE=str(empty), **env)
+    return run_cpu(
+        cache,
+        workdir,
+        ["bash", str(REPO / script), *overrides],
+        OUTPUT_ROOT=str(workdir / "out"),
+        PYTHON=sys.executable,
+        ENV_FILE=str(empty),
+        **env,
+    )
 
 
 def run_cpu(cache: Path, workdir: Path, command: list[str], **env: str) -> Run:
     """Run ``command`` in CPU mode; fails the test if it times out or any of its processes outlive it."""
-    run = run_subprocess(command, {"LEAD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), **env},
-                         workdir, RUN_TIMEOUT_S)
+    run = run_subprocess(
+        command,
+        {"LEAD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), **env},
+        workdir,
+        RUN_TIMEOUT_S,
+    )
     assert not run.stray_pids, f"processes of the run outlived it: {run.stray_pids}"
     assert not run.timed_out, f"{command} did not finish within {RUN_TIMEOUT_S} s:\n{run.output[-5000:]}"
-    print(f"\n{' '.join(command[-6:])}: exit {run.returncode}, wall {run.wall_s} s, "
-          f"s/step {run.seconds_per_step()}, peak RSS driver {run.peak_driver_rss_gib} GiB, "
-          f"process tree {run.peak_tree_rss_gib} GiB")
+    print(
+        f"\n{' '.join(command[-6:])}: exit {run.returncode}, wall {run.wall_s} s, "
+        f"s/step {run.seconds_per_step()}, peak RSS driver {run.peak_driver_rss_gib} GiB, "
+        f"process tree {run.peak_tree_rss_gib} GiB"
+    )
     return run
 
 
@@ -87,7 +101,9 @@ def test_lead_script_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_pa
     for step in (1, 2):
         assert (ckpt / f"global_step_{step}" / "lead_state.json").is_file()
         assert (ckpt / f"global_step_{step}" / "actor").is_dir()
-    assert (ckpt / "lead_config.yaml").is_file() and "math_lead_deepseek-r1-1.5b-cpu-tiny" in (ckpt / "train.log").read_text()
+    assert (ckpt / "lead_config.yaml").is_file() and "math_lead_deepseek-r1-1.5b-cpu-tiny" in (
+        ckpt / "train.log"
+    ).read_text()
     saved = json.loads((ckpt / "global_step_2" / "lead_state.json").read_text())
 
     # The same command, run longer: the launcher and verl resume the checkpointed run.
@@ -112,7 +128,9 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
     # No steps or save_freq given: the CPU group runs 2 steps and checkpoints every step. hapo's
     # advantages are 0 on groups whose rollouts are all right or all wrong: 8 rollouts make a
     # step where every group is uniform unlikely.
-    run = launch_script(cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8")
+    run = launch_script(
+        cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8"
+    )
     assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
     ckpt = tmp_path / "out" / "math_hapo_deepseek-r1-1.5b-cpu-tiny"
@@ -133,26 +151,38 @@ def test_grpo_script_trains(cpu_cache, tmp_path):
 
 
 def test_an_ablation_sweep_runs_its_planned_run(cpu_cache, tmp_path):
-    run = launch_script(cpu_cache, tmp_path, "ablations/mode_sweep.sh", "trainer.total_training_steps=1",
-                        MODES="max_asym")
+    run = launch_script(
+        cpu_cache, tmp_path, "ablations/mode_sweep.sh", "trainer.total_training_steps=1", MODES="max_asym"
+    )
     assert_trained(run, [1])
-    assert "Planned runs (1)" in run.output and "== math_lead_mode_max_asym_deepseek-r1-1.5b-cpu-tiny: finished" in run.output
+    assert (
+        "Planned runs (1)" in run.output
+        and "== math_lead_mode_max_asym_deepseek-r1-1.5b-cpu-tiny: finished" in run.output
+    )
     assert run.steps[1]["lead/lstar_mode"] == 0  # max_asym
 
 
 def test_failing_reward_exits_with_the_error(cpu_cache, tmp_path):
     bad = tmp_path / "bad_reward.py"
-    bad.write_text("def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n"
-                   "    raise RuntimeError('cpu-test: reward failed on purpose')\n")
-    run = lead_train(cpu_cache, tmp_path, f"reward.custom_reward_function.path={bad}",
-                     f"trainer.default_local_dir={tmp_path}")
+    bad.write_text(
+        "def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n"
+        "    raise RuntimeError('cpu-test: reward failed on purpose')\n"
+    )
+    run = lead_train(
+        cpu_cache, tmp_path, f"reward.custom_reward_function.path={bad}", f"trainer.default_local_dir={tmp_path}"
+    )
     assert run.returncode != 0 and not run.steps
     assert "cpu-test: reward failed on purpose" in run.output
 
 
 def test_failing_estimator_exits_with_the_error(cpu_cache, tmp_path):
     # tests/cpu_failing_estimator.py registers it in every process of the run.
-    run = lead_train(cpu_cache, tmp_path, "algorithm.adv_estimator=cpu_test_failing",
-                     f"trainer.default_local_dir={tmp_path}", VERL_USE_EXTERNAL_MODULES="tests.cpu_failing_estimator")
+    run = lead_train(
+        cpu_cache,
+        tmp_path,
+        "algorithm.adv_estimator=cpu_test_failing",
+        f"trainer.default_local_dir={tmp_path}",
+        VERL_USE_EXTERNAL_MODULES="tests.cpu_failing_estimator",
+    )
     assert run.returncode != 0 and not run.steps
     assert "cpu-test: estimator failed on purpose" in run.output

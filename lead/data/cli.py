@@ -45,12 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     }
     for name in prepare.TRAIN_SETS:
         p = sub.add_parser(name, help=descriptions[name], description=descriptions[name])
-        p.add_argument("--out", type=Path, metavar="DIR", default=Path("data") / name, help="output directory (default: %(default)s)")
+        p.add_argument(
+            "--out",
+            type=Path,
+            metavar="DIR",
+            default=Path("data") / name,
+            help="output directory (default: %(default)s)",
+        )
         p.add_argument(
             "--source",
             type=Path,
             metavar="PATH",
-            help=f"local training rows (file or directory) instead of downloading {sources.HF_SOURCES[name].describe()}",
+            help="local training rows (file or directory) instead of downloading "
+            f"{sources.HF_SOURCES[name].describe()}",
         )
         p.add_argument(
             "--math500",
@@ -65,9 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help="value of the data_source column (default: %(default)s, as in the paper's files)",
         )
         if name == "math":
-            p.add_argument("--levels", type=_levels, metavar="LO-HI", default=(3, 5), help="MATH levels to train on (default: 3-5)")
+            p.add_argument(
+                "--levels", type=_levels, metavar="LO-HI", default=(3, 5), help="MATH levels to train on (default: 3-5)"
+            )
     p = sub.add_parser("eval", help="evaluation benchmarks as normalised JSONL", description="evaluation benchmarks")
-    p.add_argument("--out", type=Path, metavar="DIR", default=Path("data") / "eval", help="output directory (default: %(default)s)")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", default=Path("data") / "eval", help="output directory (default: %(default)s)"
+    )
     p.add_argument(
         "--source",
         type=Path,
@@ -93,8 +104,10 @@ def _rows(name: str, local: Path | None, option: str) -> list[dict]:
     try:
         return sources.load_hf(source)
     except Exception as e:  # noqa: BLE001 - the hub and `datasets` raise many types; all mean "not downloaded"
-        raise OSError(f"cannot download {source.describe()}: {e}. Without access to the Hugging Face hub, "
-                      f"pass a local copy with {option}") from None
+        raise OSError(
+            f"cannot download {source.describe()}: {e}. Without access to the Hugging Face hub, "
+            f"pass a local copy with {option}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -49,11 +49,7 @@ def validate_record(record: object, where: str) -> dict:
         if not isinstance(record[key], str) or not record[key].strip():
             raise ValueError(f"{where}: {key!r} must be a non-empty string, got {record[key]!r}")
     answer = record["answer"]
-    if (
-        not isinstance(answer, list)
-        or not answer
-        or not all(isinstance(a, str) and a.strip() for a in answer)
-    ):
+    if not isinstance(answer, list) or not answer or not all(isinstance(a, str) and a.strip() for a in answer):
         raise ValueError(f"{where}: 'answer' must be a non-empty list of non-empty strings, got {answer!r}")
     for key in ("level", "subject"):
         if key in record and not isinstance(record[key], str):

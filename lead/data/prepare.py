@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from lead.data import sources
 from lead.data.eval_sets import build_prompt, check_benchmark_name, validate_record

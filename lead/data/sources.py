@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from lead.data.eval_sets import INSTRUCTION
 from lead.rewards.math import extract_answer
@@ -123,8 +124,10 @@ def read_local(path: str | Path) -> list[dict]:
     if not path.exists():
         raise FileNotFoundError(f"source {path} does not exist")
     if not path.is_dir():
-        raise ValueError(f"source {path} is neither a regular file nor a directory; give a "
-                         f"{'/'.join(FILE_SUFFIXES)} file or a directory of them")
+        raise ValueError(
+            f"source {path} is neither a regular file nor a directory; give a "
+            f"{'/'.join(FILE_SUFFIXES)} file or a directory of them"
+        )
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
     if not files:
         raise ValueError(f"source directory {path} has no {'/'.join(FILE_SUFFIXES)} files")

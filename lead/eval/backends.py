@@ -74,22 +74,33 @@ an option a request leaves out from the model's ``generation_config.json`` (vLLM
 ``--generation-config auto``), so the openai backend sends these explicitly."""
 
 
-def check_sampling(samplings: Iterable[Sampling], vocab_size: int, longest_prompt: int,
-                   max_model_len: int | None, limit: str = "--max-model-len") -> None:
+def check_sampling(
+    samplings: Iterable[Sampling],
+    vocab_size: int,
+    longest_prompt: int,
+    max_model_len: int | None,
+    limit: str = "--max-model-len",
+) -> None:
     """Refuse, before any model loads, sampling values a backend would reject or change.
 
     ``max_model_len`` is the most tokens (prompt plus response) the backend can hold; ``limit``
     names where it comes from, for the message."""
     for s in samplings:
         if s.temperature > VLLM_MAX_TEMPERATURE:
-            raise BackendError(f"temperature={s.temperature} is above the limit of {VLLM_MAX_TEMPERATURE:g} "
-                               "(vLLM's, kept by every backend); use a value in [0, 2]")
+            raise BackendError(
+                f"temperature={s.temperature} is above the limit of {VLLM_MAX_TEMPERATURE:g} "
+                "(vLLM's, kept by every backend); use a value in [0, 2]"
+            )
         if 0 < s.temperature < VLLM_MIN_POSITIVE_TEMPERATURE:
-            raise BackendError(f"temperature={s.temperature} would be raised to {VLLM_MIN_POSITIVE_TEMPERATURE:g} "
-                               "by vLLM (every backend keeps its limits); use 0 (greedy) or at least 0.01")
+            raise BackendError(
+                f"temperature={s.temperature} would be raised to {VLLM_MIN_POSITIVE_TEMPERATURE:g} "
+                "by vLLM (every backend keeps its limits); use 0 (greedy) or at least 0.01"
+            )
         if s.top_k > vocab_size:
-            raise BackendError(f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; use at most "
-                               f"{vocab_size}, or 0 to disable top-k")
+            raise BackendError(
+                f"top_k={s.top_k} exceeds the vocabulary size {vocab_size}; use at most "
+                f"{vocab_size}, or 0 to disable top-k"
+            )
         check_context_length(s, longest_prompt, max_model_len, limit)
 
 
@@ -97,9 +108,11 @@ def check_context_length(sampling: Sampling, longest_prompt: int, max_model_len:
     """Refuse a budget that does not fit the backend's context next to the longest prompt: the
     backend would stop such responses short of the budget."""
     if max_model_len is not None and longest_prompt + sampling.max_tokens > max_model_len:
-        raise BackendError(f"{limit} {max_model_len} is shorter than the longest prompt ({longest_prompt} tokens) "
-                           f"plus the budget ({sampling.max_tokens}); responses would be cut short of the budget. "
-                           f"Raise {limit} to at least {longest_prompt + sampling.max_tokens} or lower --max-tokens")
+        raise BackendError(
+            f"{limit} {max_model_len} is shorter than the longest prompt ({longest_prompt} tokens) "
+            f"plus the budget ({sampling.max_tokens}); responses would be cut short of the budget. "
+            f"Raise {limit} to at least {longest_prompt + sampling.max_tokens} or lower --max-tokens"
+        )
 
 
 def stop_token_ids(model_path: str, tokenizer: Any) -> list[int]:
@@ -117,8 +130,10 @@ def stop_token_ids(model_path: str, tokenizer: Any) -> list[int]:
         if int(i) not in ids:
             ids.append(int(i))
     if not ids:
-        raise BackendError(f"{model_path}: neither the tokenizer nor generation_config.json defines an EOS token; "
-                           "responses could never finish")
+        raise BackendError(
+            f"{model_path}: neither the tokenizer nor generation_config.json defines an EOS token; "
+            "responses could never finish"
+        )
     return ids
 
 
@@ -129,8 +144,9 @@ class SeededSampler:
     greedy mode picks exactly that token. ``on_step`` (optional) is called once per decoding step.
     """
 
-    def __init__(self, sampling: Sampling, seeds: Sequence[int], device: Any,
-                 on_step: Callable[..., Any] | None = None):
+    def __init__(
+        self, sampling: Sampling, seeds: Sequence[int], device: Any, on_step: Callable[..., Any] | None = None
+    ):
         import torch
 
         self.sampling = sampling
@@ -177,23 +193,36 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model_path: str, tokenizer: Any, stop_ids: Sequence[int], *, dtype: str = "auto",
-                 device: str | None = None, trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model_path: str,
+        tokenizer: Any,
+        stop_ids: Sequence[int],
+        *,
+        dtype: str = "auto",
+        device: str | None = None,
+        trust_remote_code: bool = False,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, GenerationConfig
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=_torch_dtype(dtype, self.device), trust_remote_code=trust_remote_code
-        ).to(self.device).eval()
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(
+                model_path, dtype=_torch_dtype(dtype, self.device), trust_remote_code=trust_remote_code
+            )
+            .to(self.device)
+            .eval()
+        )
         self.stop_ids = list(stop_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
         # generate() fills unset options from model.generation_config (e.g. a checkpoint's
         # repetition_penalty or top_k); a bare config keeps the recorded settings the only ones applied.
         self.model.generation_config = GenerationConfig(eos_token_id=self.stop_ids, pad_token_id=self.pad_id)
 
-    def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int],
-                 progress: bool = False) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int], progress: bool = False
+    ) -> list[Generation]:
         import torch
         from tqdm.auto import tqdm
         from transformers import GenerationConfig, LogitsProcessorList
@@ -202,16 +231,20 @@ class HFBackend:
         input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), width), dtype=torch.long)
         for row, p in enumerate(prompts):
-            input_ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            attention[row, width - len(p):] = 1
-        config = GenerationConfig(do_sample=False, max_new_tokens=sampling.max_tokens, eos_token_id=self.stop_ids,
-                                  pad_token_id=self.pad_id)
+            input_ids[row, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            attention[row, width - len(p) :] = 1
+        config = GenerationConfig(
+            do_sample=False, max_new_tokens=sampling.max_tokens, eos_token_id=self.stop_ids, pad_token_id=self.pad_id
+        )
         with tqdm(total=sampling.max_tokens, desc="tokens", unit="tok", leave=False, disable=not progress) as bar:
             sampler = SeededSampler(sampling, seeds, self.device, bar.update)
             with torch.inference_mode():
-                out = self.model.generate(input_ids=input_ids.to(self.device),
-                                          attention_mask=attention.to(self.device), generation_config=config,
-                                          logits_processor=LogitsProcessorList([sampler]))
+                out = self.model.generate(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=attention.to(self.device),
+                    generation_config=config,
+                    logits_processor=LogitsProcessorList([sampler]),
+                )
         new = out[:, width:].tolist()
         stops = set(self.stop_ids)
         results = []
@@ -224,13 +257,30 @@ class HFBackend:
         return results
 
 
-def vllm_engine_args(model_path: str, *, dtype: str, tensor_parallel_size: int, gpu_memory_utilization: float,
-                     max_model_len: int | None, seed: int, trust_remote_code: bool, on_cpu: bool) -> dict[str, Any]:
+def vllm_engine_args(
+    model_path: str,
+    *,
+    dtype: str,
+    tensor_parallel_size: int,
+    gpu_memory_utilization: float,
+    max_model_len: int | None,
+    seed: int,
+    trust_remote_code: bool,
+    on_cpu: bool,
+) -> dict[str, Any]:
     """Keyword arguments of ``vllm.LLM`` for an evaluation; ``on_cpu`` when vLLM runs on its CPU platform."""
     args: dict[str, Any] = dict(
-        model=model_path, tokenizer=model_path, dtype=dtype, seed=seed, tensor_parallel_size=tensor_parallel_size,
-        gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, enable_prefix_caching=True,
-        generation_config="vllm", trust_remote_code=trust_remote_code)
+        model=model_path,
+        tokenizer=model_path,
+        dtype=dtype,
+        seed=seed,
+        tensor_parallel_size=tensor_parallel_size,
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=max_model_len,
+        enable_prefix_caching=True,
+        generation_config="vllm",
+        trust_remote_code=trust_remote_code,
+    )
     if on_cpu:
         # When chunked prefill splits a batch across engine steps, vLLM rewinds the random generator
         # of every seeded request it split, which only CUDA generators can do: on the CPU platform
@@ -270,29 +320,58 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, model_path: str, stop_ids: Sequence[int], *, dtype: str = "auto",
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9,
-                 max_model_len: int | None = None, seed: int = 0, trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model_path: str,
+        stop_ids: Sequence[int],
+        *,
+        dtype: str = "auto",
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+    ):
         try:
             from vllm import LLM
         except ImportError as exc:
-            raise BackendError("the vLLM backend needs vllm (GPU): `pip install lead-reasoning[gpu]`, "
-                               "or use --backend hf") from exc
+            raise BackendError(
+                "the vLLM backend needs vllm (GPU): `pip install lead-reasoning[gpu]`, or use --backend hf"
+            ) from exc
         self.stop_ids = list(stop_ids)
         self.max_model_len = max_model_len
-        self.llm = LLM(**vllm_engine_args(model_path, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                                          gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                                          seed=seed, trust_remote_code=trust_remote_code, on_cpu=vllm_on_cpu()))
+        self.llm = LLM(
+            **vllm_engine_args(
+                model_path,
+                dtype=dtype,
+                tensor_parallel_size=tensor_parallel_size,
+                gpu_memory_utilization=gpu_memory_utilization,
+                max_model_len=max_model_len,
+                seed=seed,
+                trust_remote_code=trust_remote_code,
+                on_cpu=vllm_on_cpu(),
+            )
+        )
 
-    def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int],
-                 progress: bool = False) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int], progress: bool = False
+    ) -> list[Generation]:
         from vllm import SamplingParams
 
-        params = [SamplingParams(n=1, temperature=sampling.temperature, top_p=sampling.top_p,
-                                 top_k=sampling.top_k if sampling.top_k > 0 else -1, max_tokens=sampling.max_tokens,
-                                 seed=int(s), stop_token_ids=self.stop_ids, detokenize=False) for s in seeds]
-        outputs = self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params,
-                                    use_tqdm=progress)
+        params = [
+            SamplingParams(
+                n=1,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k if sampling.top_k > 0 else -1,
+                max_tokens=sampling.max_tokens,
+                seed=int(s),
+                stop_token_ids=self.stop_ids,
+                detokenize=False,
+            )
+            for s in seeds
+        ]
+        outputs = self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params, use_tqdm=progress)
         results = []
         for out in outputs:
             completion = out.outputs[0]
@@ -325,8 +404,17 @@ class OpenAIBackend:
     backoff_s = 1.0
     """First retry delay; doubled on each further attempt, at most 30 s."""
 
-    def __init__(self, base_url: str, stop_ids: Sequence[int], *, served_model: str | None = None,
-                 concurrency: int = 8, max_retries: int = 3, timeout_s: float = 600.0, api_key: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        stop_ids: Sequence[int],
+        *,
+        served_model: str | None = None,
+        concurrency: int = 8,
+        max_retries: int = 3,
+        timeout_s: float = 600.0,
+        api_key: str | None = None,
+    ):
         if concurrency < 1:
             raise BackendError(f"--concurrency {concurrency} is invalid: expected an integer >= 1")
         if max_retries < 0:
@@ -352,8 +440,9 @@ class OpenAIBackend:
         served = list(cards)
         if wanted is None:
             if len(served) != 1:
-                raise BackendError(f"{self.base_url} serves {served or 'no model'}; choose one with "
-                                   "--served-model-name")
+                raise BackendError(
+                    f"{self.base_url} serves {served or 'no model'}; choose one with --served-model-name"
+                )
             wanted = served[0]
         elif wanted not in served:
             raise BackendError(f"{self.base_url} does not serve {wanted!r}; it serves {served}")
@@ -382,10 +471,20 @@ class OpenAIBackend:
     def _one(self, prompt: Sequence[int], sampling: Sampling, seed: int) -> Generation:
         # Every sampling option is sent: one left out is filled from the model's generation config.
         # top_k -1 is "off" for vLLM (which also takes 0) and SGLang (which takes only -1).
-        body = {"model": self.model, "prompt": list(prompt), "max_tokens": sampling.max_tokens,
-                "temperature": sampling.temperature, "top_p": sampling.top_p,
-                "top_k": sampling.top_k if sampling.top_k > 0 else -1, **NEUTRAL_SAMPLING, "seed": int(seed), "n": 1,
-                "stop_token_ids": self.stop_ids, "return_token_ids": True, "skip_special_tokens": False}
+        body = {
+            "model": self.model,
+            "prompt": list(prompt),
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "top_k": sampling.top_k if sampling.top_k > 0 else -1,
+            **NEUTRAL_SAMPLING,
+            "seed": int(seed),
+            "n": 1,
+            "stop_token_ids": self.stop_ids,
+            "return_token_ids": True,
+            "skip_special_tokens": False,
+        }
         last = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -398,14 +497,17 @@ class OpenAIBackend:
             choice = (answer.get("choices") or [{}])[0]
             ids = choice.get("token_ids")
             if ids is None:
-                raise BackendError(f"{self.base_url} returned no token ids; the openai backend needs a server that "
-                                   "returns them (vLLM >= 0.10.2 honours return_token_ids)")
+                raise BackendError(
+                    f"{self.base_url} returned no token ids; the openai backend needs a server that "
+                    "returns them (vLLM >= 0.10.2 honours return_token_ids)"
+                )
             reason, error = finish_from_vllm(choice.get("finish_reason"), source="server")
             return Generation([int(t) for t in ids], reason, error)
         return Generation([], "error", f"failed after {self.max_retries + 1} attempt(s): {last}")
 
-    def generate(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int],
-                 progress: bool = False) -> list[Generation]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], sampling: Sampling, seeds: Sequence[int], progress: bool = False
+    ) -> list[Generation]:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
             results = list(pool.map(lambda p_s: self._one(p_s[0], sampling, p_s[1]), zip(prompts, seeds)))
         if results and all(r.finish_reason == "error" for r in results):

@@ -119,8 +119,9 @@ BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
 
 
-def bootstrap_indices(num_problems: int, resamples: int = BOOTSTRAP_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+def bootstrap_indices(
+    num_problems: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> np.ndarray:
     """``[resamples, num_problems]`` problem indices drawn with replacement:
     ``numpy.random.default_rng(seed).integers(0, num_problems, (resamples, num_problems))``."""
     if resamples < 1:
@@ -200,8 +201,12 @@ class ProblemTable:
         return int(self.correct.shape[1])
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"ids": self.ids, "correct": self.correct.astype(int).tolist(), "tokens": self.tokens.tolist(),
-               "truncated": self.truncated.astype(int).tolist()}
+        out = {
+            "ids": self.ids,
+            "correct": self.correct.astype(int).tolist(),
+            "tokens": self.tokens.tolist(),
+            "truncated": self.truncated.astype(int).tolist(),
+        }
         if self.votes is not None:
             out["votes"] = self.votes.tolist()
         return out
@@ -209,17 +214,26 @@ class ProblemTable:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProblemTable:
         votes = data.get("votes")
-        return cls(list(data["ids"]), np.asarray(data["correct"], dtype=bool),
-                   np.asarray(data["tokens"], dtype=np.int64), np.asarray(data["truncated"], dtype=bool),
-                   None if votes is None else np.asarray(votes, dtype=np.int64))
+        return cls(
+            list(data["ids"]),
+            np.asarray(data["correct"], dtype=bool),
+            np.asarray(data["tokens"], dtype=np.int64),
+            np.asarray(data["truncated"], dtype=bool),
+            None if votes is None else np.asarray(votes, dtype=np.int64),
+        )
 
     def select(self, ids: Sequence[str], n: int | None = None) -> ProblemTable:
         """The rows of ``ids`` (in that order) and the first ``n`` samples."""
         pos = {p: i for i, p in enumerate(self.ids)}
         rows = [pos[p] for p in ids]
         cols = slice(0, self.n if n is None else n)
-        return ProblemTable(list(ids), self.correct[rows, cols], self.tokens[rows, cols], self.truncated[rows, cols],
-                            None if self.votes is None else self.votes[rows, cols])
+        return ProblemTable(
+            list(ids),
+            self.correct[rows, cols],
+            self.tokens[rows, cols],
+            self.truncated[rows, cols],
+            None if self.votes is None else self.votes[rows, cols],
+        )
 
 
 def problem_table(records: Sequence[Mapping[str, Any]]) -> ProblemTable:
@@ -233,8 +247,10 @@ def problem_table(records: Sequence[Mapping[str, Any]]) -> ProblemTable:
         raise ValueError("cannot summarise an empty set of records")
     missing = [r for r in records if r.get("correct") is None]
     if missing:
-        raise ValueError(f"{len(missing)} record(s) are not graded yet (first: problem {missing[0]['id']!r}, "
-                         f"sample {missing[0]['sample']})")
+        raise ValueError(
+            f"{len(missing)} record(s) are not graded yet (first: problem {missing[0]['id']!r}, "
+            f"sample {missing[0]['sample']})"
+        )
     ids = sorted({str(r["id"]) for r in records})
     row = {p: i for i, p in enumerate(ids)}
     pid = np.array([row[str(r["id"])] for r in records])
@@ -242,8 +258,10 @@ def problem_table(records: Sequence[Mapping[str, Any]]) -> ProblemTable:
     per_problem = np.bincount(pid, minlength=len(ids))
     n = int(per_problem.max())
     if int(per_problem.min()) != n or int(sample.min()) < 0 or int(sample.max()) != n - 1:
-        raise ValueError(f"every problem needs samples 0..{n - 1}: sample counts per problem range "
-                         f"{int(per_problem.min())}..{n}, sample indices {int(sample.min())}..{int(sample.max())}")
+        raise ValueError(
+            f"every problem needs samples 0..{n - 1}: sample counts per problem range "
+            f"{int(per_problem.min())}..{n}, sample indices {int(sample.min())}..{int(sample.max())}"
+        )
     if np.unique(pid * n + sample).size != len(records):
         raise ValueError("duplicate (problem id, sample) pairs in the records")
 
@@ -255,9 +273,13 @@ def problem_table(records: Sequence[Mapping[str, Any]]) -> ProblemTable:
     votes = None
     if all("vote" in r for r in records):
         votes = grid([-1 if r["vote"] is None else int(r["vote"]) for r in records], np.int64)
-    return ProblemTable(ids, grid([bool(r["correct"]) for r in records], bool),
-                        grid([int(r["tokens"]) for r in records], np.int64),
-                        grid([bool(r["truncated"]) for r in records], bool), votes)
+    return ProblemTable(
+        ids,
+        grid([bool(r["correct"]) for r in records], bool),
+        grid([int(r["tokens"]) for r in records], np.int64),
+        grid([bool(r["truncated"]) for r in records], bool),
+        votes,
+    )
 
 
 def _std_over_samples(per_sample: np.ndarray) -> float | None:
@@ -281,8 +303,7 @@ def table_metrics(t: ProblemTable, idx: np.ndarray) -> dict[str, Any]:
     out["mean_tokens_std"] = _std_over_samples(tok.mean(0))
     out["mean_tokens_per_sample"] = [float(x) for x in tok.mean(0)]
     out["mean_tokens_correct"], out["mean_tokens_correct_ci"] = _figure((tok * c).sum(1), c.sum(1), idx)
-    out["mean_tokens_incorrect"], out["mean_tokens_incorrect_ci"] = _figure((tok * (1 - c)).sum(1),
-                                                                            (1 - c).sum(1), idx)
+    out["mean_tokens_incorrect"], out["mean_tokens_incorrect_ci"] = _figure((tok * (1 - c)).sum(1), (1 - c).sum(1), idx)
     out["truncation_rate"], out["truncation_rate_ci"] = _figure(trunc.sum(1), count, idx)
     for name, keep in (("completed", 1 - trunc), ("truncated", trunc)):
         part: dict[str, Any] = {"samples": int(keep.sum())}
@@ -292,8 +313,12 @@ def table_metrics(t: ProblemTable, idx: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def summarize(records: Sequence[Mapping[str, Any]], groups: Mapping[str, Mapping[str, str]] | None = None,
-              resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+def summarize(
+    records: Sequence[Mapping[str, Any]],
+    groups: Mapping[str, Mapping[str, str]] | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, Any]:
     """Benchmark metrics from per-sample records (see :func:`problem_table` for their fields).
 
     ``groups`` maps a breakdown name (``level``, ``subject``) to ``{problem id: value}``; each
@@ -311,8 +336,10 @@ def summarize(records: Sequence[Mapping[str, Any]], groups: Mapping[str, Mapping
     ones = np.ones(t.num_problems)
     metrics["pass_at_k_ci"] = {str(k): percentile_interval(ratio_replicates(v, ones, idx)) for k, v in pass_k.items()}
     if t.votes is not None:
-        maj = {k: np.array([majority_at_k([None if v < 0 else int(v) for v in row], k) for row in t.votes])
-               for k in majority_ks(t.n)}
+        maj = {
+            k: np.array([majority_at_k([None if v < 0 else int(v) for v in row], k) for row in t.votes])
+            for k in majority_ks(t.n)
+        }
         metrics["maj_at_k"] = {str(k): float(v.mean()) for k, v in maj.items()}
         metrics["maj_at_k_ci"] = {str(k): percentile_interval(ratio_replicates(v, ones, idx)) for k, v in maj.items()}
     if all("extracted" in r for r in records):
@@ -329,8 +356,13 @@ def summarize(records: Sequence[Mapping[str, Any]], groups: Mapping[str, Mapping
     return metrics
 
 
-def paired_difference(a: ProblemTable, b: ProblemTable, resamples: int = BOOTSTRAP_RESAMPLES,
-                      seed: int = BOOTSTRAP_SEED, keep_replicates: bool = False) -> dict[str, Any]:
+def paired_difference(
+    a: ProblemTable,
+    b: ProblemTable,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    keep_replicates: bool = False,
+) -> dict[str, Any]:
     r"""Run a minus run b on the problems and sample indices they share.
 
     Pairs sample j of problem q in both runs. Reports the differences of accuracy and mean
@@ -344,8 +376,12 @@ def paired_difference(a: ProblemTable, b: ProblemTable, resamples: int = BOOTSTR
     if not shared:
         raise ValueError("the two runs share no problem")
     n = min(a.n, b.n)
-    out: dict[str, Any] = {"problems": len(shared), "samples": n,
-                           "only_a": len(set(a.ids) - set(shared)), "only_b": len(set(b.ids) - set(shared))}
+    out: dict[str, Any] = {
+        "problems": len(shared),
+        "samples": n,
+        "only_a": len(set(a.ids) - set(shared)),
+        "only_b": len(set(b.ids) - set(shared)),
+    }
     a, b = a.select(shared, n), b.select(shared, n)
     idx = bootstrap_indices(len(shared), resamples, seed)
     count = np.full(len(shared), float(n))
@@ -386,8 +422,9 @@ class AESWeights:
                 raise ValueError(f"AES {name}={value!r} is invalid: expected a finite number >= 0")
 
 
-def aes(accuracy: float, tokens: float, base_accuracy: float, base_tokens: float,
-        weights: AESWeights = AESWeights()) -> float:
+def aes(
+    accuracy: float, tokens: float, base_accuracy: float, base_tokens: float, weights: AESWeights = AESWeights()
+) -> float:
     """Accuracy-Efficiency Score of one (accuracy, mean length) pair against a base pair.
 
     Accuracy may be a fraction or a percentage (only ratios enter), as long as both use the same unit.
@@ -403,8 +440,11 @@ def aes(accuracy: float, tokens: float, base_accuracy: float, base_tokens: float
     return weights.alpha * d_len - weights.gamma * abs(d_acc)
 
 
-def aes_aggregates(model: Mapping[str, tuple[float, float]], base: Mapping[str, tuple[float, float]],
-                   weights: AESWeights = AESWeights()) -> dict[str, Any]:
+def aes_aggregates(
+    model: Mapping[str, tuple[float, float]],
+    base: Mapping[str, tuple[float, float]],
+    weights: AESWeights = AESWeights(),
+) -> dict[str, Any]:
     """AES over several benchmarks, both ways papers aggregate it.
 
     ``model`` and ``base`` map benchmark -> (accuracy, mean tokens); only benchmarks present in

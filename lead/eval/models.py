@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "pytorch_model.bin",
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
 
 
 class ModelError(ValueError):
@@ -50,8 +55,18 @@ def merge_command(actor: Path, target: Path, backend: str = "fsdp", trust_remote
     """The verl model-merger call that turns ``actor`` into a Hugging Face folder at ``target``."""
     if backend not in ("fsdp", "megatron"):
         raise ModelError(f"unknown verl checkpoint backend {backend!r}; expected fsdp or megatron")
-    cmd = [sys.executable, "-m", "verl.model_merger", "merge", "--backend", backend,
-           "--local_dir", str(actor), "--target_dir", str(target)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "verl.model_merger",
+        "merge",
+        "--backend",
+        backend,
+        "--local_dir",
+        str(actor),
+        "--target_dir",
+        str(target),
+    ]
     if trust_remote_code:
         cmd.append("--trust-remote-code")
     return cmd
@@ -67,11 +82,15 @@ def merge_verl_checkpoint(actor: Path, target: Path, backend: str, trust_remote_
         return target
     hf_dir = actor / ("model/huggingface" if backend == "megatron" else "huggingface")
     if not (hf_dir / "config.json").is_file():
-        raise ModelError(f"verl checkpoint {actor} has no {hf_dir.relative_to(actor)}/config.json; verl's merger "
-                         "needs the Hugging Face config and tokenizer that verl saves there")
+        raise ModelError(
+            f"verl checkpoint {actor} has no {hf_dir.relative_to(actor)}/config.json; verl's merger "
+            "needs the Hugging Face config and tokenizer that verl saves there"
+        )
     if target.exists() and any(target.iterdir()):
-        raise ModelError(f"merge target {target} exists but is not a complete Hugging Face model; remove it or "
-                         "choose another --merged-dir")
+        raise ModelError(
+            f"merge target {target} exists but is not a complete Hugging Face model; remove it or "
+            "choose another --merged-dir"
+        )
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     cmd = merge_command(actor, partial, backend, trust_remote_code)
@@ -110,8 +129,10 @@ def resolve_model(model: str, merged_dir: str | None = None, trust_remote_code: 
     actor = path / "actor" if (path / "actor").is_dir() else path
     backend = verl_checkpoint_backend(actor)
     if backend is None:
-        raise ModelError(f"{model} is neither a Hugging Face model folder (no config.json) nor a verl checkpoint "
-                         "(no fsdp_config.json / model_world_size_*_rank_*.pt, no model/dist_ckpt)")
+        raise ModelError(
+            f"{model} is neither a Hugging Face model folder (no config.json) nor a verl checkpoint "
+            "(no fsdp_config.json / model_world_size_*_rank_*.pt, no model/dist_ckpt)"
+        )
     target = Path(merged_dir).expanduser() if merged_dir else actor / "merged_hf"
     merge_verl_checkpoint(actor, target, backend, trust_remote_code)
     return ResolvedModel(model, str(target), f"verl_{backend}")
@@ -126,20 +147,26 @@ def ensure_hub_model(model_id: str, timeout: float = 10.0) -> None:
 
     if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
         return
-    fix = ("pass a local model folder to --model (e.g. `hf download " + model_id + " --local-dir DIR` on a machine "
-           "with network access, then copy DIR here), or run with network access to huggingface.co")
+    fix = (
+        "pass a local model folder to --model (e.g. `hf download " + model_id + " --local-dir DIR` on a machine "
+        "with network access, then copy DIR here), or run with network access to huggingface.co"
+    )
     where = f"model {model_id!r} is not a local folder and not in the Hugging Face cache"
     if constants.HF_HUB_OFFLINE:
         raise ModelError(f"{where}, and HF_HUB_OFFLINE is set; {fix}")
     try:
         HfApi().model_info(model_id, timeout=timeout)
     except GatedRepoError:
-        raise ModelError(f"model {model_id!r} is gated on the Hugging Face hub: accept its terms on its page and "
-                         "log in (`hf auth login`), or pass a local model folder to --model") from None
+        raise ModelError(
+            f"model {model_id!r} is gated on the Hugging Face hub: accept its terms on its page and "
+            "log in (`hf auth login`), or pass a local model folder to --model"
+        ) from None
     except RepositoryNotFoundError:
-        raise ModelError(f"no model {model_id!r} on the Hugging Face hub (check the name; a private model needs "
-                         "`hf auth login`), and no local folder of that name") from None
-    except Exception as exc:  # httpx transport errors, HTTP 5xx, proxies: the hub is not usable from here
+        raise ModelError(
+            f"no model {model_id!r} on the Hugging Face hub (check the name; a private model needs "
+            "`hf auth login`), and no local folder of that name"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - httpx transport errors, HTTP 5xx, proxies: the hub is unusable
         raise ModelError(f"{where}, and the hub cannot be reached ({type(exc).__name__}: {exc}); {fix}") from None
 
 

@@ -32,7 +32,11 @@ class Sampling:
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
             raise ValueError(f"n={self.n!r} is invalid: expected an integer >= 1 samples per problem")
-        if not isinstance(self.temperature, (int, float)) or not math.isfinite(self.temperature) or self.temperature < 0:
+        if (
+            not isinstance(self.temperature, (int, float))
+            or not math.isfinite(self.temperature)
+            or self.temperature < 0
+        ):
             raise ValueError(f"temperature={self.temperature!r} is invalid: expected a finite number >= 0")
         if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
             raise ValueError(f"top_p={self.top_p!r} is invalid: expected 0 < top_p <= 1")
@@ -60,13 +64,30 @@ _SMALL_SETS = ("aime24", "aime25", "amc23")
 _LARGE_SETS = ("math500", "olympiadbench", "minerva")
 
 PRESETS: dict[str, Preset] = {
-    "sober": Preset("sober", 0.8, 0.9, 32768, {**dict.fromkeys(_LARGE_SETS, 3), **dict.fromkeys(_SMALL_SETS, 10)},
-                    "Sober Reasoning (arXiv 2504.07086); n as reported by LEAD"),
-    "deepseek": Preset("deepseek", 0.6, 0.95, 32768,
-                       {**dict.fromkeys(_LARGE_SETS, 4), **dict.fromkeys(_SMALL_SETS, 64)},
-                       "DeepSeek-R1 report (arXiv 2501.12948)"),
-    "laser": Preset("laser", 0.6, 0.95, 32768, dict.fromkeys(_LARGE_SETS + _SMALL_SETS, 16),
-                    "LASER evaluation script (arXiv 2505.15612)"),
+    "sober": Preset(
+        "sober",
+        0.8,
+        0.9,
+        32768,
+        {**dict.fromkeys(_LARGE_SETS, 3), **dict.fromkeys(_SMALL_SETS, 10)},
+        "Sober Reasoning (arXiv 2504.07086); n as reported by LEAD",
+    ),
+    "deepseek": Preset(
+        "deepseek",
+        0.6,
+        0.95,
+        32768,
+        {**dict.fromkeys(_LARGE_SETS, 4), **dict.fromkeys(_SMALL_SETS, 64)},
+        "DeepSeek-R1 report (arXiv 2501.12948)",
+    ),
+    "laser": Preset(
+        "laser",
+        0.6,
+        0.95,
+        32768,
+        dict.fromkeys(_LARGE_SETS + _SMALL_SETS, 16),
+        "LASER evaluation script (arXiv 2505.15612)",
+    ),
 }
 
 
@@ -79,7 +100,9 @@ def parse_n(text: str | None) -> int | dict[str, int] | None:
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"--n {text!r} is invalid: expected an integer or NAME=INT pairs like math500=3,aime24=10") from None
+            raise ValueError(
+                f"--n {text!r} is invalid: expected an integer or NAME=INT pairs like math500=3,aime24=10"
+            ) from None
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
@@ -90,9 +113,16 @@ def parse_n(text: str | None) -> int | dict[str, int] | None:
     return out
 
 
-def resolve_sampling(preset: str, benchmarks: Iterable[str], *, n: int | Mapping[str, int] | None = None,
-                     temperature: float | None = None, top_p: float | None = None, top_k: int | None = None,
-                     max_tokens: int | None = None) -> dict[str, Sampling]:
+def resolve_sampling(
+    preset: str,
+    benchmarks: Iterable[str],
+    *,
+    n: int | Mapping[str, int] | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    max_tokens: int | None = None,
+) -> dict[str, Sampling]:
     """Per-benchmark sampling from a preset plus explicit overrides (None keeps the preset's value)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")

@@ -50,8 +50,14 @@ from lead.eval.metrics import (
     percentile_interval,
 )
 
-DISPLAY = {"math500": "MATH-500", "aime24": "AIME24", "aime25": "AIME25", "amc23": "AMC23",
-           "olympiadbench": "Olympiad", "minerva": "Minerva"}
+DISPLAY = {
+    "math500": "MATH-500",
+    "aime24": "AIME24",
+    "aime25": "AIME25",
+    "amc23": "AMC23",
+    "olympiadbench": "Olympiad",
+    "minerva": "Minerva",
+}
 # Settings that make two runs' numbers incomparable when they differ.
 _COMPARED = ("max_tokens", "temperature", "top_p", "top_k", "n", "prompt_template", "chat_template")
 
@@ -147,8 +153,13 @@ def _average_difference(pairs: dict[str, dict[str, Any]]) -> dict[str, Any] | No
     return out
 
 
-def build_report(runs: list[Run], base: Run | None, benchmarks: list[str] | None = None,
-                 weights: AESWeights = AESWeights(), compare: tuple[Run, Run] | None = None) -> dict[str, Any]:
+def build_report(
+    runs: list[Run],
+    base: Run | None,
+    benchmarks: list[str] | None = None,
+    weights: AESWeights = AESWeights(),
+    compare: tuple[Run, Run] | None = None,
+) -> dict[str, Any]:
     """The numbers behind the tables: per run, per benchmark accuracy/tokens with intervals,
     averages, AES, paired differences from the base, and the problem-set warnings."""
     if benchmarks is None:
@@ -162,11 +173,27 @@ def build_report(runs: list[Run], base: Run | None, benchmarks: list[str] | None
             if b not in r.summaries:
                 continue
             m = r.summaries[b]["metrics"]
-            cells[b] = {k: m.get(k) for k in ("accuracy", "accuracy_ci", "accuracy_std", "mean_tokens",
-                                              "mean_tokens_ci", "mean_tokens_std", "problems",
-                                              "samples_per_problem")}
-        row: dict[str, Any] = {"name": r.name, "path": str(r.path), "is_base": is_base, "benchmarks": cells,
-                               "missing": [b for b in benchmarks if b not in r.summaries], "sweep": r.sweep}
+            cells[b] = {
+                k: m.get(k)
+                for k in (
+                    "accuracy",
+                    "accuracy_ci",
+                    "accuracy_std",
+                    "mean_tokens",
+                    "mean_tokens_ci",
+                    "mean_tokens_std",
+                    "problems",
+                    "samples_per_problem",
+                )
+            }
+        row: dict[str, Any] = {
+            "name": r.name,
+            "path": str(r.path),
+            "is_base": is_base,
+            "benchmarks": cells,
+            "missing": [b for b in benchmarks if b not in r.summaries],
+            "sweep": r.sweep,
+        }
         avg = r.average(benchmarks)
         row["average"] = None if avg is None else {"accuracy": avg[0], "mean_tokens": avg[1]}
         if base is not None and not is_base:
@@ -185,14 +212,23 @@ def build_report(runs: list[Run], base: Run | None, benchmarks: list[str] | None
     comparisons = []
     pairs_to_show = [(r, base) for r in runs if base is not None and r is not base] if compare is None else [compare]
     for a, b in pairs_to_show:
-        diffs = {k: _public(p) for k in benchmarks if k in a.summaries and k in b.summaries
-                 and (p := _pair(a, b, k)) is not None}
+        diffs = {
+            k: _public(p)
+            for k in benchmarks
+            if k in a.summaries and k in b.summaries and (p := _pair(a, b, k)) is not None
+        }
         if diffs:
             comparisons.append({"a": a.name, "b": b.name, "benchmarks": diffs})
-    return {"benchmarks": benchmarks, "weights": vars(weights), "base": None if base is None else base.name,
-            "rows": rows, "comparisons": comparisons, "details": details(runs, benchmarks),
-            "setting_differences": setting_differences(runs, benchmarks),
-            "problem_set_differences": problem_set_differences(runs, benchmarks)}
+    return {
+        "benchmarks": benchmarks,
+        "weights": vars(weights),
+        "base": None if base is None else base.name,
+        "rows": rows,
+        "comparisons": comparisons,
+        "details": details(runs, benchmarks),
+        "setting_differences": setting_differences(runs, benchmarks),
+        "problem_set_differences": problem_set_differences(runs, benchmarks),
+    }
 
 
 def _public(pair: dict[str, Any]) -> dict[str, Any]:
@@ -208,15 +244,23 @@ def details(runs: list[Run], benchmarks: list[str]) -> list[dict[str, Any]]:
                 continue
             m = r.summaries[b]["metrics"]
             n = str(m["samples_per_problem"])
-            out.append({
-                "run": r.name, "benchmark": b, "n": m["samples_per_problem"], "accuracy": m["accuracy"],
-                "accuracy_ci": m.get("accuracy_ci"), "pass_at_n": m["pass_at_k"][n],
-                "maj_at_n": m.get("maj_at_k", {}).get(n), "mean_tokens": m["mean_tokens"],
-                "mean_tokens_correct": m["mean_tokens_correct"], "mean_tokens_incorrect": m["mean_tokens_incorrect"],
-                "truncation_rate": m["truncation_rate"],
-                "completed_accuracy": m.get("completed", {}).get("accuracy"),
-                "breakdowns": {k[3:]: v for k, v in m.items() if k.startswith("by_")},
-            })
+            out.append(
+                {
+                    "run": r.name,
+                    "benchmark": b,
+                    "n": m["samples_per_problem"],
+                    "accuracy": m["accuracy"],
+                    "accuracy_ci": m.get("accuracy_ci"),
+                    "pass_at_n": m["pass_at_k"][n],
+                    "maj_at_n": m.get("maj_at_k", {}).get(n),
+                    "mean_tokens": m["mean_tokens"],
+                    "mean_tokens_correct": m["mean_tokens_correct"],
+                    "mean_tokens_incorrect": m["mean_tokens_incorrect"],
+                    "truncation_rate": m["truncation_rate"],
+                    "completed_accuracy": m.get("completed", {}).get("accuracy"),
+                    "breakdowns": {k[3:]: v for k, v in m.items() if k.startswith("by_")},
+                }
+            )
     return out
 
 
@@ -227,8 +271,12 @@ def setting_differences(runs: list[Run], benchmarks: list[str]) -> list[str]:
     notes = []
     for b in benchmarks:
         for key in _COMPARED:
-            values = {r.name: r.summaries[b]["settings"].get(key) for r in runs if b in r.summaries
-                      and not (key == "max_tokens" and r.sweep is not None and r.sweep["kind"] == "budget")}
+            values = {
+                r.name: r.summaries[b]["settings"].get(key)
+                for r in runs
+                if b in r.summaries
+                and not (key == "max_tokens" and r.sweep is not None and r.sweep["kind"] == "budget")
+            }
             if len({json.dumps(v) for v in values.values()}) > 1:
                 notes.append(f"{b}: {key} differs ({', '.join(f'{n}={v!r}' for n, v in values.items())})")
     return notes
@@ -246,8 +294,9 @@ def problem_set_differences(runs: list[Run], benchmarks: list[str]) -> list[str]
         if not same:
             shared = set.intersection(*known) if len(known) == len(ids) else None
             tail = "" if shared is None else f"; {len(shared)} shared, paired comparisons use only those"
-            notes.append(f"{b}: runs evaluated different problems "
-                         f"({', '.join(f'{n}: {c}' for n, c in counts.items())}{tail})")
+            notes.append(
+                f"{b}: runs evaluated different problems ({', '.join(f'{n}: {c}' for n, c in counts.items())}{tail})"
+            )
     return notes
 
 
@@ -291,39 +340,55 @@ def format_table(report: dict[str, Any], show_std: bool = False, show_ci: bool =
             diff = row.get("vs_base_average") or {}
             sig = {k: "†" if excludes_zero(diff.get(f"{k}_ci")) else "" for k in ("accuracy", "mean_tokens")}
             any_mark = any_mark or any(sig.values())
-            cells += [f"{100 * avg['accuracy']:.2f}{mark}{sig['accuracy']}",
-                      f"{avg['mean_tokens']:.0f}{mark}{sig['mean_tokens']}"]
+            cells += [
+                f"{100 * avg['accuracy']:.2f}{mark}{sig['accuracy']}",
+                f"{avg['mean_tokens']:.0f}{mark}{sig['mean_tokens']}",
+            ]
         if has_aes:
             a = row.get("aes")
             cells += ["–", "–"] if a is None else [f"{a['mean_of_benchmarks']:.3f}", f"{a['of_averages']:.3f}"]
-        cells.append(" / ".join(str(row["benchmarks"][b]["problems"]) if b in row["benchmarks"] else "–"
-                                for b in benchmarks))
+        cells.append(
+            " / ".join(str(row["benchmarks"][b]["problems"]) if b in row["benchmarks"] else "–" for b in benchmarks)
+        )
         lines.append("| " + " | ".join(cells) + " |")
     w = report["weights"]
-    notes = ["", "Acc: avg@n accuracy (%, pass@1 averaged over the n samples); Tok: mean generated tokens "
-                 "(truncated responses counted at the budget); averages are unweighted over the benchmarks; "
-                 "Problems: problems evaluated per benchmark, in column order."]
+    notes = [
+        "",
+        "Acc: avg@n accuracy (%, pass@1 averaged over the n samples); Tok: mean generated tokens "
+        "(truncated responses counted at the budget); averages are unweighted over the benchmarks; "
+        "Problems: problems evaluated per benchmark, in column order.",
+    ]
     if show_ci:
         notes.append("[lo, hi]: 95% bootstrap interval over problems (each problem's samples resampled together).")
     if any_mark:
-        notes.append(f"†: differs from {report['base']} with a 95% paired-bootstrap interval that excludes zero "
-                     "(same problems and sample indices; see the paired comparison).")
+        notes.append(
+            f"†: differs from {report['base']} with a 95% paired-bootstrap interval that excludes zero "
+            "(same problems and sample indices; see the paired comparison)."
+        )
     if has_aes:
-        notes.append(f"AES against {report['base']} with alpha={w['alpha']:g}, beta={w['beta']:g}, gamma={w['gamma']:g}: "
-                     "AES (mean) = mean of the per-benchmark AES; AES (avg) = AES of the averaged accuracy and "
-                     "length; both over the benchmarks shared with the base.")
+        notes.append(
+            f"AES against {report['base']} with alpha={w['alpha']:g}, beta={w['beta']:g}, gamma={w['gamma']:g}: "
+            "AES (mean) = mean of the per-benchmark AES; AES (avg) = AES of the averaged accuracy and "
+            "length; both over the benchmarks shared with the base."
+        )
     for row in report["rows"]:
         if row.get("aes_error"):
             notes.append(f"AES of {row['name']} is undefined: {row['aes_error']}")
     if any(row["missing"] for row in report["rows"]):
-        notes.append("* averaged over the benchmarks the run has: "
-                     + "; ".join(f"{r['name']} lacks {', '.join(r['missing'])}" for r in report["rows"] if r["missing"]))
+        notes.append(
+            "* averaged over the benchmarks the run has: "
+            + "; ".join(f"{r['name']} lacks {', '.join(r['missing'])}" for r in report["rows"] if r["missing"])
+        )
     if report["problem_set_differences"]:
-        notes.append("Warning: runs were evaluated on different problems, their numbers are not directly comparable: "
-                     + "; ".join(report["problem_set_differences"]))
+        notes.append(
+            "Warning: runs were evaluated on different problems, their numbers are not directly comparable: "
+            + "; ".join(report["problem_set_differences"])
+        )
     if report["setting_differences"]:
-        notes.append("Warning: runs were evaluated with different settings, numbers are not directly comparable: "
-                     + "; ".join(report["setting_differences"]))
+        notes.append(
+            "Warning: runs were evaluated with different settings, numbers are not directly comparable: "
+            + "; ".join(report["setting_differences"])
+        )
     return "\n".join(lines + notes)
 
 
@@ -331,15 +396,21 @@ def format_comparisons(report: dict[str, Any]) -> str:
     """One table per compared pair: run a minus run b on their shared problems and sample indices."""
     blocks = []
     for c in report["comparisons"]:
-        lines = [f"Paired comparison: {c['a']} minus {c['b']} (same problems, same sample indices)", "",
-                 "| Benchmark | Problems | Samples | ΔAcc (pp) [95% CI] | ΔAcc std over samples | ΔTok [95% CI] "
-                 "| Problems better / worse / equal |", "|" + "---|" * 7]
+        lines = [
+            f"Paired comparison: {c['a']} minus {c['b']} (same problems, same sample indices)",
+            "",
+            "| Benchmark | Problems | Samples | ΔAcc (pp) [95% CI] | ΔAcc std over samples | ΔTok [95% CI] "
+            "| Problems better / worse / equal |",
+            "|" + "---|" * 7,
+        ]
         for b, d in c["benchmarks"].items():
             std = "–" if d["accuracy_std"] is None else f"{100 * d['accuracy_std']:.1f}"
-            lines.append(f"| {DISPLAY.get(b, b)} | {d['problems']} | {d['samples']} | {100 * d['accuracy']:+.1f}"
-                         f"{_interval(d['accuracy_ci'], 100)} | {std} | {d['mean_tokens']:+.0f}"
-                         f"{_interval(d['mean_tokens_ci'], digits=0)} | {d['problems_a_better']} / "
-                         f"{d['problems_b_better']} / {d['problems_equal']} |")
+            lines.append(
+                f"| {DISPLAY.get(b, b)} | {d['problems']} | {d['samples']} | {100 * d['accuracy']:+.1f}"
+                f"{_interval(d['accuracy_ci'], 100)} | {std} | {d['mean_tokens']:+.0f}"
+                f"{_interval(d['mean_tokens_ci'], digits=0)} | {d['problems_a_better']} / "
+                f"{d['problems_b_better']} / {d['problems_equal']} |"
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -348,16 +419,22 @@ def format_details(report: dict[str, Any]) -> str:
     rows = report["details"]
     if not rows:
         return ""
-    lines = ["Details (%, tokens): where the tokens go", "",
-             "| Run | Benchmark | n | avg@n [95% CI] | pass@n | maj@n | Tok correct | Tok incorrect | Truncated "
-             "| Acc of completed |", "|" + "---|" * 10]
+    lines = [
+        "Details (%, tokens): where the tokens go",
+        "",
+        "| Run | Benchmark | n | avg@n [95% CI] | pass@n | maj@n | Tok correct | Tok incorrect | Truncated "
+        "| Acc of completed |",
+        "|" + "---|" * 10,
+    ]
     for d in rows:
         tok_c = "–" if d["mean_tokens_correct"] is None else f"{d['mean_tokens_correct']:.0f}"
         tok_w = "–" if d["mean_tokens_incorrect"] is None else f"{d['mean_tokens_incorrect']:.0f}"
-        lines.append(f"| {d['run']} | {DISPLAY.get(d['benchmark'], d['benchmark'])} | {d['n']} | "
-                     f"{_pct(d['accuracy'])}{_interval(d['accuracy_ci'], 100)} | {_pct(d['pass_at_n'])} | "
-                     f"{_pct(d['maj_at_n'])} | {tok_c} | {tok_w} | {_pct(d['truncation_rate'])} | "
-                     f"{_pct(d['completed_accuracy'])} |")
+        lines.append(
+            f"| {d['run']} | {DISPLAY.get(d['benchmark'], d['benchmark'])} | {d['n']} | "
+            f"{_pct(d['accuracy'])}{_interval(d['accuracy_ci'], 100)} | {_pct(d['pass_at_n'])} | "
+            f"{_pct(d['maj_at_n'])} | {tok_c} | {tok_w} | {_pct(d['truncation_rate'])} | "
+            f"{_pct(d['completed_accuracy'])} |"
+        )
     for key in ("level", "subject"):
         having = [d for d in rows if key in d["breakdowns"]]
         if not having:
@@ -369,8 +446,12 @@ def format_details(report: dict[str, Any]) -> str:
             lines += ["| Run | Benchmark | " + " | ".join(values) + " |", "|" + "---|" * (len(values) + 2)]
             for d in group:
                 parts = d["breakdowns"][key]
-                cells = [f"{_pct(parts[v]['accuracy'])} / {parts[v]['mean_tokens']:.0f} ({parts[v]['problems']})"
-                         if v in parts else "–" for v in values]
+                cells = [
+                    f"{_pct(parts[v]['accuracy'])} / {parts[v]['mean_tokens']:.0f} ({parts[v]['problems']})"
+                    if v in parts
+                    else "–"
+                    for v in values
+                ]
                 lines.append(f"| {d['run']} | {DISPLAY.get(bench, bench)} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines).rstrip()
@@ -407,15 +488,21 @@ def plot_lengths(runs: list[Run], benchmarks: list[str], path: Path) -> bool:
             for ok, style in ((True, "-"), (False, "--")):
                 x = np.sort(t.tokens[t.correct == ok].ravel())
                 if x.size:
-                    ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", ls=style, color=f"C{i % 10}",
-                            label=f"{r.name} ({'correct' if ok else 'incorrect'}, {x.size})")
+                    ax.step(
+                        x,
+                        np.arange(1, x.size + 1) / x.size,
+                        where="post",
+                        ls=style,
+                        color=f"C{i % 10}",
+                        label=f"{r.name} ({'correct' if ok else 'incorrect'}, {x.size})",
+                    )
         ax.set_title(DISPLAY.get(b, b))
         ax.set_xlabel("response tokens")
         ax.set_ylabel("fraction of responses ≤ x")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="lower right")
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
     fig.suptitle("Response length distribution (solid: correct, dashed: incorrect)")
     fig.tight_layout()
@@ -441,7 +528,6 @@ def plot_sweep(report: dict[str, Any], kind: str, path: Path, base_row: dict[str
         if kind == "steps" and base_row is not None and all(x != 0 for x, _ in points):
             points.append((0, base_row))
         points.sort(key=lambda p: p[0])
-        xs = [x for x, _ in points]
         for bi, b in enumerate(report["benchmarks"]):
             have = [(x, m["benchmarks"][b]) for x, m in points if b in m["benchmarks"]]
             if not have:
@@ -450,16 +536,36 @@ def plot_sweep(report: dict[str, Any], kind: str, path: Path, base_row: dict[str
             for ax, key, scale in ((acc_ax, "accuracy", 100), (tok_ax, "mean_tokens", 1)):
                 y = np.array([scale * c[key] for _, c in have])
                 ci = [c.get(f"{key}_ci") for _, c in have]
-                err = np.array([[v - scale * lo_hi[0], scale * lo_hi[1] - v] if lo_hi else [0, 0]
-                                for v, lo_hi in zip(y, ci)]).T
-                ax.errorbar([x for x, _ in have], y, yerr=err, marker="os^vDPX"[bi % 7], capsize=3, lw=1,
-                            alpha=0.8, color=f"C{(gi * len(report['benchmarks']) + bi) % 10}", label=label)
+                err = np.array(
+                    [[v - scale * lo_hi[0], scale * lo_hi[1] - v] if lo_hi else [0, 0] for v, lo_hi in zip(y, ci)]
+                ).T
+                ax.errorbar(
+                    [x for x, _ in have],
+                    y,
+                    yerr=err,
+                    marker="os^vDPX"[bi % 7],
+                    capsize=3,
+                    lw=1,
+                    alpha=0.8,
+                    color=f"C{(gi * len(report['benchmarks']) + bi) % 10}",
+                    label=label,
+                )
         averages = [(x, m["average"]) for x, m in points if m["average"] is not None]
         if len(report["benchmarks"]) > 1 and averages:
-            acc_ax.plot([x for x, _ in averages], [100 * a["accuracy"] for _, a in averages], "k-", lw=2.2,
-                        label=f"{group}: average" if len(groups) > 1 else "average")
-            tok_ax.plot([x for x, _ in averages], [a["mean_tokens"] for _, a in averages], "k-", lw=2.2,
-                        label=f"{group}: average" if len(groups) > 1 else "average")
+            acc_ax.plot(
+                [x for x, _ in averages],
+                [100 * a["accuracy"] for _, a in averages],
+                "k-",
+                lw=2.2,
+                label=f"{group}: average" if len(groups) > 1 else "average",
+            )
+            tok_ax.plot(
+                [x for x, _ in averages],
+                [a["mean_tokens"] for _, a in averages],
+                "k-",
+                lw=2.2,
+                label=f"{group}: average" if len(groups) > 1 else "average",
+            )
     xlabel = "generation budget (max tokens)" if kind == "budget" else "training step (0 = base model)"
     for ax, ylabel in ((acc_ax, "accuracy (avg@n, %)"), (tok_ax, "mean generated tokens")):
         ax.set_xlabel(xlabel)
@@ -471,8 +577,11 @@ def plot_sweep(report: dict[str, Any], kind: str, path: Path, base_row: dict[str
             ax.set_xticks(sorted({x for m in groups.values() for x in (r["sweep"]["x"] for r in m)}))
             ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
     acc_ax.legend(fontsize=7)
-    fig.suptitle("Accuracy and length against the " + ("budget" if kind == "budget" else "training step")
-                 + " (error bars: 95% bootstrap intervals)")
+    fig.suptitle(
+        "Accuracy and length against the "
+        + ("budget" if kind == "budget" else "training step")
+        + " (error bars: 95% bootstrap intervals)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -482,8 +591,11 @@ def plot_sweep(report: dict[str, Any], kind: str, path: Path, base_row: dict[str
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the (accuracy, tokens) points no other point beats on both (higher accuracy, fewer
     tokens), ordered by tokens."""
-    front = [i for i, (a, t) in enumerate(points)
-             if not any((a2 >= a and t2 <= t) and (a2 > a or t2 < t) for a2, t2 in points)]
+    front = [
+        i
+        for i, (a, t) in enumerate(points)
+        if not any((a2 >= a and t2 <= t) and (a2 > a or t2 < t) for a2, t2 in points)
+    ]
     return sorted(front, key=lambda i: points[i][1])
 
 
@@ -499,19 +611,35 @@ def plot_pareto(report: dict[str, Any], path: Path) -> None:
     for i, row in enumerate(report["rows"]):
         color = f"C{i % 10}"
         for b, cell in row["benchmarks"].items():
-            ax.scatter(cell["mean_tokens"], 100 * cell["accuracy"], color=color, marker=markers.get(b, "o"),
-                       alpha=0.45, s=30)
+            ax.scatter(
+                cell["mean_tokens"], 100 * cell["accuracy"], color=color, marker=markers.get(b, "o"), alpha=0.45, s=30
+            )
         if row["average"] is not None:
             x, y = row["average"]["mean_tokens"], 100 * row["average"]["accuracy"]
-            ax.scatter(x, y, color=color, marker="*", s=220, edgecolors="black", linewidths=0.6,
-                       label=row["name"] + (" (base)" if row["is_base"] else ""), zorder=3)
+            ax.scatter(
+                x,
+                y,
+                color=color,
+                marker="*",
+                s=220,
+                edgecolors="black",
+                linewidths=0.6,
+                label=row["name"] + (" (base)" if row["is_base"] else ""),
+                zorder=3,
+            )
             ax.annotate(row["name"], (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
             averages.append((y, x))
             names.append(row["name"])
     front = pareto_front(averages)
     if len(front) > 1:
-        ax.plot([averages[i][1] for i in front], [averages[i][0] for i in front], "k--", lw=1,
-                drawstyle="steps-post", label="Pareto front")
+        ax.plot(
+            [averages[i][1] for i in front],
+            [averages[i][0] for i in front],
+            "k--",
+            lw=1,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
     for b, m in markers.items():
         ax.scatter([], [], color="gray", marker=m, alpha=0.6, label=DISPLAY.get(b, b))
     ax.set_xlabel("mean generated tokens")
@@ -527,11 +655,17 @@ def plot_pareto(report: dict[str, Any], path: Path) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", help="run folders written by `lead eval --out` (or sweep folders)")
-    parser.add_argument("--base", default=None, help="run folder to compare against: AES, † marks, paired comparisons "
-                                                     "(added to the table if not listed)")
-    parser.add_argument("--benchmarks", default=None, help="comma-separated subset/order (default: every benchmark found)")
-    parser.add_argument("--out", default="report",
-                        help="folder for report.md, report.json and the plots (default: %(default)s)")
+    parser.add_argument(
+        "--base",
+        default=None,
+        help="run folder to compare against: AES, † marks, paired comparisons (added to the table if not listed)",
+    )
+    parser.add_argument(
+        "--benchmarks", default=None, help="comma-separated subset/order (default: every benchmark found)"
+    )
+    parser.add_argument(
+        "--out", default="report", help="folder for report.md, report.json and the plots (default: %(default)s)"
+    )
     parser.add_argument("--alpha", type=float, default=1.0, help="AES weight of relative length saved (default: 1)")
     parser.add_argument("--beta", type=float, default=3.0, help="AES weight of relative accuracy gained (default: 3)")
     parser.add_argument("--gamma", type=float, default=5.0, help="AES penalty of relative accuracy lost (default: 5)")
@@ -563,8 +697,15 @@ def run(args: argparse.Namespace) -> int:
     except (ReportError, ValueError) as exc:
         print(f"lead report: error: {exc}", file=sys.stderr)
         return 2
-    text = "\n\n".join(part for part in (format_table(report, show_std=args.std, show_ci=args.ci),
-                                          format_comparisons(report), format_details(report)) if part)
+    text = "\n\n".join(
+        part
+        for part in (
+            format_table(report, show_std=args.std, show_ci=args.ci),
+            format_comparisons(report),
+            format_details(report),
+        )
+        if part
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(text + "\n", encoding="utf-8")

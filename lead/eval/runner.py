@@ -66,8 +66,18 @@ class EvalError(ValueError):
 
 DEFAULT_CHUNK = {"hf": 8, "vllm": 1024, "openai": 256}
 # Settings that change which samples are drawn: a rerun into the same folder must match them.
-_GENERATION_KEYS = ("model_path", "served_model", "backend", "dtype", "seed", "preset", "prompt_template",
-                    "chat_template", "system_prompt", "limit")
+_GENERATION_KEYS = (
+    "model_path",
+    "served_model",
+    "backend",
+    "dtype",
+    "seed",
+    "preset",
+    "prompt_template",
+    "chat_template",
+    "system_prompt",
+    "limit",
+)
 
 
 @dataclass
@@ -120,13 +130,14 @@ def default_prompt_template() -> str:
     return build_prompt("{problem}")
 
 
-def render_prompt(tokenizer: Any, problem: str, template: str, chat_template: bool,
-                  system_prompt: str | None = None) -> tuple[str, list[int]]:
+def render_prompt(
+    tokenizer: Any, problem: str, template: str, chat_template: bool, system_prompt: str | None = None
+) -> tuple[str, list[int]]:
     """The prompt text the model sees and its token ids."""
     content = template.replace("{problem}", problem)
     if not chat_template:
         return content, list(tokenizer(content)["input_ids"])
-    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else [])
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages.append({"role": "user", "content": content})
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     # The template already wrote BOS and role markers as text; tokenising must not add them again.
@@ -153,8 +164,9 @@ def read_records(path: Path) -> list[dict]:
             if i == len(lines) - 1:
                 torn = True
                 continue
-            raise EvalError(f"{path}:{i + 1} is not valid JSON; the results file is damaged "
-                            "(delete it or rerun with --fresh)") from None
+            raise EvalError(
+                f"{path}:{i + 1} is not valid JSON; the results file is damaged (delete it or rerun with --fresh)"
+            ) from None
     if torn:
         print(f"{path}: dropping a half-written last line left by an interrupted run", file=sys.stderr)
         write_records(path, records)
@@ -247,16 +259,19 @@ def assign_votes(records: list[dict], grade_truncated: bool = False) -> None:
 # the run
 
 
-def _check_compatible(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path,
-                      benchmarks_with_results: Sequence[str]) -> None:
+def _check_compatible(
+    old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path, benchmarks_with_results: Sequence[str]
+) -> None:
     diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in _GENERATION_KEYS if old.get(k) != new.get(k)]
     for b in benchmarks_with_results:
         was, now = old.get("benchmarks", {}).get(b), new["benchmarks"][b]
         if was is not None and was != now:
             diffs.append(f"{b} sampling: {was} -> {now}")
     if diffs:
-        raise EvalError(f"{out_dir} holds results made with other settings ({'; '.join(diffs)}); "
-                        "use another --out, or --fresh to start this run over")
+        raise EvalError(
+            f"{out_dir} holds results made with other settings ({'; '.join(diffs)}); "
+            "use another --out, or --fresh to start this run over"
+        )
 
 
 def _versions() -> dict[str, str | None]:
@@ -315,8 +330,12 @@ def provenance(data_dir: Path, problems: Mapping[str, Sequence[Any]]) -> dict[st
         path = benchmark_path(b, data_dir)
         with path.open(encoding="utf-8") as f:
             total = sum(1 for line in f if line.strip())
-        benchmarks[b] = {"file": str(path.resolve()), "sha256": file_sha256(path), "problems": total,
-                         "evaluated": len(evaluated)}
+        benchmarks[b] = {
+            "file": str(path.resolve()),
+            "sha256": file_sha256(path),
+            "problems": total,
+            "evaluated": len(evaluated),
+        }
     return {
         "lead_version": lead.__version__,
         "git_commit": commit,
@@ -352,8 +371,15 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
     if opts.chunk_size is not None and opts.chunk_size < 1:
         raise EvalError(f"--chunk-size {opts.chunk_size} is invalid: expected an integer >= 1")
     try:
-        sampling = resolve_sampling(opts.preset, benchmarks, n=opts.n, temperature=opts.temperature,
-                                    top_p=opts.top_p, top_k=opts.top_k, max_tokens=opts.max_tokens)
+        sampling = resolve_sampling(
+            opts.preset,
+            benchmarks,
+            n=opts.n,
+            temperature=opts.temperature,
+            top_p=opts.top_p,
+            top_k=opts.top_k,
+            max_tokens=opts.max_tokens,
+        )
     except ValueError as exc:
         raise EvalError(str(exc)) from None
     template = opts.prompt_template if opts.prompt_template is not None else default_prompt_template()
@@ -362,8 +388,9 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
     problems = {b: load_benchmark(b, opts.data_dir)[: opts.limit] for b in benchmarks}
     backend_name = _pick_backend(opts.backend)
     if (backend_name == "openai") != (opts.base_url is not None):
-        raise EvalError("--backend openai needs --base-url (the server's /v1 address), and --base-url needs "
-                        "--backend openai")
+        raise EvalError(
+            "--backend openai needs --base-url (the server's /v1 address), and --base-url needs --backend openai"
+        )
 
     resolved = resolve_model(opts.model, opts.merged_dir, opts.trust_remote_code)
     if resolved.kind == "hub":
@@ -373,12 +400,21 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
     tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=opts.trust_remote_code)
     if opts.chat_template and not tokenizer.chat_template:
         raise EvalError(f"{opts.model} has no chat template; pass --no-chat-template to feed the plain prompt")
-    prompts = {b: [render_prompt(tokenizer, p["problem"], template, opts.chat_template, opts.system_prompt)
-                   for p in problems[b]] for b in benchmarks}
+    prompts = {
+        b: [
+            render_prompt(tokenizer, p["problem"], template, opts.chat_template, opts.system_prompt)
+            for p in problems[b]
+        ]
+        for b in benchmarks
+    }
 
     longest = max(len(ids) for b in benchmarks for _, ids in prompts[b])
-    check_sampling(sampling.values(), vocab_size=len(tokenizer), longest_prompt=longest,
-                   max_model_len=opts.max_model_len if backend_name == "vllm" else None)
+    check_sampling(
+        sampling.values(),
+        vocab_size=len(tokenizer),
+        longest_prompt=longest,
+        max_model_len=opts.max_model_len if backend_name == "vllm" else None,
+    )
 
     stop_ids = stop_token_ids(resolved.path, tokenizer)
     out_dir = Path(opts.out_dir)
@@ -397,17 +433,30 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = resolved.path if resolved.kind == "hub" else str(Path(resolved.path).resolve())
     settings = {
-        "name": opts.name or out_dir.name, "model": opts.model, "model_path": model_path, "model_kind": resolved.kind,
-        "backend": backend_name, "served_model": served_model,
-        "base_url": opts.base_url, "dtype": opts.dtype, "seed": opts.seed, "preset": opts.preset,
-        "prompt_template": template, "chat_template": opts.chat_template, "system_prompt": opts.system_prompt,
-        "limit": opts.limit, "grade_truncated": opts.grade_truncated, "data_dir": str(Path(opts.data_dir).resolve()),
+        "name": opts.name or out_dir.name,
+        "model": opts.model,
+        "model_path": model_path,
+        "model_kind": resolved.kind,
+        "backend": backend_name,
+        "served_model": served_model,
+        "base_url": opts.base_url,
+        "dtype": opts.dtype,
+        "seed": opts.seed,
+        "preset": opts.preset,
+        "prompt_template": template,
+        "chat_template": opts.chat_template,
+        "system_prompt": opts.system_prompt,
+        "limit": opts.limit,
+        "grade_truncated": opts.grade_truncated,
+        "data_dir": str(Path(opts.data_dir).resolve()),
         "benchmarks": {b: sampling[b].to_dict() for b in benchmarks},
     }
     prov = provenance(Path(opts.data_dir), problems)
     if opts.fresh:
-        for f in [run_file, *(out_dir / f"{b}{suffix}" for b in BENCHMARKS
-                              for suffix in (".jsonl", ".summary.json", ".errors.jsonl"))]:
+        for f in [
+            run_file,
+            *(out_dir / f"{b}{suffix}" for b in BENCHMARKS for suffix in (".jsonl", ".summary.json", ".errors.jsonl")),
+        ]:
             f.unlink(missing_ok=True)
     regrade_all = opts.rescore
     if run_file.exists():
@@ -421,8 +470,15 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
     write_json(run_file, {**settings, "versions": _versions(), "provenance": prov, "command": sys.argv})
 
     existing = {b: _load_existing(out_dir / f"{b}.jsonl", problems[b], sampling[b]) for b in benchmarks}
-    pending = {b: [(q, j) for j in range(sampling[b].n) for q in range(len(problems[b]))
-                   if (str(problems[b][q]["id"]), j) not in existing[b]] for b in benchmarks}
+    pending = {
+        b: [
+            (q, j)
+            for j in range(sampling[b].n)
+            for q in range(len(problems[b]))
+            if (str(problems[b][q]["id"]), j) not in existing[b]
+        ]
+        for b in benchmarks
+    }
 
     if any(pending.values()) and backend is None:
         if backend_name == "openai":
@@ -433,14 +489,25 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
                 for s in sampling.values():
                     check_context_length(s, longest, backend.max_model_len, "the loaded vLLM engine's max_model_len")
         elif backend_name == "vllm":
-            backend = VLLMBackend(resolved.path, stop_ids, dtype=opts.dtype,
-                                  tensor_parallel_size=opts.tensor_parallel_size,
-                                  gpu_memory_utilization=opts.gpu_memory_utilization,
-                                  max_model_len=opts.max_model_len or longest + max(s.max_tokens for s in sampling.values()),
-                                  seed=opts.seed, trust_remote_code=opts.trust_remote_code)
+            backend = VLLMBackend(
+                resolved.path,
+                stop_ids,
+                dtype=opts.dtype,
+                tensor_parallel_size=opts.tensor_parallel_size,
+                gpu_memory_utilization=opts.gpu_memory_utilization,
+                max_model_len=opts.max_model_len or longest + max(s.max_tokens for s in sampling.values()),
+                seed=opts.seed,
+                trust_remote_code=opts.trust_remote_code,
+            )
         else:
-            backend = HFBackend(resolved.path, tokenizer, stop_ids, dtype=opts.dtype, device=opts.device,
-                                trust_remote_code=opts.trust_remote_code)
+            backend = HFBackend(
+                resolved.path,
+                tokenizer,
+                stop_ids,
+                dtype=opts.dtype,
+                device=opts.device,
+                trust_remote_code=opts.trust_remote_code,
+            )
     if backend is not None and backends is not None and backend_name != "openai":
         backends[backend_name] = backend
     chunk = opts.chunk_size or DEFAULT_CHUNK[backend_name]
@@ -450,8 +517,20 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
         path = out_dir / f"{b}.jsonl"
         if pending[b]:
             path.with_name(f"{b}.errors.jsonl").unlink(missing_ok=True)
-            _generate(backend, tokenizer, stop_ids, b, problems[b], prompts[b], sampling[b], pending[b], path,
-                      chunk, opts, total=sampling[b].n * len(problems[b]))
+            _generate(
+                backend,
+                tokenizer,
+                stop_ids,
+                b,
+                problems[b],
+                prompts[b],
+                sampling[b],
+                pending[b],
+                path,
+                chunk,
+                opts,
+                total=sampling[b].n * len(problems[b]),
+            )
         records = read_records(path)
         if len(records) < sampling[b].n * len(problems[b]):
             failed[b] = sampling[b].n * len(problems[b]) - len(records)
@@ -464,10 +543,27 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
             write_records(path, records)
         groups = {key: {str(p["id"]): p[key] for p in problems[b] if key in p} for key in ("level", "subject")}
         summary = {
-            "benchmark": b, "name": settings["name"], "model": opts.model, "model_path": model_path,
-            "settings": {**sampling[b].to_dict(), **{k: settings[k] for k in (
-                "preset", "seed", "backend", "dtype", "prompt_template", "chat_template", "system_prompt", "limit",
-                "grade_truncated")}},
+            "benchmark": b,
+            "name": settings["name"],
+            "model": opts.model,
+            "model_path": model_path,
+            "settings": {
+                **sampling[b].to_dict(),
+                **{
+                    k: settings[k]
+                    for k in (
+                        "preset",
+                        "seed",
+                        "backend",
+                        "dtype",
+                        "prompt_template",
+                        "chat_template",
+                        "system_prompt",
+                        "limit",
+                        "grade_truncated",
+                    )
+                },
+            },
             "results_file": path.name,
             "metrics": summarize(records, {k: v for k, v in groups.items() if v}),
             "per_problem": problem_table(records).to_dict(),
@@ -476,27 +572,42 @@ def evaluate(opts: EvalOptions, backends: dict[str, Any] | None = None) -> dict[
         summaries[b] = summary
     if failed:
         counts = ", ".join(f"{k} sample(s) of {b}" for b, k in failed.items())
-        raise EvalError(f"the backend reported errors for {counts}"
-                        + f" (listed in {out_dir}/<benchmark>.errors.jsonl); the other samples are saved; rerun the "
-                        "same command to retry the failed ones")
+        raise EvalError(
+            f"the backend reported errors for {counts}"
+            + f" (listed in {out_dir}/<benchmark>.errors.jsonl); the other samples are saved; rerun the "
+            "same command to retry the failed ones"
+        )
     return summaries
 
 
-def _check_same_data(old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path,
-                     benchmarks_with_results: Sequence[str]) -> None:
-    changed = [b for b in benchmarks_with_results
-               if b in old and old[b].get("sha256") != new[b]["sha256"]]
+def _check_same_data(
+    old: Mapping[str, Any], new: Mapping[str, Any], out_dir: Path, benchmarks_with_results: Sequence[str]
+) -> None:
+    changed = [b for b in benchmarks_with_results if b in old and old[b].get("sha256") != new[b]["sha256"]]
     if changed:
-        raise EvalError(f"{out_dir} holds samples of {', '.join(changed)} drawn from a different benchmark file "
-                        f"(SHA-256 {old[changed[0]].get('sha256')} -> {new[changed[0]]['sha256']} for {changed[0]}); "
-                        "use another --out, or --fresh to start this run over")
+        raise EvalError(
+            f"{out_dir} holds samples of {', '.join(changed)} drawn from a different benchmark file "
+            f"(SHA-256 {old[changed[0]].get('sha256')} -> {new[changed[0]]['sha256']} for {changed[0]}); "
+            "use another --out, or --fresh to start this run over"
+        )
 
 
-def _openai_backend(opts: EvalOptions, stop_ids: Sequence[int], served_model: str | None,
-                    samplings: Iterable[Sampling], longest_prompt: int) -> OpenAIBackend:
-    backend = OpenAIBackend(opts.base_url, stop_ids, served_model=served_model, concurrency=opts.concurrency,
-                            max_retries=opts.max_retries, timeout_s=opts.request_timeout,
-                            api_key=os.environ.get("OPENAI_API_KEY"))
+def _openai_backend(
+    opts: EvalOptions,
+    stop_ids: Sequence[int],
+    served_model: str | None,
+    samplings: Iterable[Sampling],
+    longest_prompt: int,
+) -> OpenAIBackend:
+    backend = OpenAIBackend(
+        opts.base_url,
+        stop_ids,
+        served_model=served_model,
+        concurrency=opts.concurrency,
+        max_retries=opts.max_retries,
+        timeout_s=opts.request_timeout,
+        api_key=os.environ.get("OPENAI_API_KEY"),
+    )
     # A server lowers a budget that does not fit its context instead of refusing it.
     for s in samplings:
         check_context_length(s, longest_prompt, backend.max_model_len, f"the max_model_len of {opts.base_url}")
@@ -509,8 +620,10 @@ def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: 
     for r in read_records(path):
         key = (str(r["id"]), int(r["sample"]))
         if key[0] not in ids or not 0 <= key[1] < sampling.n:
-            raise EvalError(f"{path} has a record for problem {key[0]!r} sample {key[1]} that is not part of this "
-                            "evaluation (different data or --limit); use another --out or --fresh")
+            raise EvalError(
+                f"{path} has a record for problem {key[0]!r} sample {key[1]} that is not part of this "
+                "evaluation (different data or --limit); use another --out or --fresh"
+            )
         if key in done:
             raise EvalError(f"{path} has two records for problem {key[0]!r} sample {key[1]}")
         drawn = {k: r.get(k) for k in ("temperature", "top_p", "top_k", "max_tokens")}
@@ -521,54 +634,99 @@ def _load_existing(path: Path, problems: Sequence[Mapping[str, Any]], sampling: 
     return done
 
 
-def _generate(backend: Any, tokenizer: Any, stop_ids: Sequence[int], benchmark: str,
-              problems: Sequence[Mapping[str, Any]], prompts: Sequence[tuple[str, list[int]]], sampling: Sampling,
-              pending: Sequence[tuple[int, int]], path: Path, chunk: int, opts: EvalOptions, total: int) -> None:
+def _generate(
+    backend: Any,
+    tokenizer: Any,
+    stop_ids: Sequence[int],
+    benchmark: str,
+    problems: Sequence[Mapping[str, Any]],
+    prompts: Sequence[tuple[str, list[int]]],
+    sampling: Sampling,
+    pending: Sequence[tuple[int, int]],
+    path: Path,
+    chunk: int,
+    opts: EvalOptions,
+    total: int,
+) -> None:
     from tqdm.auto import tqdm
 
     stops = set(stop_ids)
-    with tqdm(total=total, initial=total - len(pending), desc=benchmark, unit="sample",
-              disable=not opts.progress) as bar:
+    with tqdm(
+        total=total, initial=total - len(pending), desc=benchmark, unit="sample", disable=not opts.progress
+    ) as bar:
         for start in range(0, len(pending), chunk):
-            items = pending[start:start + chunk]
+            items = pending[start : start + chunk]
             seeds = [sample_seed(opts.seed, benchmark, str(problems[q]["id"]), j) for q, j in items]
             outs = backend.generate([prompts[q][1] for q, _ in items], sampling, seeds, progress=opts.progress)
             if len(outs) != len(items):
                 raise RuntimeError(f"backend returned {len(outs)} generations for {len(items)} prompts")
-            cut = [(q, j, out) for (q, j), out in zip(items, outs)
-                   if out.finish_reason == "length" and len(out.token_ids) < sampling.max_tokens]
+            cut = [
+                (q, j, out)
+                for (q, j), out in zip(items, outs)
+                if out.finish_reason == "length" and len(out.token_ids) < sampling.max_tokens
+            ]
             if cut:
                 q, j, out = cut[0]
-                raise EvalError(f"the {backend.name} backend stopped {len(cut)} response(s) for lack of room short of "
-                                f"the budget (e.g. {benchmark} problem {problems[q]['id']!r} sample {j}: "
-                                f"{len(out.token_ids)} of max_tokens={sampling.max_tokens} tokens, finish_reason "
-                                "'length'): its context (max_model_len) cannot hold the prompt plus the budget. "
-                                "Nothing of this chunk was saved; raise the context length or lower --max-tokens")
+                raise EvalError(
+                    f"the {backend.name} backend stopped {len(cut)} response(s) for lack of room short of "
+                    f"the budget (e.g. {benchmark} problem {problems[q]['id']!r} sample {j}: "
+                    f"{len(out.token_ids)} of max_tokens={sampling.max_tokens} tokens, finish_reason "
+                    "'length'): its context (max_model_len) cannot hold the prompt plus the budget. "
+                    "Nothing of this chunk was saved; raise the context length or lower --max-tokens"
+                )
             done = [(q, j, seed, out) for (q, j), seed, out in zip(items, seeds, outs) if out.finish_reason != "error"]
-            append_records(path, [
-                _record(benchmark, problems[q], j, seed, prompts[q][0], out, sampling, opts.preset, tokenizer, stops)
-                for q, j, seed, out in done])
-            errors = [{"benchmark": benchmark, "id": str(problems[q]["id"]), "sample": j, "seed": seed,
-                       "error": out.error} for (q, j), seed, out in zip(items, seeds, outs)
-                      if out.finish_reason == "error"]
+            append_records(
+                path,
+                [
+                    _record(
+                        benchmark, problems[q], j, seed, prompts[q][0], out, sampling, opts.preset, tokenizer, stops
+                    )
+                    for q, j, seed, out in done
+                ],
+            )
+            errors = [
+                {"benchmark": benchmark, "id": str(problems[q]["id"]), "sample": j, "seed": seed, "error": out.error}
+                for (q, j), seed, out in zip(items, seeds, outs)
+                if out.finish_reason == "error"
+            ]
             if errors:
                 append_records(path.with_name(f"{benchmark}.errors.jsonl"), errors)
             bar.update(len(items))
 
 
-def _record(benchmark: str, problem: Mapping[str, Any], sample: int, seed: int, prompt: str, out: Generation,
-            sampling: Sampling, preset: str, tokenizer: Any, stops: set[int]) -> dict:
+def _record(
+    benchmark: str,
+    problem: Mapping[str, Any],
+    sample: int,
+    seed: int,
+    prompt: str,
+    out: Generation,
+    sampling: Sampling,
+    preset: str,
+    tokenizer: Any,
+    stops: set[int],
+) -> dict:
     body = out.token_ids
     if out.finish_reason == "stop" and body and body[-1] in stops:
         body = body[:-1]
     truncated = out.finish_reason == "length"
     return {
-        "benchmark": benchmark, "id": str(problem["id"]), "sample": sample, "seed": seed,
+        "benchmark": benchmark,
+        "id": str(problem["id"]),
+        "sample": sample,
+        "seed": seed,
         "response": tokenizer.decode(body, skip_special_tokens=False),
-        "tokens": sampling.max_tokens if truncated else len(body), "generated_ids": len(out.token_ids),
+        "tokens": sampling.max_tokens if truncated else len(body),
+        "generated_ids": len(out.token_ids),
         "truncated": truncated,
-        "finish_reason": out.finish_reason, "extracted": None, "correct": None,
-        "answer": list(problem["answer"]), "prompt": prompt, "preset": preset,
-        "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k,
+        "finish_reason": out.finish_reason,
+        "extracted": None,
+        "correct": None,
+        "answer": list(problem["answer"]),
+        "prompt": prompt,
+        "preset": preset,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "top_k": sampling.top_k,
         "max_tokens": sampling.max_tokens,
     }

@@ -57,8 +57,12 @@ def checkpoint_steps(run_dir: Path) -> dict[int, Path]:
 
 def is_training_run(path: Path) -> bool:
     """A folder of ``global_step_N`` checkpoints that is not itself a model or a checkpoint."""
-    return (path.is_dir() and not (path / "config.json").is_file() and not _STEP_DIR.match(path.name)
-            and bool(checkpoint_steps(path)))
+    return (
+        path.is_dir()
+        and not (path / "config.json").is_file()
+        and not _STEP_DIR.match(path.name)
+        and bool(checkpoint_steps(path))
+    )
 
 
 def _write_sweep(out_dir: Path, kind: str, name: str, members: list[dict[str, Any]]) -> None:
@@ -69,8 +73,10 @@ def _write_sweep(out_dir: Path, kind: str, name: str, members: list[dict[str, An
         if old.get("kind") != kind:
             raise EvalError(f"{out_dir} holds a {old.get('kind')} sweep; use another --out, or --fresh")
         known = {m["path"]: m for m in old["members"]}
-        members = sorted({**known, **{m["path"]: m for m in members}}.values(),
-                         key=lambda m: m["max_tokens" if kind == "budget" else "step"])
+        members = sorted(
+            {**known, **{m["path"]: m for m in members}}.values(),
+            key=lambda m: m["max_tokens" if kind == "budget" else "step"],
+        )
     write_json(path, {"kind": kind, "name": name, "members": members})
 
 
@@ -93,8 +99,13 @@ def reuse_completed(source: Path, target: Path, budget: int, benchmarks: Sequenc
         for r in src:
             generated = r.get("generated_ids", r["tokens"] + 1)
             if r["finish_reason"] == "stop" and generated <= budget and (r["id"], r["sample"]) not in have:
-                fits.append({**{k: v for k, v in r.items() if k != "vote"}, "max_tokens": budget,
-                             "reused_from": r.get("reused_from", r["max_tokens"])})
+                fits.append(
+                    {
+                        **{k: v for k, v in r.items() if k != "vote"},
+                        "max_tokens": budget,
+                        "reused_from": r.get("reused_from", r["max_tokens"]),
+                    }
+                )
         append_records(dst_path, fits)
         copied += len(fits)
     return copied
@@ -120,8 +131,9 @@ def evaluate_budget_sweep(opts: EvalOptions, budgets: Sequence[int]) -> dict[int
     return results
 
 
-def evaluate_checkpoint_sweep(opts: EvalOptions, steps: Sequence[int] | None = None,
-                              base_model: str | None = None) -> dict[int, dict[str, dict]]:
+def evaluate_checkpoint_sweep(
+    opts: EvalOptions, steps: Sequence[int] | None = None, base_model: str | None = None
+) -> dict[int, dict[str, dict]]:
     """Evaluate every ``global_step_N`` of the training run folder ``opts.model`` (or ``steps``),
     plus ``base_model`` as step 0."""
     run_dir = Path(opts.model).expanduser()
@@ -133,8 +145,10 @@ def evaluate_checkpoint_sweep(opts: EvalOptions, steps: Sequence[int] | None = N
         found = {s: found[s] for s in sorted(steps)}
     if 0 in found and base_model is not None:
         raise EvalError(f"{run_dir} has a global_step_0 checkpoint; it is step 0, drop --base-model")
-    points: dict[int, str] = {**({0: base_model} if base_model is not None else {}),
-                              **{s: str(p) for s, p in found.items()}}
+    points: dict[int, str] = {
+        **({0: base_model} if base_model is not None else {}),
+        **{s: str(p) for s, p in found.items()},
+    }
     out_dir = Path(opts.out_dir)
     name = opts.name or out_dir.name
     folders = {s: f"step_{s}" for s in points}
@@ -144,7 +158,13 @@ def evaluate_checkpoint_sweep(opts: EvalOptions, steps: Sequence[int] | None = N
     results = {}
     for step, model in points.items():
         merged = None if opts.merged_dir is None or step == 0 else str(Path(opts.merged_dir) / folders[step])
-        member = replace(opts, model=model, out_dir=out_dir / folders[step], name=f"{name} step {step}",
-                         merged_dir=merged, fresh=False)
+        member = replace(
+            opts,
+            model=model,
+            out_dir=out_dir / folders[step],
+            name=f"{name} step {step}",
+            merged_dir=merged,
+            fresh=False,
+        )
         results[step] = evaluate(member)
     return results

@@ -31,8 +31,38 @@ from matplotlib.figure import Figure
 
 from lead.lab.config import CLAIMS_PRESETS
 
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+T_975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 """Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (1.96 beyond)."""
 
 
@@ -49,7 +79,7 @@ class Estimate:
     values: tuple[float, ...]
 
     @classmethod
-    def of(cls, values: list[float]) -> "Estimate":
+    def of(cls, values: list[float]) -> Estimate:
         n = len(values)
         half = t_quantile(n - 1) * statistics.stdev(values) / math.sqrt(n) if n > 1 else None
         return cls(statistics.fmean(values), half, tuple(values))
@@ -68,7 +98,7 @@ class Difference:
     half: float | None
 
     @classmethod
-    def of(cls, a: Estimate, b: Estimate) -> "Difference":
+    def of(cls, a: Estimate, b: Estimate) -> Difference:
         na, nb = len(a.values), len(b.values)
         if na < 2 or nb < 2:
             return cls(a.mean - b.mean, None)
@@ -96,11 +126,15 @@ def arm_metrics(results: dict[str, Any], arm: str) -> dict[str, Any]:
         "accuracy": Estimate.of([f["accuracy"] for f in finals]),
         "length": Estimate.of([f["length"] for f in finals]),
         "ratio": Estimate.of([statistics.fmean(f["by_k"][k]["length"] / need[k] for k in need) for f in finals]),
-        "by_k": {k: {"accuracy": Estimate.of([f["by_k"][k]["accuracy"] for f in finals]),
-                     "length": Estimate.of([f["by_k"][k]["length"] for f in finals]),
-                     "ratio": Estimate.of([f["by_k"][k]["length"] / need[k] for f in finals]),
-                     "direct": Estimate.of([f["by_k"][k]["direct"] for f in finals])}
-                 for k in need},
+        "by_k": {
+            k: {
+                "accuracy": Estimate.of([f["by_k"][k]["accuracy"] for f in finals]),
+                "length": Estimate.of([f["by_k"][k]["length"] for f in finals]),
+                "ratio": Estimate.of([f["by_k"][k]["length"] / need[k] for f in finals]),
+                "direct": Estimate.of([f["by_k"][k]["direct"] for f in finals]),
+            }
+            for k in need
+        },
     }
 
 
@@ -120,19 +154,29 @@ def _budget_text(results: dict[str, Any], arm: str) -> str:
 def per_difficulty_table(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list[str]:
     ks = _ks(results)
     need = results["necessary_lengths"]
-    lines = ["| method | accuracy | mean length | length / necessary | "
-             + " | ".join(f"k={k} ({need[k]})" for k in ks) + " |",
-             "|---|---|---|---|" + "---|" * len(ks)]
+    lines = [
+        "| method | accuracy | mean length | length / necessary | "
+        + " | ".join(f"k={k} ({need[k]})" for k in ks)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(ks),
+    ]
     for arm, m in metrics.items():
-        cells = [f"{m['by_k'][k]['accuracy'].text(2)} / {m['by_k'][k]['length'].text(1)} / "
-                 f"{m['by_k'][k]['ratio'].text(2)}x" for k in ks]
-        lines.append(f"| {arm} | {m['accuracy'].text(3)} | {m['length'].text(1)} | {m['ratio'].text(2)}x | "
-                     + " | ".join(cells) + " |")
+        cells = [
+            f"{m['by_k'][k]['accuracy'].text(2)} / {m['by_k'][k]['length'].text(1)} / {m['by_k'][k]['ratio'].text(2)}x"
+            for k in ks
+        ]
+        lines.append(
+            f"| {arm} | {m['accuracy'].text(3)} | {m['length'].text(1)} | {m['ratio'].text(2)}x | "
+            + " | ".join(cells)
+            + " |"
+        )
     return lines
 
 
-ONE_SEED = ("**Not assessed**: with one seed there is no interval, so no comparison is called either way; the "
-            "point estimates follow.")
+ONE_SEED = (
+    "**Not assessed**: with one seed there is no interval, so no comparison is called either way; the "
+    "point estimates follow."
+)
 
 
 def _one_seed(metrics: dict[str, dict[str, Any]], arms: list[str]) -> bool:
@@ -160,30 +204,40 @@ def claim_a(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         long_ = Difference.of(m["by_k"][easy]["ratio"], lead["by_k"][easy]["ratio"])
         acc = Difference.of(lead["accuracy"], m["accuracy"])
         length = Difference.of(lead["ratio"], m["ratio"])
-        wins = [w for w, d in (("it cuts the hardest problems", cut), ("it leaves the easiest problems long", long_))
-                if d.sign > 0]
+        wins = [
+            w
+            for w, d in (("it cuts the hardest problems", cut), ("it leaves the easiest problems long", long_))
+            if d.sign > 0
+        ]
         # Being shorter by cutting answers below what they need is no win: LEAD's length loses
         # only where the other arm is not less accurate.
-        losses = [w for w, lost in (("LEAD is less accurate overall", acc.sign < 0),
-                                    ("LEAD is longer overall at no gain in accuracy",
-                                     length.sign > 0 and acc.sign <= 0)) if lost]
+        losses = [
+            w
+            for w, lost in (
+                ("LEAD is less accurate overall", acc.sign < 0),
+                ("LEAD is longer overall at no gain in accuracy", length.sign > 0 and acc.sign <= 0),
+            )
+            if lost
+        ]
         shown += bool(wins) and not losses
         parts.append(
             f"- {arm} ({_budget_text(results, arm)}): accuracy on k={hard} LEAD minus it {cut.text(2)}, length / "
             f"necessary on k={easy} it minus LEAD {long_.text(2)}; overall accuracy LEAD minus it {acc.text(3)}, "
             f"length / necessary LEAD minus it {length.text(2)}. "
             + ("Against LEAD " + " and ".join(wins) + "." if wins else "No cost of the global budget is shown.")
-            + (" Where LEAD loses: " + "; ".join(losses) + "." if losses else ""))
+            + (" Where LEAD loses: " + "; ".join(losses) + "." if losses else "")
+        )
     others = []
     for arm in _arms(results, "per_problem"):
         m = metrics[arm]
         acc, length = Difference.of(lead["accuracy"], m["accuracy"]), Difference.of(lead["ratio"], m["ratio"])
         others.append(f"{arm}: accuracy LEAD minus it {acc.text(3)}, length / necessary {length.text(2)}")
-    what = ("global-budget arms cost accuracy on the hardest or length on the easiest problems, with LEAD not "
-            "losing on overall accuracy or length")
+    what = (
+        "global-budget arms cost accuracy on the hardest or length on the easiest problems, with LEAD not "
+        "losing on overall accuracy or length"
+    )
     verdict = ONE_SEED if _one_seed(metrics, globals_) else _verdict(shown, len(globals_), what)
-    lines = [f"**(a) Per-problem targets against one global budget.** {verdict}", "",
-             *parts]
+    lines = [f"**(a) Per-problem targets against one global budget.** {verdict}", "", *parts]
     if others:
         lines.append("- The other per-problem length methods against LEAD: " + "; ".join(others) + ".")
     return lines
@@ -202,14 +256,28 @@ def claim_b(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         beaten += lead_better
         if lead_worse:
             losses.append(arm)
-        state = ("LEAD better" if lead_better and not lead_worse else "mixed" if lead_better
-                 else "LEAD worse" if lead_worse else "no interval" if acc.half is None else "no difference shown")
+        state = (
+            "LEAD better"
+            if lead_better and not lead_worse
+            else "mixed"
+            if lead_better
+            else "LEAD worse"
+            if lead_worse
+            else "no interval"
+            if acc.half is None
+            else "no difference shown"
+        )
         parts.append(f"- {arm}: accuracy LEAD minus it {acc.text(3)}, length / necessary {length.text(2)}: {state}.")
-    lines = [f"**(b) The PSI controller against static weights.** "
-             + (ONE_SEED if _one_seed(metrics, statics)
-                else _verdict(beaten, len(statics), "static ratios lose to the controller on accuracy or length")),
-             "",
-             *parts]
+    lines = [
+        "**(b) The PSI controller against static weights.** "
+        + (
+            ONE_SEED
+            if _one_seed(metrics, statics)
+            else _verdict(beaten, len(statics), "static ratios lose to the controller on accuracy or length")
+        ),
+        "",
+        *parts,
+    ]
     if losses:
         lines.append("- Where LEAD loses: " + ", ".join(losses) + " beat it on accuracy or length.")
     return lines
@@ -230,20 +298,39 @@ def claim_c(results: dict[str, Any], metrics: dict[str, dict[str, Any]]) -> list
         below = ratio.half is not None and ratio.mean + ratio.half < 1
         if below and acc.sign > 0:
             compressed.append(k)
-        parts.append(f"- k={k}: length / necessary {ratio.text(2)} against LEAD's {lead_ratio.text(2)}, accuracy LEAD "
-                     f"minus it {acc.text(2)}, direct answers {m['by_k'][k]['direct'].text(2)} against "
-                     f"{lead['by_k'][k]['direct'].text(2)}.")
+        parts.append(
+            f"- k={k}: length / necessary {ratio.text(2)} against LEAD's {lead_ratio.text(2)}, accuracy LEAD "
+            f"minus it {acc.text(2)}, direct answers {m['by_k'][k]['direct'].text(2)} against "
+            f"{lead['by_k'][k]['direct'].text(2)}."
+        )
     acc, length = Difference.of(lead["accuracy"], m["accuracy"]), Difference.of(lead["ratio"], m["ratio"])
-    verdict = ("**Holds here**: upper_only over-compresses on k = " + ", ".join(compressed) + "."
-               if compressed else ONE_SEED if _one_seed(metrics, arms)
-               else "**Not shown here**: upper_only's answers are not shown to be cut below the necessary length at "
-                    "a cost in accuracy on any difficulty.")
-    lines = [f"**(c) The symmetric reward (max_sym) against upper_only.** {verdict}", "",
-             f"- Overall: accuracy LEAD minus upper_only {acc.text(3)}, length / necessary {length.text(2)}.", *parts]
+    verdict = (
+        "**Holds here**: upper_only over-compresses on k = " + ", ".join(compressed) + "."
+        if compressed
+        else ONE_SEED
+        if _one_seed(metrics, arms)
+        else "**Not shown here**: upper_only's answers are not shown to be cut below the necessary length at "
+        "a cost in accuracy on any difficulty."
+    )
+    lines = [
+        f"**(c) The symmetric reward (max_sym) against upper_only.** {verdict}",
+        "",
+        f"- Overall: accuracy LEAD minus upper_only {acc.text(3)}, length / necessary {length.text(2)}.",
+        *parts,
+    ]
     if acc.sign < 0 or length.sign > 0:
-        lines.append("- Where LEAD loses: " + " and ".join(
-            w for w, lost in (("upper_only is more accurate overall", acc.sign < 0),
-                              ("upper_only is shorter overall", length.sign > 0)) if lost) + ".")
+        lines.append(
+            "- Where LEAD loses: "
+            + " and ".join(
+                w
+                for w, lost in (
+                    ("upper_only is more accurate overall", acc.sign < 0),
+                    ("upper_only is shorter overall", length.sign > 0),
+                )
+                if lost
+            )
+            + "."
+        )
     return lines
 
 
@@ -258,15 +345,26 @@ def plot_pareto(results: dict[str, Any], metrics: dict[str, dict[str, Any]], pat
     def point(arm: str, **style: Any) -> tuple[float, float]:
         m = metrics[arm]
         x, y = m["length"], m["accuracy"]
-        ax.errorbar([x.mean], [100 * y.mean], xerr=None if x.half is None else [x.half],
-                    yerr=None if y.half is None else [100 * y.half], capsize=3, **style)
+        ax.errorbar(
+            [x.mean],
+            [100 * y.mean],
+            xerr=None if x.half is None else [x.half],
+            yerr=None if y.half is None else [100 * y.half],
+            capsize=3,
+            **style,
+        )
         return x.mean, 100 * y.mean
 
     statics = _arms(results, "static")
     curve = [point(arm, fmt="o", color="C0", ms=5) for arm in statics]
     if curve:
-        ax.plot([p[0] for p in curve], [p[1] for p in curve], "-", color="C0", label="LEAD, static weights R = "
-                + ", ".join(a.split("=")[1].split(" ")[0] for a in statics))
+        ax.plot(
+            [p[0] for p in curve],
+            [p[1] for p in curve],
+            "-",
+            color="C0",
+            label="LEAD, static weights R = " + ", ".join(a.split("=")[1].split(" ")[0] for a in statics),
+        )
         for arm, (x, y) in zip(statics, curve):
             ax.annotate(arm.split(" ")[1], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color="C0")
     others = [a["label"] for a in results["arms"] if a["label"] not in statics and a["label"] != "lead"]
@@ -278,8 +376,11 @@ def plot_pareto(results: dict[str, Any], metrics: dict[str, dict[str, Any]], pat
         point("lead", fmt="*", color="C3", ms=16, label="LEAD (controller)", zorder=5)
     need = results["necessary_lengths"]
     ax.axvline(statistics.fmean(need.values()), color="grey", ls=":", lw=1, label="mean necessary length")
-    ax.set(xlabel="mean response tokens (held-out)", ylabel="held-out accuracy (%)",
-           title="Accuracy against length after RL (bars: 95% intervals over seeds)")
+    ax.set(
+        xlabel="mean response tokens (held-out)",
+        ylabel="held-out accuracy (%)",
+        title="Accuracy against length after RL (bars: 95% intervals over seeds)",
+    )
     ax.set_xlim(left=0)
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
@@ -301,9 +402,17 @@ def plot_by_difficulty(results: dict[str, Any], metrics: dict[str, dict[str, Any
         off = (i - (len(arms) - 1) / 2) * 0.06
         for ax, key, scale in ((ax_acc, "accuracy", 100.0), (ax_len, "ratio", 1.0)):
             est = [metrics[arm]["by_k"][k][key] for k in ks]
-            ax.errorbar([x + off for x in xs], [scale * e.mean for e in est],
-                        yerr=[0.0 if e.half is None else scale * e.half for e in est], fmt="o-", ms=4, lw=1,
-                        capsize=2, color=colours[i % len(colours)], label=arm)
+            ax.errorbar(
+                [x + off for x in xs],
+                [scale * e.mean for e in est],
+                yerr=[0.0 if e.half is None else scale * e.half for e in est],
+                fmt="o-",
+                ms=4,
+                lw=1,
+                capsize=2,
+                color=colours[i % len(colours)],
+                label=arm,
+            )
     ax_len.axhline(1.0, color="grey", ls="--", lw=1, label="necessary length")
     for ax in (ax_acc, ax_len):
         ax.set_xticks(xs, [f"k={k}\n({results['necessary_lengths'][k]})" for k in ks])
@@ -321,6 +430,7 @@ FIGURES = {"claims_pareto.png": plot_pareto, "by_difficulty.png": plot_by_diffic
 
 def analyse(results: dict[str, Any]) -> dict[str, Any]:
     """Every arm's :func:`arm_metrics`, as JSON (mean, half-width, per-seed values)."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, Estimate):
             return {"mean": value.mean, "half95": value.half, "seeds": list(value.values)}
@@ -333,16 +443,28 @@ def size_note(results: dict[str, Any]) -> list[str]:
     """A warning, when the run is smaller than the suite's default preset, naming what differs."""
     # Through JSON both, so a run read back from results.json (lists for tuples) compares equal.
     ran, full = (json.loads(json.dumps(c)) for c in (results["config"], CLAIMS_PRESETS["default"].to_dict()))
-    keys = ("seeds", "rl_steps", "sft_steps", "eval_per_k", "model", "task", "max_new_tokens", "prompts_per_step",
-            "group_size")
+    keys = (
+        "seeds",
+        "rl_steps",
+        "sft_steps",
+        "eval_per_k",
+        "model",
+        "task",
+        "max_new_tokens",
+        "prompts_per_step",
+        "group_size",
+    )
     differ = [key for key in keys if ran[key] != full[key]]
     if not differ:
         return []
     preset = results.get("preset") or "custom"
-    return [f"**This run is not the claims suite at its default size**: preset `{preset}`, differing from the "
-            "default preset in " + ", ".join(f"{key} ({_short(ran[key])} against {_short(full[key])})"
-                                               for key in differ)
-            + ". Read it as a check of the set-up, not as the suite's result.", ""]
+    return [
+        f"**This run is not the claims suite at its default size**: preset `{preset}`, differing from the "
+        "default preset in "
+        + ", ".join(f"{key} ({_short(ran[key])} against {_short(full[key])})" for key in differ)
+        + ". Read it as a check of the set-up, not as the suite's result.",
+        "",
+    ]
 
 
 def _short(value: Any) -> str:
@@ -358,15 +480,21 @@ def markdown(results: dict[str, Any]) -> str:
     ks = _ks(results)
     need = results["necessary_lengths"]
     seeds = results["seeds"]
-    lines = ["", "## The paper's claims", "",
-        f"Necessary lengths (shortest complete solution) per difficulty: "
+    lines = [
+        "",
+        "## The paper's claims",
+        "",
+        "Necessary lengths (shortest complete solution) per difficulty: "
         + ", ".join(f"k={k}: {need[k]}" for k in ks)
         + f" tokens ({need[ks[-1]] / need[ks[0]]:.1f}x apart).",
         "",
-        (f"Final evaluation, mean ± the 95% interval over {seeds} seeds (Student t); per difficulty accuracy / mean "
-         "length / length over the necessary length:" if seeds > 1 else
-         "Final evaluation of one seed (no interval: with one seed no comparison below is called either way); "
-         "per difficulty accuracy / mean length / length over the necessary length:"),
+        (
+            f"Final evaluation, mean ± the 95% interval over {seeds} seeds (Student t); per difficulty accuracy / mean "
+            "length / length over the necessary length:"
+            if seeds > 1
+            else "Final evaluation of one seed (no interval: with one seed no comparison below is called either way); "
+            "per difficulty accuracy / mean length / length over the necessary length:"
+        ),
         "",
         *per_difficulty_table(results, metrics),
         "",
@@ -374,11 +502,15 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "![accuracy and length over necessary per difficulty](by_difficulty.png)",
         "",
-        ("What this run shows (written from the numbers above; a difference counts only when its 95% interval "
-         "over seeds excludes 0; 'LEAD minus it' is LEAD's value minus the other arm's):"),
+        (
+            "What this run shows (written from the numbers above; a difference counts only when its 95% interval "
+            "over seeds excludes 0; 'LEAD minus it' is LEAD's value minus the other arm's):"
+        ),
         "",
-        *claim_a(results, metrics), "",
-        *claim_b(results, metrics), "",
+        *claim_a(results, metrics),
+        "",
+        *claim_b(results, metrics),
+        "",
         *claim_c(results, metrics),
     ]
     return "\n".join(lines) + "\n"

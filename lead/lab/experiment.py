@@ -51,9 +51,18 @@ def model_summary(model: torch.nn.Module) -> str:
     return f"{n / 1e6:.2f}M-parameter Llama (hidden {c.hidden_size}, {c.num_hidden_layers} layers)"
 
 
-def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]], out: str | Path,
-            warmup_from: str | Path | None = None, budget: float | None = None, ablation: str | None = None,
-            log: Log = print, suite: str = "default", preset: str | None = None) -> dict[str, Any]:
+def run_lab(
+    cfg: LabConfig,
+    arms: list[Arm],
+    overrides: dict[str, dict[str, Any]],
+    out: str | Path,
+    warmup_from: str | Path | None = None,
+    budget: float | None = None,
+    ablation: str | None = None,
+    log: Log = print,
+    suite: str = "default",
+    preset: str | None = None,
+) -> dict[str, Any]:
     """Run the experiment and write the output folder; returns what ``results.json`` holds.
 
     Every arm and seed starts from the same warm-up model; RL seeds are
@@ -97,9 +106,11 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     log(f"warm-up model: held-out accuracy {warm_eval['accuracy']:.3f}, mean length {warm_eval['length']:.1f}")
     measured = median_correct_length(model, tokenizer, cfg, exclude)
     static_budget = measured if budget is None else float(budget)
-    log(f"static length budget: {static_budget:g} tokens ("
+    log(
+        f"static length budget: {static_budget:g} tokens ("
         + ("the warm-up model's median correct length" if budget is None else f"--budget; measured {measured:g}")
-        + ")")
+        + ")"
+    )
     budgets = named_budgets(cfg.task, measured)
     method_configs = check_arms(arms, cfg, overrides, static_budget, budgets)
 
@@ -107,35 +118,67 @@ def run_lab(cfg: LabConfig, arms: list[Arm], overrides: dict[str, dict[str, Any]
     for arm in arms:
         for s in range(cfg.seeds):
             seed = cfg.seed + s
-            log(f"RL: {arm.label}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x "
-                f"{cfg.group_size}" + ("" if arm.trainer == "local" else f", {arm.trainer} loop"))
+            log(
+                f"RL: {arm.label}, seed {seed}, {cfg.rl_steps} steps of {cfg.prompts_per_step} prompts x "
+                f"{cfg.group_size}" + ("" if arm.trainer == "local" else f", {arm.trainer} loop")
+            )
             method = build_method(arm.method, method_configs[arm.label])
             knob = STATIC_BUDGET_KNOBS.get(arm.method)
             policy = copy.deepcopy(model)
             start_digest = weights_digest(policy)
             t0 = time.perf_counter()
             extra = {} if arm.trainer == "local" else {"workdir": out / arm.trainer / f"{arm.slug}-seed{seed}"}
-            history = TRAINERS[arm.trainer](policy, tokenizer, method, cfg, seed, exclude, eval_fn, log,
-                                            cap=None if knob is None else float(getattr(method.config, knob)), **extra)
+            history = TRAINERS[arm.trainer](
+                policy,
+                tokenizer,
+                method,
+                cfg,
+                seed,
+                exclude,
+                eval_fn,
+                log,
+                cap=None if knob is None else float(getattr(method.config, knob)),
+                **extra,
+            )
             timings[f"rl_{arm.slug}_seed{seed}_s"] = time.perf_counter() - t0
             save(policy, tokenizer, out / "models" / f"{arm.slug}-seed{seed}")
-            runs.append({"arm": arm.label, "method": arm.method, "trainer": arm.trainer, "seed": seed,
-                         "start_weights": start_digest,
-                         "model_dir": f"models/{arm.slug}-seed{seed}", "method_config": asdict(method.config),
-                         **history})
+            runs.append(
+                {
+                    "arm": arm.label,
+                    "method": arm.method,
+                    "trainer": arm.trainer,
+                    "seed": seed,
+                    "start_weights": start_digest,
+                    "model_dir": f"models/{arm.slug}-seed{seed}",
+                    "method_config": asdict(method.config),
+                    **history,
+                }
+            )
     timings["total_s"] = time.perf_counter() - start
 
     results = {
-        "config": cfg.to_dict(), "model": model_summary(model),
-        "trainers": sorted({a.trainer for a in arms}), "ablation": ablation,
-        "warmup_from": None if warmup_from is None else str(warmup_from), "warmup_weights": warm_digest,
-        "static_budget": {"tokens": static_budget, "measured_median_correct": measured,
-                          "source": "measured" if budget is None else "--budget"},
-        "suite": suite, "preset": preset, "necessary_lengths": {str(k): min_length(k) for k in cfg.task.difficulties},
+        "config": cfg.to_dict(),
+        "model": model_summary(model),
+        "trainers": sorted({a.trainer for a in arms}),
+        "ablation": ablation,
+        "warmup_from": None if warmup_from is None else str(warmup_from),
+        "warmup_weights": warm_digest,
+        "static_budget": {
+            "tokens": static_budget,
+            "measured_median_correct": measured,
+            "source": "measured" if budget is None else "--budget",
+        },
+        "suite": suite,
+        "preset": preset,
+        "necessary_lengths": {str(k): min_length(k) for k in cfg.task.difficulties},
         **({"budgets": budgets} if any(a.budget for a in arms) else {}),
-        "arms": [asdict(a) for a in arms], "methods": [a.label for a in arms],
-        "method_settings": {label: values for label, values in method_configs.items()}, "seeds": cfg.seeds,
-        "warmup": warm_eval, "runs": runs, "timings": timings,
+        "arms": [asdict(a) for a in arms],
+        "methods": [a.label for a in arms],
+        "method_settings": {label: values for label, values in method_configs.items()},
+        "seeds": cfg.seeds,
+        "warmup": warm_eval,
+        "runs": runs,
+        "timings": timings,
         "summary": report.summarise(warm_eval, runs, [a.label for a in arms]),
     }
     if suite == "claims":

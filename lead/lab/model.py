@@ -49,16 +49,23 @@ def build_tokenizer(task: TaskConfig) -> PreTrainedTokenizerFast:
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     # With no decoder set, decode() joins tokens with single spaces, which inverts encode().
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   unk_token=UNK, padding_side="left")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK, padding_side="left"
+    )
 
 
 def build_model(tokenizer: PreTrainedTokenizerFast, cfg: ModelConfig, seed: int) -> LlamaForCausalLM:
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads, intermediate_size=cfg.ffn,
-        max_position_embeddings=cfg.max_positions, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.heads,
+        intermediate_size=cfg.ffn,
+        max_position_embeddings=cfg.max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     with torch.random.fork_rng():
@@ -74,7 +81,10 @@ def set_sampling_defaults(model: LlamaForCausalLM) -> None:
     gen = model.generation_config
     gen.do_sample, gen.temperature, gen.top_k, gen.top_p = True, 1.0, 0, 1.0
     gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = (
-        model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id)
+        model.config.bos_token_id,
+        model.config.eos_token_id,
+        model.config.pad_token_id,
+    )
 
 
 def save(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, path: str | Path) -> Path:

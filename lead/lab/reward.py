@@ -23,8 +23,14 @@ def problem_from_key(key: str) -> Problem:
     return Problem(int(start), tuple(ops))
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict[str, Any] | None = None,
-                  max_response_length: int | None = None, **kwargs: Any) -> float:
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: str,
+    extra_info: dict[str, Any] | None = None,
+    max_response_length: int | None = None,
+    **kwargs: Any,
+) -> float:
     """1.0 for a correct lab answer, else 0.0."""
     if data_source != DATA_SOURCE:
         raise ValueError(f"lead.lab.reward scores data_source {DATA_SOURCE!r}, not {data_source!r}")

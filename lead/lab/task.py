@@ -51,10 +51,15 @@ class TaskConfig:
             raise ValueError(f"task.max_ops={self.max_ops!r} is invalid: expected an integer in 1..26")
         # A JSON round trip (results.json) gives a list; keep the config hashable and comparable.
         object.__setattr__(self, "ks", tuple(self.ks))
-        if any(not isinstance(k, int) or not 1 <= k <= self.max_ops for k in self.ks) or \
-                len(set(self.ks)) != len(self.ks) or list(self.ks) != sorted(self.ks):
-            raise ValueError(f"task.ks={self.ks!r} is invalid: expected distinct increasing integers in "
-                             f"1..max_ops ({self.max_ops}), or () for all of them")
+        if (
+            any(not isinstance(k, int) or not 1 <= k <= self.max_ops for k in self.ks)
+            or len(set(self.ks)) != len(self.ks)
+            or list(self.ks) != sorted(self.ks)
+        ):
+            raise ValueError(
+                f"task.ks={self.ks!r} is invalid: expected distinct increasing integers in "
+                f"1..max_ops ({self.max_ops}), or () for all of them"
+            )
         if not isinstance(self.max_rechecks, int) or self.max_rechecks < 0:
             raise ValueError(f"task.max_rechecks={self.max_rechecks!r} is invalid: expected an integer >= 0")
         if not 0.0 <= self.p_direct <= 1.0:
@@ -155,8 +160,9 @@ def heldout_problems(cfg: TaskConfig, per_k: int, seed: int) -> list[Problem]:
     for k in cfg.difficulties:
         space = 10 * len(OP_TOKENS) ** k
         if per_k > space // 2:
-            raise ValueError(f"per_k={per_k} held-out problems would leave too few of the {space} "
-                             f"with k={k} for training")
+            raise ValueError(
+                f"per_k={per_k} held-out problems would leave too few of the {space} with k={k} for training"
+            )
         seen: set[str] = set()
         while len(seen) < per_k:
             p = random_problem(rng, cfg, k)
@@ -202,5 +208,6 @@ def grade(problem: Problem, response: list[str]) -> Graded:
     finished = EOS in response
     body = response[: response.index(EOS)] if finished else response
     correct = finished and len(body) >= 2 and body[-2] == "ans" and body[-1] == str(problem.answer)
-    return Graded(correct=correct, rechecks=body.count("chk"), direct=len(body) > 0 and body[0] == "ans",
-                  finished=finished)
+    return Graded(
+        correct=correct, rechecks=body.count("chk"), direct=len(body) > 0 and body[0] == "ans", finished=finished
+    )

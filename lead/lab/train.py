@@ -55,8 +55,9 @@ def prompt_text(problem: Problem) -> str:
     return f"{BOS} {problem.prompt()}"
 
 
-def warmup_batches(rng: random.Random, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig,
-                   exclude: set[str]) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def warmup_batches(
+    rng: random.Random, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig, exclude: set[str]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Endless warm-up batches ``(input_ids, attention_mask, labels)``, labels only on the response.
 
     Batches are drawn at random, not bucketed by length: bucketing cuts padding about 2x but
@@ -65,16 +66,18 @@ def warmup_batches(rng: random.Random, tokenizer: PreTrainedTokenizerFast, cfg: 
     while True:
         problems = training_problems(rng, cfg.task, cfg.sft_batch, exclude)
         prompts = [prompt_text(p) for p in problems]
-        ids, mask = encode(tokenizer, [f"{q} {warmup_example(rng, cfg.task, p)}" for q, p in zip(prompts, problems)],
-                           "right")
+        ids, mask = encode(
+            tokenizer, [f"{q} {warmup_example(rng, cfg.task, p)}" for q, p in zip(prompts, problems)], "right"
+        )
         prompt_len = torch.tensor([len(q.split()) for q in prompts])
         labels = ids.masked_fill(mask == 0, -100)
         labels = labels.masked_fill(torch.arange(ids.shape[1])[None, :] < prompt_len[:, None], -100)
         yield ids, mask, labels
 
 
-def warmup(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig, exclude: set[str],
-           log: Log) -> list[float]:
+def warmup(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig, exclude: set[str], log: Log
+) -> list[float]:
     """Supervised warm-up on freshly drawn overthinking traces: AdamW, linear learning-rate
     warm-up over ``sft_warmup`` steps, then linear decay to 0. Returns the per-step losses."""
     rng = random.Random(f"warmup-{cfg.seed}")
@@ -82,7 +85,8 @@ def warmup(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabC
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
     decay = max(cfg.sft_steps - cfg.sft_warmup, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / max(cfg.sft_warmup, 1), max(cfg.sft_steps - s, 0) / decay))
+        opt, lambda s: min((s + 1) / max(cfg.sft_warmup, 1), max(cfg.sft_steps - s, 0) / decay)
+    )
     model.train()
     losses = []
     start = time.perf_counter()
@@ -120,16 +124,30 @@ class Rollouts:
 
 
 @torch.no_grad()
-def sample(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[Problem], n: int,
-           max_new: int, greedy: bool = False) -> Rollouts:
+def sample(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerFast,
+    problems: list[Problem],
+    n: int,
+    max_new: int,
+    greedy: bool = False,
+) -> Rollouts:
     """``n`` responses per problem from the model (temperature 1, or greedy), graded."""
     model.eval()
     expanded = [p for p in problems for _ in range(n)]
     ids, mask = encode(tokenizer, [prompt_text(p) for p in expanded], "left")
-    out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new, do_sample=not greedy,
-                         temperature=1.0, top_k=0, top_p=1.0, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    response = out[:, ids.shape[1]:]
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        max_new_tokens=max_new,
+        do_sample=not greedy,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    response = out[:, ids.shape[1] :]
     is_eos = response == tokenizer.eos_token_id
     finished = is_eos.any(dim=1)
     cut = torch.full_like(finished, response.shape[1], dtype=torch.long)
@@ -150,7 +168,7 @@ def response_logprobs(model: torch.nn.Module, ro: Rollouts) -> torch.Tensor:
     position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits
     prompt_len = ro.prompt_ids.shape[1]
-    logp = F.log_softmax(logits[:, prompt_len - 1:-1].float(), dim=-1)
+    logp = F.log_softmax(logits[:, prompt_len - 1 : -1].float(), dim=-1)
     return logp.gather(-1, ro.response_ids.unsqueeze(-1)).squeeze(-1)
 
 
@@ -161,8 +179,9 @@ def policy_loss(model: torch.nn.Module, ro: Rollouts, advantages: torch.Tensor) 
     return -(advantages[:, None].to(token_logp.dtype) * token_logp * weights).sum() / weights.sum()
 
 
-def evaluate(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[Problem], max_new: int,
-             seed: int) -> dict[str, Any]:
+def evaluate(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problems: list[Problem], max_new: int, seed: int
+) -> dict[str, Any]:
     """Held-out statistics, overall and per ``k``, of one temperature-1 sample per problem:
     accuracy, length, re-checks, direct answers, excess over ``4k + 3`` and unfinished answers;
     plus ``greedy_accuracy`` of greedy decoding (what the model can do, sampling noise aside).
@@ -189,8 +208,10 @@ def evaluate(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, problem
         }
 
     ks = sorted({p.k for p in problems})
-    return {**stats(list(range(len(problems)))),
-            "by_k": {str(k): stats([i for i, p in enumerate(problems) if p.k == k]) for k in ks}}
+    return {
+        **stats(list(range(len(problems)))),
+        "by_k": {str(k): stats([i for i, p in enumerate(problems) if p.k == k]) for k in ks},
+    }
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -202,8 +223,9 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def median_correct_length(model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig,
-                          exclude: set[str], n: int = 512) -> float:
+def median_correct_length(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, cfg: LabConfig, exclude: set[str], n: int = 512
+) -> float:
     """The median length of the model's correct responses to ``n`` fresh training problems (one
     sample each at temperature 1, fixed seed): the one global budget a user would set for a
     static-budget method after looking at the model they start from. Raises if none is correct."""
@@ -213,13 +235,16 @@ def median_correct_length(model: torch.nn.Module, tokenizer: PreTrainedTokenizer
         ro = sample(model, tokenizer, problems, 1, cfg.max_new_tokens)
     correct = [int(length) for length, g in zip(ro.lengths, ro.graded) if g.correct]
     if not correct:
-        raise ValueError(f"the warm-up model solved none of {n} problems, so it gives no length budget; "
-                         "train it longer (--sft-steps) or set --budget")
+        raise ValueError(
+            f"the warm-up model solved none of {n} problems, so it gives no length budget; "
+            "train it longer (--sft-steps) or set --budget"
+        )
     return float(statistics.median(correct))
 
 
-def over_cap_favoured(adv: torch.Tensor, lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                      num_groups: int, cap: float) -> int:
+def over_cap_favoured(
+    adv: torch.Tensor, lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int, cap: float
+) -> int:
     """Prompts where a response longer than ``cap`` got a higher advantage than a response of the
     same correctness within it: a static-budget method's reward must never favour exceeding its cap."""
     over = lengths > cap
@@ -241,13 +266,24 @@ def lead_targets_by_k(method: Any, ro: Rollouts, ks: list[int], group_size: int)
     lstar = target_lengths(ro.lengths.double(), correct, gid, num, method.config)
     k_of = torch.tensor(ks)
     solvable = lstar < method.config.bmax
-    return {f"lab/lstar_k{k}": float(lstar[(k_of == k) & solvable].mean())
-            for k in sorted(set(ks)) if bool(((k_of == k) & solvable).any())}
+    return {
+        f"lab/lstar_k{k}": float(lstar[(k_of == k) & solvable].mean())
+        for k in sorted(set(ks))
+        if bool(((k_of == k) & solvable).any())
+    }
 
 
-def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method: Any, cfg: LabConfig, seed: int,
-             exclude: set[str], eval_fn: Callable[[torch.nn.Module], dict[str, Any]], log: Log,
-             cap: float | None = None) -> dict[str, Any]:
+def train_rl(
+    policy: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerFast,
+    method: Any,
+    cfg: LabConfig,
+    seed: int,
+    exclude: set[str],
+    eval_fn: Callable[[torch.nn.Module], dict[str, Any]],
+    log: Log,
+    cap: float | None = None,
+) -> dict[str, Any]:
     """Run ``cfg.rl_steps`` RL steps of ``policy`` in place; returns per-step metrics and evaluations.
 
     With ``cap`` (a static-budget method's cap), every step also records ``lab/over_cap_frac`` and
@@ -266,9 +302,11 @@ def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method
         ro = sample(policy, tokenizer, problems, cfg.group_size, cfg.max_new_tokens)
         t1 = time.perf_counter()
         batch = RolloutBatch(
-            scores=ro.scores, lengths=ro.lengths.float(),
+            scores=ro.scores,
+            lengths=ro.lengths.float(),
             group_ids=torch.arange(len(problems)).repeat_interleave(cfg.group_size),
-            prompt_keys=[p.key for p in problems for _ in range(cfg.group_size)])
+            prompt_keys=[p.key for p in problems for _ in range(cfg.group_size)],
+        )
         adv, metrics = method.advantages(batch)
         if not torch.isfinite(adv).all():
             raise FloatingPointError(f"{method.name} returned non-finite advantages at step {step}: {adv.tolist()}")
@@ -280,9 +318,13 @@ def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method
         opt.step()
         policy.eval()
         record = {
-            "step": step, "loss": loss.item(), "grad_norm": grad_norm.item(),
-            "train/accuracy": float(ro.scores.mean()), "train/length": float(ro.lengths.float().mean()),
-            "time/generate_s": t1 - t0, "time/step_s": time.perf_counter() - t0,
+            "step": step,
+            "loss": loss.item(),
+            "grad_norm": grad_norm.item(),
+            "train/accuracy": float(ro.scores.mean()),
+            "train/length": float(ro.lengths.float().mean()),
+            "time/generate_s": t1 - t0,
+            "time/step_s": time.perf_counter() - t0,
             **{k: float(v) for k, v in metrics.items()},
         }
         if method.name == "lead":
@@ -290,8 +332,9 @@ def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method
         if cap is not None:
             lengths = ro.lengths.double()
             record["lab/over_cap_frac"] = float((lengths > cap).double().mean())
-            record["lab/over_cap_favoured"] = over_cap_favoured(adv, lengths, ro.scores > 0.5, batch.group_ids,
-                                                                len(problems), cap)
+            record["lab/over_cap_favoured"] = over_cap_favoured(
+                adv, lengths, ro.scores > 0.5, batch.group_ids, len(problems), cap
+            )
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"non-finite loss {record['loss']} at RL step {step} of {method.name}")
         steps.append(record)
@@ -299,8 +342,10 @@ def train_rl(policy: torch.nn.Module, tokenizer: PreTrainedTokenizerFast, method
         if step % cfg.eval_every == 0 or step == cfg.rl_steps:
             ev = eval_fn(policy)
             evals.append({"step": step, **ev})
-            log(f"  step {step:3d}  eval acc {ev['accuracy']:.3f}  len {ev['length']:.1f}  "
+            log(
+                f"  step {step:3d}  eval acc {ev['accuracy']:.3f}  len {ev['length']:.1f}  "
                 f"train acc {record['train/accuracy']:.3f}  len {record['train/length']:.1f}  "
-                f"({statistics.fmean(since_log):.2f} s/step)")
+                f"({statistics.fmean(since_log):.2f} s/step)"
+            )
             since_log = []
     return {"steps": steps, "evals": evals}

@@ -6,6 +6,8 @@
 * :mod:`lead.launch.execute`: starting each run's ``lead-train`` process, its console, logs and
   records, stopping it on a signal, and what a finished run prints;
 * :mod:`lead.launch.processes`: finding and stopping every process of a run;
+* :mod:`lead.launch.runner`: running a CPU-mode command (``lead-train``, a launch script) to its end
+  and reading its console (the lab's verl trainer, the CPU tests);
 * :mod:`lead.launch.cost`: a GPU run's cost from its recipe's source figures;
 * :mod:`lead.launch.cli`: the command.
 

@@ -54,8 +54,10 @@ def describe(cost: Mapping[str, Any], runs: int = 1, steps: int | None = None) -
     if runs == 1:
         return f"about {_hours(per_run)} on {_hardware(cost)} for {length} ({source})"
     total = per_run * runs
-    return (f"about {_hours(total)} on {_hardware(cost)} for {runs} runs of {length}, one after another "
-            f"({_hours(total * cost['gpus'])} GPU time; {source})")
+    return (
+        f"about {_hours(total)} on {_hardware(cost)} for {runs} runs of {length}, one after another "
+        f"({_hours(total * cost['gpus'])} GPU time; {source})"
+    )
 
 
 def report_cost(report: Any) -> tuple[dict[str, Any], int] | None:

@@ -111,7 +111,8 @@ def normalize_answer(answer: str) -> str:
     (not 0.18), as in the MATH grader. Returns ``answer`` unchanged when nothing would remain."""
     text = _DEGREES.sub("", answer)
     text = _ESCAPE_OR_PERCENT.sub(
-        lambda m: "" if m.group(1) is None else _ESCAPE_REPLACEMENTS.get(m.group(1), m.group(0)), text)
+        lambda m: "" if m.group(1) is None else _ESCAPE_REPLACEMENTS.get(m.group(1), m.group(0)), text
+    )
     unit = _TRAILING_UNIT.match(text)
     if unit:
         text = unit.group(1)
@@ -122,8 +123,10 @@ def normalize_answer(answer: str) -> str:
 def _gold_list(gold: Any) -> list[str]:
     if isinstance(gold, Mapping):
         # Iterating a dict yields its keys, which would silently become the gold answers.
-        raise TypeError(f"gold must be a string or a list of strings, got a {type(gold).__name__} "
-                        f"(its keys would be graded as the answers): {gold!r}")
+        raise TypeError(
+            f"gold must be a string or a list of strings, got a {type(gold).__name__} "
+            f"(its keys would be graded as the answers): {gold!r}"
+        )
     if isinstance(gold, str):
         items: Iterable[Any] = [gold]
     elif isinstance(gold, numbers.Number) and not isinstance(gold, bool):

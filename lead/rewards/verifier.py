@@ -188,7 +188,10 @@ class VerifierPool:
         if reply is None:
             logger.warning(
                 "math-verify gave no verdict within %.1fs (pred %r..., %d chars; gold %r); scored as incorrect",
-                timeout, pred[:80], len(pred), golds[:3],
+                timeout,
+                pred[:80],
+                len(pred),
+                golds[:3],
             )
         return reply == "1"
 

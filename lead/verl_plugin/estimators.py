@@ -99,8 +99,9 @@ class MethodStore:
 STORE = MethodStore()
 
 
-def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, response_mask: torch.Tensor,
-                             index: Any = None, config: Any = None) -> torch.Tensor:
+def compute_method_advantage(
+    name: str, token_level_rewards: torch.Tensor, response_mask: torch.Tensor, index: Any = None, config: Any = None
+) -> torch.Tensor:
     """Advantages ``[B, L]`` of method ``name`` for one verl batch (see the module docstring)."""
     if index is None:
         raise ValueError(f"advantage estimator {name!r} groups rollouts by prompt and needs the batch's 'uid' column")
@@ -108,7 +109,8 @@ def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, respo
         raise ValueError(
             f"algorithm.use_kl_in_reward=True is incompatible with adv_estimator={name}: the estimator reads "
             "correctness from token_level_rewards, which then include the KL penalty. Use the actor's KL loss "
-            "(actor_rollout_ref.actor.use_kl_loss=True) instead.")
+            "(actor_rollout_ref.actor.use_kl_loss=True) instead."
+        )
     method = STORE.get(name, method_block(config, name))
     # verl puts the outcome reward on the last valid token and zeros elsewhere, so a plain row
     # sum (what verl's own outcome estimators do) is the masked sum without another [B, L] pass.
@@ -122,8 +124,15 @@ def compute_method_advantage(name: str, token_level_rewards: torch.Tensor, respo
     return adv.to(token_level_rewards.dtype).unsqueeze(-1) * response_mask
 
 
-def _advantages_of_real_rows(name: str, method: Any, scores: torch.Tensor, lengths: torch.Tensor, index: Any,
-                             prompt_keys: list[Any] | None, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def _advantages_of_real_rows(
+    name: str,
+    method: Any,
+    scores: torch.Tensor,
+    lengths: torch.Tensor,
+    index: Any,
+    prompt_keys: list[Any] | None,
+    real: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The method's advantages on the rows with a non-empty response only, 0 on the others.
 
     verl's ``upsample_batch_to_divisible_size`` appends padding rows (all-zero response mask,
@@ -132,8 +141,10 @@ def _advantages_of_real_rows(name: str, method: Any, scores: torch.Tensor, lengt
     whitening)."""
     rows = real.nonzero().reshape(-1)
     if rows.numel() == 0:
-        raise ValueError(f"advantage estimator {name!r}: every one of the {real.numel()} rows has an empty "
-                         "response mask; there is nothing to score")
+        raise ValueError(
+            f"advantage estimator {name!r}: every one of the {real.numel()} rows has an empty "
+            "response mask; there is nothing to score"
+        )
     picked = rows.cpu().numpy()
     keys = None if prompt_keys is None else [prompt_keys[i] for i in picked.tolist()]
     labels = index[rows] if isinstance(index, torch.Tensor) else np.asarray(index, dtype=object)[picked]
@@ -145,15 +156,18 @@ _ESTIMATORS: dict[str, Any] = {}
 
 
 def _make_estimator(name: str) -> Any:
-    def estimator(token_level_rewards: torch.Tensor, response_mask: torch.Tensor, config: Any = None,
-                  index: Any = None, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def estimator(
+        token_level_rewards: torch.Tensor, response_mask: torch.Tensor, config: Any = None, index: Any = None, **_: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         advantages = compute_method_advantage(name, token_level_rewards, response_mask, index, config)
         return advantages, advantages
 
     estimator.__name__ = f"compute_{name}_advantage"
     estimator.__qualname__ = estimator.__name__
-    estimator.__doc__ = (f"verl estimator `{name}`: see lead.core.registry.get_method({name!r}); "
-                         f"knobs in algorithm.{name}. Returns (advantages, returns), both [B, L].")
+    estimator.__doc__ = (
+        f"verl estimator `{name}`: see lead.core.registry.get_method({name!r}); "
+        f"knobs in algorithm.{name}. Returns (advantages, returns), both [B, L]."
+    )
     return estimator
 
 

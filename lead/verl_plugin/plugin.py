@@ -21,7 +21,6 @@ def _load() -> None:
     register_resolvers()
     from lead.verl_plugin.cpu import cpu_mode
 
-
     if cpu_mode():
         try:
             from lead.verl_plugin.cpu import init_process_group, register
@@ -29,8 +28,9 @@ def _load() -> None:
             register()
             init_process_group()
         except Exception as exc:  # noqa: BLE001
-            warnings.warn(f"lead: the CPU backend (VERL_PLATFORM=cpu) was not registered with verl: {exc!r}",
-                          stacklevel=2)
+            warnings.warn(
+                f"lead: the CPU backend (VERL_PLATFORM=cpu) was not registered with verl: {exc!r}", stacklevel=2
+            )
             logging.getLogger("lead").error("the CPU backend was not registered with verl: %r", exc)
     try:
         from lead.verl_plugin.estimators import register_estimators

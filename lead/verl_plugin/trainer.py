@@ -100,13 +100,19 @@ class LeadTrainerSync(PPOTrainerSync):
         super()._load_checkpoint()
         dropped = self.metrics_file.keep_until(self.global_steps)
         if dropped:
-            print(f"lead: {self.metrics_file.path}: dropped {dropped} step(s) after step {self.global_steps}, "
-                  "logged by an attempt that was interrupted after its last checkpoint", flush=True)
+            print(
+                f"lead: {self.metrics_file.path}: dropped {dropped} step(s) after step {self.global_steps}, "
+                "logged by an attempt that was interrupted after its last checkpoint",
+                flush=True,
+            )
         if self._estimator is None or self.global_steps == 0:
             return
         mode = self.config.trainer.resume_mode
-        folder = (self.config.trainer.resume_from_path if mode == "resume_path"
-                  else os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}"))
+        folder = (
+            self.config.trainer.resume_from_path
+            if mode == "resume_path"
+            else os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
+        )
         if not os.path.isabs(folder):
             folder = os.path.join(os.getcwd(), folder)
         load_estimator_state(folder, self.config.algorithm)
@@ -159,8 +165,11 @@ def load_estimator_state(folder: str, algorithm_config: Any) -> bool:
     checkpoint has none (e.g. written by another trainer), in which case state starts fresh."""
     path = os.path.join(folder, STATE_FILE)
     if not os.path.exists(path):
-        warnings.warn(f"{path} does not exist: the estimator state (e.g. LEAD's controller weights) "
-                      "starts fresh instead of continuing the checkpointed run", stacklevel=2)
+        warnings.warn(
+            f"{path} does not exist: the estimator state (e.g. LEAD's controller weights) "
+            "starts fresh instead of continuing the checkpointed run",
+            stacklevel=2,
+        )
         return False
     with open(path) as f:
         payload = json.load(f)

@@ -78,5 +78,6 @@ def init_process_group() -> bool:
 
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(
-            backend="gloo", rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
+            backend="gloo", rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"])
+        )
     return True

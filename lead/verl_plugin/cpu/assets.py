@@ -19,8 +19,8 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 MODEL_VERSION = "cpu-model-v2"
 DATA_VERSION = "cpu-data-v1"
@@ -78,8 +78,9 @@ def build_tokenizer():
     core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                        padding_side="left")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=PAD, padding_side="left"
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": [f"<|{role}|>" for role in ROLES]})
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
@@ -119,8 +120,9 @@ def _warm_up(model, tokenizer, steps: int, seed: int) -> list[float]:
     for _ in range(steps):
         rows, labels = [], []
         for text, answer in rng.sample(pool, WARMUP_BATCH):
-            prompt = tokenizer.apply_chat_template([{"role": "user", "content": build_prompt(text)}],
-                                                   add_generation_prompt=True, tokenize=False)
+            prompt = tokenizer.apply_chat_template(
+                [{"role": "user", "content": build_prompt(text)}], add_generation_prompt=True, tokenize=False
+            )
             p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
             r_ids = tokenizer(warmup_response(rng, answer) + EOS, add_special_tokens=False)["input_ids"]
             rows.append(p_ids + r_ids)
@@ -173,12 +175,25 @@ def ensure_data(cache: str | Path | None = None, n_train: int = 64, n_val: int =
     target = Path(cache) if cache is not None else cache_dir() / f"{DATA_VERSION}-{n_train}-{n_val}"
 
     def rows(items: list[tuple[str, str]], split: str) -> list[dict]:
-        return [verl_row(Problem(index=i, problem=text, answers=[answer], level=None, subject="arithmetic",
-                                 uid=f"{split}-{i}", unique_id=None), split, DATA_SOURCE)
-                for i, (text, answer) in enumerate(items)]
+        return [
+            verl_row(
+                Problem(
+                    index=i,
+                    problem=text,
+                    answers=[answer],
+                    level=None,
+                    subject="arithmetic",
+                    uid=f"{split}-{i}",
+                    unique_id=None,
+                ),
+                split,
+                DATA_SOURCE,
+            )
+            for i, (text, answer) in enumerate(items)
+        ]
 
     def build(folder: Path) -> None:
         write_parquet(rows(pool[:n_train], "train"), folder / "train.parquet")
-        write_parquet(rows(pool[n_train:n_train + n_val], "test"), folder / "test.parquet")
+        write_parquet(rows(pool[n_train : n_train + n_val], "test"), folder / "test.parquet")
 
     return _build_once(target, build)

@@ -38,4 +38,5 @@ class CPUFSDPEngineWithLMHead(FSDPEngineWithLMHead):
 
 
 EngineRegistry.register(model_type="language_model", backend=["fsdp", "fsdp2"], device=PLATFORM)(
-    CPUFSDPEngineWithLMHead)
+    CPUFSDPEngineWithLMHead
+)

@@ -22,7 +22,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Generator, Optional
+from collections.abc import Generator
+from typing import Any
 
 import ray
 import torch
@@ -80,7 +81,8 @@ class HFCPUServer:
         path = self.model_config.local_path
         attn = self.model_config.override_config.get("attn_implementation", "sdpa")
         self.model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=torch.float32, attn_implementation=attn, local_files_only=True).eval()
+            path, dtype=torch.float32, attn_implementation=attn, local_files_only=True
+        ).eval()
         tokenizer = self.model_config.tokenizer
         eos = self.model_config.generation_config.eos_token_id if self.model_config.generation_config else None
         if eos is None:
@@ -90,29 +92,39 @@ class HFCPUServer:
             raise ValueError(f"{path}: neither the generation config nor the tokenizer names an EOS token")
         pad = tokenizer.pad_token_id
         self.pad_id = self.eos_ids[0] if pad is None else pad
-        self.global_steps: Optional[int] = None
+        self.global_steps: int | None = None
         self.weights_version = 0
         self.batch_sizes: list[int] = []
         self._lock = threading.Lock()
-        self._queue: Optional[asyncio.Queue] = None
-        self._batcher: Optional[asyncio.Task] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._queue: asyncio.Queue | None = None
+        self._batcher: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- generation ---------------------------------------------------------------------------
 
     def _max_tokens(self, prompt_len: int, params: dict[str, Any]) -> int:
         room = (self.config.max_model_len or self.config.prompt_length + self.config.response_length) - prompt_len
         if room < 1:
-            raise ValueError(f"prompt of {prompt_len} tokens leaves no room to generate "
-                             f"(rollout.max_model_len={self.config.max_model_len})")
+            raise ValueError(
+                f"prompt of {prompt_len} tokens leaves no room to generate "
+                f"(rollout.max_model_len={self.config.max_model_len})"
+            )
         requested = params.pop("max_tokens", params.pop("max_new_tokens", None))
         if requested is None:
-            requested = min(self.config.response_length,
-                            self.config.prompt_length + self.config.response_length - prompt_len)
+            requested = min(
+                self.config.response_length, self.config.prompt_length + self.config.response_length - prompt_len
+            )
         return max(1, min(int(requested), room))
 
-    async def generate(self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str,
-                       image_data: Any = None, video_data: Any = None, **kwargs: Any) -> TokenOutput:
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        sampling_params: dict[str, Any],
+        request_id: str,
+        image_data: Any = None,
+        video_data: Any = None,
+        **kwargs: Any,
+    ) -> TokenOutput:
         if image_data is not None or video_data is not None:
             raise NotImplementedError("the hfcpu rollout serves text-only models")
         params = dict(sampling_params)
@@ -183,18 +195,25 @@ class HFCPUServer:
         ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(group), width), dtype=torch.long)
         for row, request in enumerate(group):
-            ids[row, width - len(request.prompt_ids):] = torch.tensor(request.prompt_ids)
-            mask[row, width - len(request.prompt_ids):] = 1
+            ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids)
+            mask[row, width - len(request.prompt_ids) :] = 1
         temperature = params["temperature"]
         greedy = temperature <= 0.0
         gen = GenerationConfig(
-            max_new_tokens=max_tokens, min_new_tokens=0, do_sample=not greedy,
-            temperature=None if greedy else temperature, top_p=None if greedy else params["top_p"],
+            max_new_tokens=max_tokens,
+            min_new_tokens=0,
+            do_sample=not greedy,
+            temperature=None if greedy else temperature,
+            top_p=None if greedy else params["top_p"],
             # 0, not None: generate() fills unset values from the model's generation_config (many
             # models ship a top_k), and verl's top_k=-1 means no top-k at all.
             top_k=None if greedy else max(params["top_k"], 0),
-            repetition_penalty=params["repetition_penalty"], eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
-            return_dict_in_generate=True, output_logits=params["logprobs"])
+            repetition_penalty=params["repetition_penalty"],
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+            return_dict_in_generate=True,
+            output_logits=params["logprobs"],
+        )
         with self._lock:
             self.batch_sizes.append(len(group))
             out = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=gen)
@@ -211,17 +230,19 @@ class HFCPUServer:
             tokens = new[row]
             hits = torch.isin(tokens, eos).nonzero()
             length = int(hits[0]) + 1 if len(hits) else tokens.numel()
-            outputs.append(TokenOutput(
-                token_ids=tokens[:length].tolist(),
-                log_probs=logprobs[row, :length].tolist() if logprobs is not None else None,
-                stop_reason="completed",
-                extra_fields={"global_steps": self.global_steps},
-            ))
+            outputs.append(
+                TokenOutput(
+                    token_ids=tokens[:length].tolist(),
+                    log_probs=logprobs[row, :length].tolist() if logprobs is not None else None,
+                    stop_reason="completed",
+                    extra_fields={"global_steps": self.global_steps},
+                )
+            )
         return outputs
 
     # ---- weights ------------------------------------------------------------------------------
 
-    def load_weights(self, weights: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> dict[str, Any]:
+    def load_weights(self, weights: dict[str, torch.Tensor], global_steps: int | None = None) -> dict[str, Any]:
         """Load the trainer's weights (HF parameter names); returns the new version and checksum."""
         with self._lock:
             result = self.model.load_state_dict(weights, strict=False)
@@ -236,8 +257,14 @@ class HFCPUServer:
                 self.global_steps = global_steps
             checksum = weights_checksum(self.model)
         sizes, self.batch_sizes = self.batch_sizes, []
-        info = {"version": self.weights_version, "checksum": checksum, "global_steps": self.global_steps,
-                "batches": len(sizes), "requests": sum(sizes), "largest_batch": max(sizes, default=0)}
+        info = {
+            "version": self.weights_version,
+            "checksum": checksum,
+            "global_steps": self.global_steps,
+            "batches": len(sizes),
+            "requests": sum(sizes),
+            "largest_batch": max(sizes, default=0),
+        }
         # One line per update, on the driver's console through Ray: tests and users see the sync.
         print(f"{self.name} weights updated: " + " ".join(f"{k}={v}" for k, v in info.items()), flush=True)
         return info
@@ -251,7 +278,7 @@ class HFCPUServer:
     def ready(self) -> bool:
         return True
 
-    async def wake_up(self, tags: Optional[list[str]] = None) -> None:
+    async def wake_up(self, tags: list[str] | None = None) -> None:
         return None
 
     async def sleep(self) -> None:
@@ -303,10 +330,16 @@ class HFCPUReplica(RolloutReplica):
         elif self.is_teacher_model:
             prefix += "teacher_"
         name = server_name(prefix, self.replica_rank) + self.name_suffix
-        server = ray.remote(HFCPUServer).options(
-            name=name, num_cpus=1, max_concurrency=self.max_concurrency,
-            runtime_env={"env_vars": {PLATFORM_ENV: PLATFORM}},
-        ).remote(config=self.config, model_config=self.model_config, replica_rank=self.replica_rank, name=name)
+        server = (
+            ray.remote(HFCPUServer)
+            .options(
+                name=name,
+                num_cpus=1,
+                max_concurrency=self.max_concurrency,
+                runtime_env={"env_vars": {PLATFORM_ENV: PLATFORM}},
+            )
+            .remote(config=self.config, model_config=self.model_config, replica_rank=self.replica_rank, name=name)
+        )
         await server.ready.remote()
         self.servers = [server]
         self._server_handle = server
@@ -319,11 +352,14 @@ class HFCPUServerAdapter(BaseRollout):
     def __init__(self, config: Any, model_config: Any, device_mesh: Any, replica_rank: int = -1) -> None:
         super().__init__(config, model_config, device_mesh)
         rank = int(os.environ.get("RANK", "0"))
-        world = (self.config.tensor_model_parallel_size * self.config.data_parallel_size
-                 * self.config.pipeline_model_parallel_size)
+        world = (
+            self.config.tensor_model_parallel_size
+            * self.config.data_parallel_size
+            * self.config.pipeline_model_parallel_size
+        )
         self.replica_rank = rank // world if replica_rank == -1 else replica_rank
         self._sends = rank % world == 0
-        self._server: Optional[ray.actor.ActorHandle] = None
+        self._server: ray.actor.ActorHandle | None = None
 
     def _server_handle(self) -> ray.actor.ActorHandle:
         if self._server is None:
@@ -338,9 +374,13 @@ class HFCPUServerAdapter(BaseRollout):
         return None
 
     @torch.no_grad()
-    async def update_weights(self, weights: Generator[tuple[str, torch.Tensor], None, None],
-                             wire_format: str = "named_tensors", global_steps: Optional[int] = None,
-                             **kwargs: Any) -> None:
+    async def update_weights(
+        self,
+        weights: Generator[tuple[str, torch.Tensor], None, None],
+        wire_format: str = "named_tensors",
+        global_steps: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         if wire_format != "named_tensors":
             raise NotImplementedError(f"the hfcpu rollout takes full named tensors, not wire_format={wire_format!r}")
         if kwargs.get("peft_config") is not None:

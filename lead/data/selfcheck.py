@@ -1,7 +1,8 @@
 r"""Self-check of the math reward on a benchmark's own gold answers.
 
-``python -m lead.rewards.selfcheck FILE.jsonl [--field answer]`` builds, for every problem, a
-response ending in ``\boxed{<gold>}`` and checks that
+``python -m lead.data.selfcheck FILE.jsonl [--timeout S]`` reads each problem's first gold answer
+(:func:`lead.data.sources.answers_of`: any source's field names), builds a response ending in
+``\boxed{<gold>}`` and checks that
 
 * :func:`~lead.rewards.math.extract_answer` returns the gold answer exactly;
 * math-verify judges it equivalent to itself (asked directly, without the exact-string
@@ -90,7 +91,7 @@ def run_selfcheck(golds: list[str], timeout: float = DEFAULT_TIMEOUT_S) -> SelfC
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lead.rewards.selfcheck", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lead.data.selfcheck", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="benchmark JSONL (raw or normalised)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per math-verify call")
     args = parser.parse_args(argv)

@@ -67,8 +67,7 @@ class Run:
                 target = self.steps if "training/global_step" in metrics else self.validations
                 target[int(m.group(1))] = metrics
             elif m := SYNC_LINE.search(line):
-                self.syncs.append({k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())
-                                   if v != "None"})
+                self.syncs.append({k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split()) if v != "None"})
 
     def seconds_per_step(self) -> list[float]:
         return [round(s["timing_s/step"], 2) for _, s in sorted(self.steps.items())]
@@ -95,8 +94,14 @@ def leftover_files() -> set[str]:
     return {path for pattern in LEFTOVER_GLOBS for path in glob.glob(pattern)}
 
 
-def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s: float,
-            signal_after: str | None = None, signum: int = signal.SIGINT) -> Run:
+def run_cpu(
+    command: list[str],
+    env: dict[str, str],
+    cwd: str | Path,
+    timeout_s: float,
+    signal_after: str | None = None,
+    signum: int = signal.SIGINT,
+) -> Run:
     """Run ``command`` with ``DEVICE=cpu`` and ``env`` over this process's environment.
 
     ``VERL_PLATFORM``, ``BASE_MODEL`` and ``DATA_DIR`` are not inherited: the command line and
@@ -115,8 +120,9 @@ def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s:
     # Appending: the command's writes never move with this process's reads.
     with tempfile.TemporaryFile("a+") as log:
         start = time.monotonic()
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=cwd, start_new_session=True
+        )
         driver, peak_driver, peak_tree = psutil.Process(proc.pid), 0, 0
         try:
             while proc.poll() is None:
@@ -157,6 +163,15 @@ def run_cpu(command: list[str], env: dict[str, str], cwd: str | Path, timeout_s:
     leftovers = sorted(leftover_files() - existing)
     for path in leftovers:
         Path(path).unlink(missing_ok=True)
-    return Run(proc.returncode, output, round(wall, 1), round(peak_driver / 2**30, 2), round(peak_tree / 2**30, 2),
-               timed_out=timed_out, stray_pids=[p.pid for p in stray], left_at_exit=left,
-               leftover_files=leftovers, signal_sent_at_s=None if sent_at is None else round(sent_at, 1))
+    return Run(
+        proc.returncode,
+        output,
+        round(wall, 1),
+        round(peak_driver / 2**30, 2),
+        round(peak_tree / 2**30, 2),
+        timed_out=timed_out,
+        stray_pids=[p.pid for p in stray],
+        left_at_exit=left,
+        leftover_files=leftovers,
+        signal_sent_at_s=None if sent_at is None else round(sent_at, 1),
+    )
