@@ -383,7 +383,7 @@ def test_interrupted_cpu_run_stops_everything_and_resumes(cpu_cache, tmp_path):
 def launch(cache: Path, workdir: Path, *overrides: str, signal_after: str | None = None):
     """``DEVICE=cpu bash <the 1.5B script> <overrides>`` as tests/test_verl_cpu_e2e.py runs it, with
     SIGINT to the launcher process alone once a line matches ``signal_after``."""
-    from lead.verl_plugin.cpu.runner import run_cpu
+    from lead.launch.runner import run_cpu
 
     empty = workdir / "empty.env"
     empty.write_text("")
