@@ -29,8 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "lead" / "core"
 
 
-def test_importing_the_knobs_loads_no_torch():
-    code = "import sys, lead.core.knobs as k; assert k.CONFIGS; assert 'torch' not in sys.modules, 'torch imported'"
+@pytest.mark.parametrize("code", [
+    "import lead.core.knobs as k; assert k.CONFIGS",
+    # The launcher plans runs and checks BUDGET's keys from the declarations alone.
+    "import lead.launch.cli as c, lead.launch.plan as p; assert c._cap_keys() and p.PAPER_CONTROLLER",
+])
+def test_reading_the_knobs_loads_no_torch(code):
+    code += "; import sys; assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
