@@ -100,8 +100,8 @@ def test_lead_and_gdpo_static_share_the_efficiency_knobs():
     for config_cls in (LeadConfig, GdpoStaticConfig):
         assert (config_cls.cap_knob, config_cls.token_knobs) == ("bmax", ("bmax", "lstar_floor", "min_correct_len"))
     # The shared checks name the method's own key.
-    with pytest.raises(ValueError, match=r"algorithm\.gdpo_static\.lstar_floor=9000\.0 is invalid: expected lstar_floor "
-                                         r"<= bmax \(8000\.0\)"):
+    with pytest.raises(ValueError, match=r"algorithm\.gdpo_static\.lstar_floor=9000\.0 is invalid: "
+                                         r"expected lstar_floor <= bmax \(8000\.0\)"):
         GdpoStaticConfig(lstar_floor=9000.0)
     with pytest.raises(ValueError, match=r"algorithm\.gdpo_static\.aggregator='max' is invalid"):
         GdpoStaticConfig(aggregator="max")

@@ -145,7 +145,8 @@ def test_lab_settings_of_every_method_follow_the_declared_roles():
     want = {"lead": lead, "gdpo_static": lead, "laser": {"target_length": 19.0},
             "laser_d": {"max_length": 96.0, "lower_bound": 12.0, "interval": 6.0},
             "grpo_len_threshold": {"threshold": 19.0, "soft_max": 38.0}, "truncation": {"max_length": 19.0},
-            "dler": {"max_length": 19.0}, "alp": {"beta": 1e-7 * 8000 / 96}, "shorter_better": {"beta": 0.001 * 8000 / 96},
+            "dler": {"max_length": 19.0}, "alp": {"beta": 1e-7 * 8000 / 96},
+            "shorter_better": {"beta": 0.001 * 8000 / 96},
             "grpo": {}, "efficient_reasoning": {}, "grpo_lambda": {}, "hapo": {}, "kimi_len": {}}
     assert {name: method_config(name, PRESETS["default"], static_budget=19.0) for name in load_methods()} == want
     assert STATIC_BUDGET_KNOBS == {"truncation": "max_length", "dler": "max_length", "laser": "target_length",
