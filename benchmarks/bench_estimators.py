@@ -76,7 +76,7 @@ def main() -> None:
     from omegaconf import OmegaConf
     from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-    from lead.core.lead import LeadConfig
+    from lead.core.knobs import LeadConfig
     from lead.verl_plugin.estimators import STORE, register_estimators
 
     register_estimators()

@@ -23,15 +23,11 @@ Generated tables (:data:`TABLES`):
 from __future__ import annotations
 
 import argparse
-import ast
-import dataclasses
 import inspect
 import re
 import shlex
 import sys
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,54 +41,6 @@ ARXIV = re.compile(r"arXiv (\d{4}\.\d{4,5})")
 def pages(root: Path = ROOT) -> list[Path]:
     """The README and every page under ``docs/``."""
     return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
-
-
-# ---------------------------------------------------------------------------------------------
-# Method knobs
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One knob of a method as the docs show it."""
-
-    name: str
-    default: Any
-    role: str
-    """``cap`` (follows the response cap), ``tokens`` (counted in tokens), ``per token`` (a rate
-    per token) or empty."""
-    doc: str
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The string under each field of dataclass ``cls`` and its dataclass bases, by field name."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        body = tree.body[0].body
-        for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)):
-                docs[node.target.id] = inspect.cleandoc(after.value.value)
-    return docs
-
-
-def method_knobs(method: str) -> list[Knob]:
-    """The knobs of registered method ``method``, in field order. Every knob table is drawn from
-    this one function, so the docs read the method config classes in one place."""
-    from lead.core.registry import get_method
-
-    config_cls = get_method(method).config_cls
-    docs = field_docs(config_cls)
-    rows = []
-    for f in dataclasses.fields(config_cls):
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        role = ("cap" if f.name == config_cls.cap_knob else "tokens" if f.name in config_cls.token_knobs
-                else "per token" if f.name in config_cls.per_token_knobs else "")
-        rows.append(Knob(f.name, default, role, docs.get(f.name, "")))
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,7 +89,7 @@ def paragraphs(doc: str | None) -> list[str]:
 
 def methods_table() -> str:
     """Every registered method but LEAD (which has its own section): paper, what it computes, module."""
-    from lead.core.registry import load_methods
+    from lead.core.methods import load_methods
 
     rows = []
     for name, cls in sorted(load_methods().items()):
@@ -160,13 +108,15 @@ def methods_table() -> str:
 
 def knobs_table(method: str) -> str:
     """The knobs of one method: default, length role and doc."""
-    rows = [[f"`{k.name}`", value(k.default), k.role, cell(k.doc)] for k in method_knobs(method)]
+    from lead.core.knobs import knob_rows
+
+    rows = [[f"`{k.name}`", value(k.default), k.role, cell(k.doc)] for k in knob_rows(method)]
     return table(["knob", "default", "length", "meaning"], rows)
 
 
 def competing_knobs() -> str:
     """A section per registered method other than LEAD, with its knob table."""
-    from lead.core.registry import load_methods
+    from lead.core.methods import load_methods
 
     sections = []
     for name in sorted(n for n in load_methods() if n != "lead"):

@@ -145,7 +145,7 @@ def test_verl_reward_grades_decoded_text_like_the_lab():
 def test_verl_overrides_select_the_method_with_every_knob_of_its_lab_config():
     from dataclasses import asdict
 
-    from lead.core.registry import build_method
+    from lead.core.methods import build_method
     from lead.lab.config import PRESETS, method_config
     from lead.lab.verl_loop import method_overrides
 

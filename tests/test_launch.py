@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from lead.core.registry import cap_knob, load_methods
+from lead.core.knobs import cap_knob
+from lead.core.methods import load_methods
 from lead.launch import check as C
 from lead.launch import cli, execute
 from lead.launch import environment as E
@@ -274,6 +275,14 @@ def test_subsets_and_overrides_from_the_environment(clean_env, tmp_path):
     assert items(threshold)["algorithm.grpo_len_threshold.threshold"] == "1500"
 
 
+def test_budget_owns_every_declared_cap_knob():
+    assert cli._cap_keys() == {f"algorithm.{name}.{knob}": "BUDGET" for name, knob in (
+        ("lead", "bmax"), ("gdpo_static", "bmax"), ("truncation", "max_length"), ("dler", "max_length"),
+        ("laser_d", "max_length"))}
+    with pytest.raises(E.LaunchError, match=r"algorithm\.gdpo_static\.bmax.*set BUDGET instead"):
+        E.check_user_overrides(["algorithm.gdpo_static.bmax=4000"], cli._cap_keys())
+
+
 @pytest.mark.parametrize("env,args,message", [
     ({"BUDGET": "4k"}, [], "BUDGET='4k' is not a number of tokens"),
     ({"BUDGET": "0"}, [], "BUDGET='0' is not a number of tokens"),
@@ -341,7 +350,8 @@ def test_sweep_points_and_names():
     assert P.name_number(0.25) == "0p25" and P.name_number(1.0) == "1" and P.name_number(4) == "4"
     assert [p.stem for p in P.mode_sweep({"MODES": "max_asym"})] == ["math_lead_mode_max_asym"]
     controller = P.controller_sweep({"KNOBS": "alpha lambda_min", "ALPHAS": "1 2", "LAMBDA_MINS": "0.3"})
-    # The paper's point appears in both axes but is planned once.
+    # The paper's point (LEAD's defaults) appears in both axes but is planned once.
+    assert P.PAPER_CONTROLLER == {"alpha": 1.0, "beta": 0.95, "lambda_min": 0.3}
     assert [p.stem for p in controller] == ["math_lead_a1_b0p95_lm0p3", "math_lead_a2_b0p95_lm0p3"]
     with pytest.raises(E.LaunchError, match="RATIOS: '-1' is not a ratio >= 0"):
         P.ratio_sweep({"RATIOS": "-1"})
@@ -896,9 +906,21 @@ exec "$@"
 
 # --- CPU mode through the launcher --------------------------------------------------------------
 
-def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
-    from lead.core.registry import per_token_knobs, token_knobs
+# The CPU group's method knobs: token knobs scaled by 32/8000, per-token rates by 8000/32.
+CPU_SCALED = {"lead": {"lstar_floor": 4.0, "min_correct_len": 2.0},
+              "gdpo_static": {"lstar_floor": 4.0, "min_correct_len": 2.0},
+              "grpo_len_threshold": {"threshold": 8.0, "soft_max": 16.0}, "laser": {"target_length": 16.384},
+              "laser_d": {"lower_bound": 8.192, "interval": 4.096}, "alp": {"beta": 2.5e-05},
+              "shorter_better": {"beta": 0.25}}
 
+
+def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
+    from omegaconf import OmegaConf
+
+    from lead.core.knobs import per_token_knobs, token_knobs
+
+    # The GPU recipe at the CPU's response cap: every knob that follows the cap agrees.
+    gpu = compose("experiment=math_1p5b", "data.max_response_length=32")
     cfg = compose("experiment=math_1p5b", "device=cpu")
     cap, paper = cfg.data.max_response_length, 8000
     assert cap == 32 and cfg.actor_rollout_ref.rollout.response_length == cap
@@ -911,7 +933,15 @@ def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
             assert cfg.algorithm[name][knob] == pytest.approx(want), (name, knob)
         for knob in per_token_knobs(name):
             assert cfg.algorithm[name][knob] == pytest.approx(getattr(defaults, knob) * paper / cap), (name, knob)
+        # Exactly these values, and every other knob as on a GPU.
+        block, gpu_block = (OmegaConf.to_container(c.algorithm[name], resolve=True) for c in (cfg, gpu))
+        assert block == {**gpu_block, **CPU_SCALED.get(name, {})}, name
     assert [list(s) for s in cfg.algorithm.truncation.schedule] == [[180, 24], [360, 16]]
+    # Command-line overrides still win over the scaled values.
+    user = compose("experiment=math_1p5b", "device=cpu", "algorithm.laser.target_length=20",
+                   "algorithm.alp.beta=0.001")
+    assert user.algorithm.laser.target_length == 20 and user.algorithm.alp.beta == 0.001
+    assert user.algorithm.laser_d.lower_bound == 8.192
 
 
 def test_cpu_dry_run_of_a_script_plans_the_tiny_run(clean_env, cpu_cache):

@@ -10,10 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lead.core.knobs import AGGREGATORS, LSTAR_MODES, LeadConfig
 from lead.core.lead import (
-    AGGREGATORS,
-    LSTAR_MODES,
-    LeadConfig,
     LeadController,
     efficiency_rewards,
     lead_advantages,

@@ -11,7 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lead.core.registry import RolloutBatch, build_method, get_method, load_methods
+from lead.core.methods import build_method, get_method, load_methods
+from lead.core.rollouts import RolloutBatch
 from tests.helpers import make_batch
 
 METHODS = ("grpo_len_threshold", "efficient_reasoning", "kimi_len", "truncation", "dler", "laser", "laser_d",
@@ -160,10 +161,10 @@ from dataclasses import dataclass
 
 import torch
 
-from lead.core.config import MethodConfig
+from lead.core.knobs import MethodConfig
 from lead.core.methods._base import Stateless, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 @dataclass
@@ -203,17 +204,18 @@ def throwaway_method(tmp_path, monkeypatch):
     import sys
 
     import lead.core.methods as methods_package
-    from lead.core import registry
+    from lead.core import knobs, registry
 
     (tmp_path / "throwaway.py").write_text(THROWAWAY)
     monkeypatch.setattr(methods_package, "__path__", [*methods_package.__path__, str(tmp_path)])
     yield tmp_path
     registry.METHODS.pop("throwaway", None)
+    knobs.CONFIGS.pop("throwaway", None)
     sys.modules.pop("lead.core.methods.throwaway", None)
 
 
 def test_adding_a_method_is_one_module(throwaway_method):
-    from lead.core.registry import cap_knob, per_token_knobs, token_knobs
+    from lead.core.knobs import cap_knob, per_token_knobs, token_knobs
 
     assert "throwaway" in load_methods()
     assert cap_knob("throwaway") == "cap" and token_knobs("throwaway") == ("cap",) and per_token_knobs("throwaway") == ()
@@ -227,7 +229,9 @@ def test_adding_a_method_is_one_module(throwaway_method):
 
 def test_a_method_must_declare_knobs_it_has(tmp_path, monkeypatch):
     import lead.core.methods as methods_package
+    from lead.core import knobs
 
+    monkeypatch.setattr(knobs, "CONFIGS", dict(knobs.CONFIGS))
     source = THROWAWAY.replace('token_knobs = ("cap",)', 'token_knobs = ("cap", "target")').replace(
         '"throwaway"', '"throwaway_bad"')
     (tmp_path / "throwaway_bad.py").write_text(source)
@@ -240,7 +244,7 @@ def test_a_method_must_declare_knobs_it_has(tmp_path, monkeypatch):
 
 
 def test_cap_and_token_knobs_of_every_method():
-    from lead.core.registry import cap_knob, token_knobs
+    from lead.core.knobs import cap_knob, token_knobs
 
     caps = {name: cap_knob(name) for name in load_methods()}
     assert {n: c for n, c in caps.items() if c} == {"lead": "bmax", "gdpo_static": "bmax", "truncation": "max_length",

@@ -11,17 +11,19 @@ import math
 import pytest
 import torch
 
-from lead.core.lead import LeadConfig, LeadController, lead_advantages
+from lead.core.knobs import GrpoLenThresholdConfig, LaserDConfig, LeadConfig, TruncationConfig
+from lead.core.lead import LeadController, lead_advantages
+from lead.core.methods import build_method
 from lead.core.methods.alp import solve_rate_weights
 from lead.core.methods.efficient_reasoning import sigmoid_length_rewards
 from lead.core.methods.grpo_lambda import top_fraction_groups
-from lead.core.methods.grpo_len_threshold import GrpoLenThresholdConfig, threshold_length_rewards
+from lead.core.methods.grpo_len_threshold import threshold_length_rewards
 from lead.core.methods.hapo import cosine_length_rewards
 from lead.core.methods.kimi_len import kimi_length_rewards
-from lead.core.methods.laser import LaserDConfig, choose_targets, difficulty_buckets, step_rewards
+from lead.core.methods.laser import choose_targets, difficulty_buckets, step_rewards, target_grid
 from lead.core.methods.shorter_better import sample_optimal_lengths
-from lead.core.methods.truncation import TruncationConfig, truncation_rewards
-from lead.core.registry import RolloutBatch, build_method
+from lead.core.methods.truncation import truncation_rewards
+from lead.core.rollouts import RolloutBatch
 from tests.helpers import make_batch
 
 F64 = torch.float64
@@ -226,7 +228,7 @@ def test_difficulty_buckets_compare_counts_exactly():
 
 def test_choose_targets_by_hand():
     cfg = LaserDConfig(max_length=5000, lower_bound=1024, interval=1024)
-    assert cfg.grid().tolist() == [1024, 2048, 3072, 4096]
+    assert target_grid(cfg).tolist() == [1024, 2048, 3072, 4096]
     # n = 3 -> C = [1, 1, 2] for low, medium, high; a bucket's target is the first grid L with fit(L) C >= n_b
     # high: 6 rollouts, need 3 fitting: 1024 fits {500, 900}, 2048 fits 4 -> 2048
     # medium: 3 rollouts, need 3 fitting: 4096 fits {3000, 3500} only -> max_length 5000
@@ -370,13 +372,23 @@ def test_gdpo_static_by_hand():
     assert metrics["gdpo_static/r_eff_mean"] == 0
 
 
+EFFICIENCY_SETTINGS = [{}, {"lstar_mode": "max_asym", "aggregator": "min_correct", "min_correct_len": 2500.0},
+                       {"lstar_mode": "upper_only", "aggregator": "median_correct"},
+                       {"aggregator": "mean_all", "whiten_weighting": "sequence"},
+                       {"zero_unsolved_efficiency": True, "bmax": 6000.0, "lstar_floor": 3000.0}]
+
+
 @pytest.mark.parametrize("w_corr, w_eff", [(1.0, 1.0), (1.0, 3.0), (2.0, 0.5)])
-def test_gdpo_static_equals_lead_with_static_weights(w_corr, w_eff):
+@pytest.mark.parametrize("efficiency", EFFICIENCY_SETTINGS)
+def test_gdpo_static_equals_lead_with_static_weights(w_corr, w_eff, efficiency):
+    # The shared efficiency knobs mean the same for both: LEAD with the same knobs and the
+    # weights' ratio as its static lambda_c gives the same advantages.
     scores_tok, mask, uids = make_batch(num_prompts=16, n=8, max_len=8000, seed=11)
     scores, lengths = (scores_tok * mask).sum(-1), mask.sum(-1).float()
-    adv, _, _ = run("gdpo_static", scores.tolist(), lengths.tolist(), uids, w_corr=w_corr, w_eff=w_eff)
+    adv, _, _ = run("gdpo_static", scores.tolist(), lengths.tolist(), uids, w_corr=w_corr, w_eff=w_eff, **efficiency)
     lead_adv, _ = lead_advantages(scores.double(), lengths.double(), uids,
-                                  LeadConfig(static_lambda_corr=w_corr / (w_corr + w_eff)), LeadController())
+                                  LeadConfig(static_lambda_corr=w_corr / (w_corr + w_eff), **efficiency),
+                                  LeadController())
     torch.testing.assert_close(adv, lead_adv, atol=1e-6, rtol=1e-6)
 
 

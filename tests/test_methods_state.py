@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lead.core.registry import RolloutBatch, build_method
+from lead.core.methods import build_method
+from lead.core.rollouts import RolloutBatch
 from tests.helpers import make_batch
 from tests.test_methods_common import METHODS
 

@@ -24,8 +24,9 @@ from hydra import compose, initialize_config_module  # noqa: E402
 from hydra.errors import ConfigCompositionException  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from lead.core.lead import LeadConfig, LeadController, lead_advantages  # noqa: E402
-from lead.core.registry import load_methods  # noqa: E402
+from lead.core.knobs import LeadConfig  # noqa: E402
+from lead.core.lead import LeadController, lead_advantages  # noqa: E402
+from lead.core.methods import load_methods  # noqa: E402
 from lead.verl_plugin import plugin  # noqa: E402
 from lead.verl_plugin.algo_config import LeadAlgoConfig, validate_run_config  # noqa: E402
 from lead.verl_plugin.estimators import STORE, register_estimators  # noqa: E402
@@ -523,7 +524,7 @@ import lead.core.methods as methods
 methods.__path__.append({str(tmp_path)!r})
 from hydra import compose, initialize_config_module
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
-from lead.core.registry import cap_knob
+from lead.core.knobs import cap_knob
 from lead.verl_plugin.algo_config import validate_run_config
 with initialize_config_module("lead.verl_plugin.config", version_base=None):
     cfg = compose("lead_trainer", overrides=["algorithm.adv_estimator=throwaway", "algorithm.throwaway.cap=1500"])

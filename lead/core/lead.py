@@ -20,20 +20,19 @@ each, grouped by prompt id, in any row order) into one advantage per rollout:
 5. **Combination and whitening**: ``A_i = lambda_c A^c_i + lambda_e A^e_i``, whitened over
    the batch with token weights ``l_i`` (:func:`whiten`).
 
-With the default :class:`LeadConfig` the result equals the paper release's estimator; the release's
-questionable behaviours are kept by default and fixed by opt-in knobs (see the field docs).
+With the default :class:`~lead.core.knobs.LeadConfig` the result equals the paper release's
+estimator; the release's questionable behaviours are kept by default and fixed by opt-in knobs
+(see the field docs in :mod:`lead.core.knobs`).
 The module imports nothing from verl, so the verl estimator, the CPU lab and the benchmarks all
 call these same functions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import (
     group_count,
     group_deviations,
@@ -47,12 +46,9 @@ from lead.core.groups import (
     per_member,
     zscore_scale,
 )
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-LSTAR_MODES = ("max_sym", "max_asym", "upper_only")
-AGGREGATORS = ("mean_correct", "min_correct", "median_correct", "mean_all")
-WHITEN_WEIGHTINGS = ("token", "sequence")
+from lead.core.knobs import EfficiencyKnobs, LeadConfig
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 # Numeric code of each efficiency mode in the ``lead/lstar_mode`` metric. The release logged 0.0
 # for max_asym and 1.0 for both other modes; max_sym and max_asym keep their codes so dashboards
@@ -64,92 +60,8 @@ PSI_KEYS = ("mu_corr", "mu_eff", "sigma_corr", "sigma_eff", "cv_corr", "cv_eff",
             "potential_corr", "potential_eff", "D_corr", "D_eff", "target_w_corr", "target_w_eff")
 
 
-@dataclass
-class LeadConfig(MethodConfig):
-    """LEAD's knobs. Defaults reproduce the paper's runs (``algorithm.lead.*`` in verl).
-
-    The release's name of each knob is ``algorithm.lead_<name>`` for the first eight fields.
-    """
-
-    method: ClassVar[str] = "lead"
-    cap_knob = "bmax"
-    token_knobs = ("bmax", "lstar_floor", "min_correct_len")
-
-    alpha: float = 1.0
-    """Exponent of both potentials ``P_k``; larger values push harder towards the weaker reward."""
-    beta: float = 0.95
-    """EMA coefficient of the controller's weights, in ``[0, 1)``; 0 follows the targets at once."""
-    epsilon: float = 1e-8
-    """Guards the CV denominators, the CV normalisation and the target normalisation."""
-    bmax: float = 8000.0
-    """Upper clamp of L*, and L* of a prompt with no correct rollout. Set it to the rollout's
-    ``max_response_length`` (the launch scripts tie both to ``BUDGET``)."""
-    lambda_min: float = 0.3
-    """Floor on the correctness weight ``lambda_c`` (dynamic mode; static mode too with ``static_floor``)."""
-    lstar_mode: str = "max_sym"
-    """Efficiency reward shape: ``max_sym`` (the paper's), ``max_asym``, or ``upper_only``. The
-    release's yaml defaulted to ``max_asym`` although every script and the paper use ``max_sym``."""
-    aggregator: str = "mean_correct"
-    """How L* is estimated from a group: ``mean_correct``, ``min_correct``, ``median_correct``
-    (mean of the two middle values for an even count), or ``mean_all`` (all rollouts, correct or not)."""
-    static_lambda_corr: float | None = None
-    """When set, a fixed ``lambda_c`` (and ``lambda_e = 1 - lambda_c``) replaces the controller;
-    the targets are still computed and logged. ``lambda_min`` is ignored unless ``static_floor``."""
-    lstar_floor: float = 1000.0
-    """Lower clamp of L* in tokens."""
-    min_correct_len: float = 500.0
-    """``max_asym`` only: a correct rollout shorter than this gets efficiency reward 0."""
-    group_std_eps: float = 1e-6
-    """Added to the group std in the decoupled normalisation (verl's GRPO epsilon)."""
-    sigma_eps: float = 1e-8
-    """Added inside the square root of the PSI standard deviations (so sigma >= 1e-4)."""
-    whiten_eps: float = 1e-8
-    """Added to the batch variance before the final whitening."""
-    zero_unsolved_efficiency: bool = False
-    """Opt-in fix. The release gives prompts with no correct rollout ``L* = bmax``; under
-    ``max_sym`` that makes ``r = l / bmax`` and rewards the LONGER rollouts of unsolved prompts.
-    When true, their efficiency reward is 0, so unsolved prompts carry no length signal."""
-    static_floor: bool = False
-    """Opt-in fix: apply ``lambda_min`` to ``static_lambda_corr`` too (the release ignores it)."""
-    whiten_weighting: str = "token"
-    """``token`` (the release: long responses weigh more in the batch mean/variance) or
-    ``sequence`` (every response counts once)."""
-    indicator_stats: bool = False
-    """Opt-in fix for rewards other than 1/0. The release computes the controller's correctness
-    statistics (``mu_corr``, ``sigma_corr``, hence ``P_c`` and the targets) on the raw scores,
-    which assumes 1/0 rewards: with +1/-1 at 50% accuracy ``mu_corr`` is 0 and ``P_c`` 1. When
-    true they use the indicator ``1[s > correct_threshold]``, so any two reward levels drive the
-    controller as 1/0 would. Identical to the release on 1/0 rewards."""
-
-    def validate(self) -> None:
-        self.choice("lstar_mode", LSTAR_MODES)
-        self.choice("aggregator", AGGREGATORS)
-        self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
-        if self.number("alpha") <= 0:
-            self.invalid("alpha", "expected alpha > 0")
-        if not 0 <= self.number("beta") < 1:
-            self.invalid("beta", "expected 0 <= beta < 1")
-        if not 0 <= self.number("lambda_min") <= 1:
-            self.invalid("lambda_min", "expected 0 <= lambda_min <= 1")
-        if self.number("bmax") <= 0:
-            self.invalid("bmax", "expected bmax > 0 (tokens)")
-        if self.number("lstar_floor") <= 0:
-            self.invalid("lstar_floor", "expected lstar_floor > 0 (tokens)")
-        if self.lstar_floor > self.bmax:
-            self.invalid("lstar_floor", f"expected lstar_floor <= bmax ({self.bmax})")
-        if self.number("min_correct_len") < 0:
-            self.invalid("min_correct_len", "expected min_correct_len >= 0 (tokens)")
-        for key in ("epsilon", "group_std_eps", "sigma_eps", "whiten_eps"):
-            self.positive(key)
-        if self.static_lambda_corr is not None and not 0 <= self.number("static_lambda_corr") <= 1:
-            self.invalid("static_lambda_corr", "expected null or a value in [0, 1]")
-        self.flag("zero_unsolved_efficiency")
-        self.flag("static_floor")
-        self.flag("indicator_stats")
-
-
 def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                   cfg: LeadConfig, correct_count: torch.Tensor | None = None,
+                   cfg: EfficiencyKnobs, correct_count: torch.Tensor | None = None,
                    correct_ids: torch.Tensor | None = None) -> torch.Tensor:
     r"""Per-prompt target length ``L*``, ``[G]``.
 
@@ -177,7 +89,7 @@ def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tens
 
 
 def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torch.Tensor,
-                       cfg: LeadConfig) -> torch.Tensor:
+                       cfg: EfficiencyKnobs) -> torch.Tensor:
     r"""Efficiency reward of each rollout, ``[N]``, given its prompt's ``L*`` (``lstar``, ``[N]``).
 
     * ``max_sym``:    :math:`r = \max(-1,\ 1 - |l - L^*| / L^*)` for every rollout.
@@ -195,7 +107,7 @@ def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torc
 
 
 def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                    cfg: LeadConfig, correct_count: torch.Tensor | None = None,
+                    cfg: EfficiencyKnobs, correct_count: torch.Tensor | None = None,
                     correct_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Target lengths ``L*`` (``[G]``) and efficiency rewards (``[N]``) of a batch: the
     :func:`target_lengths` / :func:`efficiency_rewards` pipeline, with the rewards of prompts no

@@ -1,10 +1,10 @@
 """Validated per-batch inputs of every method: float64 tensors, contiguous group ids, correctness.
 
-:func:`prepare` turns a :class:`~lead.core.registry.RolloutBatch` into :class:`Rollouts` after
-checking shapes and values, so every method (LEAD and the competing ones) starts from the same
-validated inputs and the same correctness rule ``c_i = 1[s_i > correct_threshold]``. A bad
-value is an error naming how many rollouts carry one and their prompt ids, raised before any
-method state changes.
+:func:`prepare` turns a :class:`RolloutBatch`, what every method is given, into
+:class:`Rollouts` after checking shapes and values, so every method (LEAD and the competing
+ones) starts from the same validated inputs and the same correctness rule
+``c_i = 1[s_i > correct_threshold]``. A bad value is an error naming how many rollouts carry one
+and their prompt ids, raised before any method state changes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,25 @@ import numpy as np
 import torch
 
 from lead.core.groups import group_count, group_index, group_min, group_sum
-from lead.core.registry import RolloutBatch
 
 # Prompt ids named in an error message; the count is always given in full.
 _NAMED_IDS = 8
+
+
+@dataclass
+class RolloutBatch:
+    """What every method sees of one training step's rollouts (``N`` of them).
+
+    ``scores``: summed reward of each rollout, ``[N]``. ``lengths``: response tokens, ``[N]``.
+    ``group_ids``: the per-step prompt id (verl's ``uid``) of each rollout; rollouts of one
+    prompt share it. ``prompt_keys``: a prompt id that is stable across steps (the dataset's
+    ``extra_info.index``), needed only by methods that remember prompts between steps.
+    """
+
+    scores: torch.Tensor
+    lengths: torch.Tensor
+    group_ids: Any
+    prompt_keys: Any | None = None
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""The lab's settings: sizes and schedules (:class:`LabConfig` and its presets), the few
-method knobs that must be rescaled to the toy task's token lengths (:data:`LAB_METHOD_SETTINGS`),
-and the arms a run compares (:class:`Arm`: the default comparison and the ablations).
+"""The lab's settings: sizes and schedules (:class:`LabConfig` and its presets), the method
+knobs rescaled to the toy task's token lengths (:func:`method_config`, from the length roles the
+methods declare in :mod:`lead.core.knobs`, and the task's own choices,
+:data:`LAB_METHOD_SETTINGS`), and the arms a run compares (:class:`Arm`: the default comparison
+and the ablations).
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from lead.core.lead import AGGREGATORS, LeadConfig
-from lead.core.registry import build_method, get_method, load_methods
+from lead.core.knobs import AGGREGATORS, CONFIGS, LeadConfig, budget_knob, scaled_knobs
+from lead.core.methods import build_method, load_methods
 from lead.lab.model import ModelConfig
 from lead.lab.task import DIRECT_LENGTH, TaskConfig, min_length
 
@@ -113,10 +115,6 @@ CLAIMS_PRESETS: dict[str, LabConfig] = {
 }
 
 
-PAPER_BUDGET = 8000
-"""Response budget (tokens) of the LEAD paper's runs, the reference for per-token rates below."""
-
-
 @dataclass(frozen=True)
 class Budgets:
     """The two lengths the lab's method settings are scaled to."""
@@ -128,14 +126,8 @@ class Budgets:
     model's median correct length unless ``--budget`` sets it (:func:`lead.lab.train.median_correct_length`)."""
 
 
-def _paper_default(method: str, key: str) -> Any:
-    return getattr(get_method(method).config_cls(), key)
-
-
 def _lead_family(task: TaskConfig, budgets: Budgets) -> dict[str, Any]:
     return {
-        # bmax is the response budget, as in the paper's runs (8000 with max_response_length 8000).
-        "bmax": float(budgets.response),
         # The paper's 1000-token floor sits below the genuine solutions of its tasks; here the
         # shortest genuine solution is the easiest problem's trace (7 tokens at k=1), so L* never asks for less
         # reasoning than the easiest problem needs. (Scaling 1000/8000 by the budget gives 12,
@@ -147,37 +139,21 @@ def _lead_family(task: TaskConfig, budgets: Budgets) -> dict[str, Any]:
     }
 
 
-# Method knobs whose paper defaults are counts of real reasoning tokens (thousands) and must be
-# rescaled to this task, where the budget is ~100 tokens and answers take 3-86. Every other knob
-# keeps its paper default, and a method without a row (GRPO, the z-score and min-max length
-# rewards, HAPO's history) has no token-denominated knob. Rules: caps that equal the response
-# budget in the paper become the lab's response budget; the single global cap or target of a
-# static-budget method becomes the lab's static budget (a user tunes it to the model at hand,
-# so it is measured on the warm-up model rather than scaled from a paper); per-token penalty
-# rates are multiplied by PAPER_BUDGET / budget so that a full-budget response pays what it
-# pays at 8000 tokens.
+# The task's own choices for knobs whose scaled paper value does not suit it; every other length
+# knob follows the method's declared roles (method_config).
 LAB_METHOD_SETTINGS: dict[str, Callable[[TaskConfig, Budgets], dict[str, Any]]] = {
     "lead": _lead_family,
     "gdpo_static": _lead_family,  # the same L* and efficiency reward as LEAD, fixed weights
-    "laser": lambda task, b: {"target_length": b.static},
-    # LASER-D: grid from 2048 in steps of 1024 up to the 16384 budget.
-    "laser_d": lambda task, b: {"max_length": float(b.response), "lower_bound": b.response / 8,
-                                "interval": b.response / 16},
+    # LASER-D: grid from 2048 in steps of 1024 up to the 16384 budget of the LASER paper.
+    "laser_d": lambda task, b: {"lower_bound": b.response / 8, "interval": b.response / 16},
     # The LEAD paper's GRPO baseline: threshold 2000 with the soft penalty reaching 0 at twice that.
-    "grpo_len_threshold": lambda task, b: {"threshold": b.static, "soft_max": min(2 * b.static, b.response)},
-    "truncation": lambda task, b: {"max_length": b.static},
-    "dler": lambda task, b: {"max_length": b.static},
-    # Per-token penalties (ALP: beta per token at solve rate 1; ShorterBetter: beta per token
-    # of distance to the shortest correct length).
-    "alp": lambda task, b: {"beta": _paper_default("alp", "beta") * PAPER_BUDGET / b.response},
-    "shorter_better": lambda task, b: {"beta": _paper_default("shorter_better", "beta") * PAPER_BUDGET / b.response},
+    "grpo_len_threshold": lambda task, b: {"soft_max": min(2 * b.static, b.response)},
 }
 
-STATIC_BUDGET_KNOBS: dict[str, str] = {
-    "truncation": "max_length", "dler": "max_length", "laser": "target_length", "grpo_len_threshold": "threshold",
-}
-"""The knob holding each static-budget method's global cap: no response longer than it may
-score above a response of the same correctness within it (the lab checks this every step)."""
+STATIC_BUDGET_KNOBS: dict[str, str] = {name: cls.budget_knob for name, cls in CONFIGS.items() if cls.budget_knob}
+"""The knob holding each static-budget method's global cap or target (its declared
+``budget_knob``): no response longer than it may score above a response of the same correctness
+within it (the lab checks this every step)."""
 
 
 @dataclass(frozen=True)
@@ -283,12 +259,22 @@ def method_arms(names: list[str], trainer: str = "local") -> list[Arm]:
 
 def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None,
                   static_budget: float | None = None) -> dict[str, Any]:
-    """The config mapping the lab passes to ``build_method(name, ...)``: the table's toy-scale
-    settings for ``name`` (if any), then ``overrides``. ``static_budget`` defaults to a quarter
-    of the response budget, a placeholder used to validate knobs before the warm-up is measured."""
-    settings = LAB_METHOD_SETTINGS.get(name)
+    """The config mapping the lab passes to ``build_method(name, ...)``: ``name``'s length knobs
+    at the lab's scale, then ``overrides``; every other knob keeps its paper default.
+
+    The method's declared roles (:mod:`lead.core.knobs`) set them: its cap becomes the response
+    budget, token knobs scale from the paper's budget to it, per-token rates scale inversely (a
+    full-budget response pays what it pays at 8000 tokens), and a static-budget method's one
+    global cap or target becomes the static budget (a user tunes it to the model at hand, so it
+    is measured on the warm-up model rather than scaled from a paper); then the task's own
+    choices (:data:`LAB_METHOD_SETTINGS`). ``static_budget`` defaults to a quarter of the
+    response budget, a placeholder used to validate knobs before the warm-up is measured."""
     budgets = Budgets(cfg.max_new_tokens, cfg.max_new_tokens / 4 if static_budget is None else float(static_budget))
-    values = settings(cfg.task, budgets) if settings else {}
+    values = scaled_knobs(name, budgets.response)
+    if budget_knob(name):
+        values[budget_knob(name)] = budgets.static
+    if name in LAB_METHOD_SETTINGS:
+        values.update(LAB_METHOD_SETTINGS[name](cfg.task, budgets))
     values.update(overrides or {})
     return values
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from lead.core.registry import build_method
+from lead.core.methods import build_method
 from lead.lab import claims, report
 from lead.lab.config import STATIC_BUDGET_KNOBS, Arm, LabConfig, check_arms, named_budgets
 from lead.lab.model import build_model, build_tokenizer, load, save

@@ -5,7 +5,7 @@ RL step (exactly on-policy, so the importance ratio is 1 and needs no clipping o
 1. ``P`` prompts, ``G`` samples each, drawn from the policy at temperature 1 with ``generate``;
 2. score ``c_i = 1`` for a correct answer, else 0 (:func:`lead.lab.task.grade`);
 3. one advantage ``A_i`` per sample from the chosen registered method
-   (:func:`lead.core.registry.build_method`, the same code the verl estimators call);
+   (:func:`lead.core.methods.build_method`, the same code the verl estimators call);
 4. one AdamW step on the token-level policy gradient with verl's default ``token-mean`` aggregation
 
    .. math:: \mathcal{L} = -\frac{\sum_i \sum_{t < l_i} A_i \log \pi(y_{i,t} \mid x_i, y_{i,<t})}{\sum_i l_i}
@@ -30,7 +30,7 @@ from transformers import PreTrainedTokenizerFast
 
 from lead.core.groups import group_max, group_min
 from lead.core.lead import target_lengths
-from lead.core.registry import RolloutBatch
+from lead.core.rollouts import RolloutBatch
 from lead.lab.config import LabConfig
 from lead.lab.task import (
     BOS,

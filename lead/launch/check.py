@@ -327,7 +327,7 @@ def data_file_problems(key: str, path: str, config: Any) -> list[str]:
         return [f"{where} has no rows; point DATA_DIR at the prepared data ({DATA_FIX})"]
     needed = {prompt_key: "the prompt, as chat messages", "data_source": "passed to the reward",
               "reward_model": "reward_model.ground_truth, the answer the reward checks"}
-    from lead.core.registry import load_methods
+    from lead.core.methods import load_methods
 
     name = config.algorithm.adv_estimator
     method = load_methods().get(name)
@@ -501,13 +501,13 @@ def method_changes(config: Any) -> list[str]:
     """``knob=value`` for each knob of the run's method that differs from the method's default."""
     from omegaconf import OmegaConf
 
-    from lead.core.registry import load_methods
+    from lead.core.knobs import CONFIGS
 
     name = config.algorithm.adv_estimator
-    cls = load_methods().get(name)
+    config_cls = CONFIGS.get(name)
     # verl's own estimators (grpo) have no block of ours: their knobs are verl's algorithm keys.
-    if cls is None or config.algorithm.get(name) is None:
+    if config_cls is None or config.algorithm.get(name) is None:
         return []
     block = OmegaConf.to_container(config.algorithm[name], resolve=True)
-    defaults = cls.config_cls().to_dict()
+    defaults = config_cls().to_dict()
     return [f"{key}={value}" for key, value in block.items() if defaults.get(key) != value]

@@ -72,9 +72,10 @@ def script_help(script: str) -> str:
 
 
 def _cap_keys() -> dict[str, str]:
-    from lead.core.registry import cap_knob, load_methods
+    """Every method's cap knob (its declared ``cap_knob``), which ``BUDGET`` sets."""
+    from lead.core.knobs import cap_knobs
 
-    return {f"algorithm.{name}.{cap_knob(name)}": "BUDGET" for name in load_methods() if cap_knob(name)}
+    return {f"algorithm.{name}.{knob}": "BUDGET" for name, knob in cap_knobs().items()}
 
 
 def recipe_model(experiment: str) -> str:
@@ -96,9 +97,7 @@ def recipe_model(experiment: str) -> str:
 
 def plan_runs(args: argparse.Namespace, launch: E.LaunchEnv) -> list[PlannedRun]:
     """The runs the arguments and the environment ask for (no verl import: fast, for bad settings)."""
-    # The registry imports torch (seconds): only needed when a method knob is overridden.
-    caps = _cap_keys() if any(E.override_key(o).startswith("algorithm.") for o in args.overrides) else {}
-    E.check_user_overrides(args.overrides, {**OWNED_KEYS, **caps})
+    E.check_user_overrides(args.overrides, {**OWNED_KEYS, **_cap_keys()})
     env = launch.env
     base = [f"experiment={args.experiment}", *(f"{k}={v}" for k, v in launch.overrides.items())]
     if launch.cpu:

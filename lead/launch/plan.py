@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lead.core.knobs import AGGREGATORS, LSTAR_MODES, LeadConfig
 from lead.launch.environment import NAME_PATTERN, LaunchError
 
 
@@ -108,10 +109,6 @@ def ratio_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     return points
 
 
-AGGREGATORS = ("mean_correct", "min_correct", "median_correct", "mean_all")
-MODES = ("max_sym", "max_asym", "upper_only")
-
-
 def aggregator_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     """Table 3: how L* is taken from a group's rollouts. ``AGGS`` (all four aggregators)."""
     return [SweepPoint(f"math_lead_agg_{a}", ["algorithm.adv_estimator=lead", f"algorithm.lead.aggregator={a}"])
@@ -121,10 +118,10 @@ def aggregator_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
 def mode_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     """The efficiency reward's shape around L*. ``MODES`` (max_sym max_asym upper_only)."""
     return [SweepPoint(f"math_lead_mode_{m}", ["algorithm.adv_estimator=lead", f"algorithm.lead.lstar_mode={m}"])
-            for m in choices(env, "MODES", " ".join(MODES), MODES, "mode")]
+            for m in choices(env, "MODES", " ".join(LSTAR_MODES), LSTAR_MODES, "mode")]
 
 
-PAPER_CONTROLLER = {"alpha": 1.0, "beta": 0.95, "lambda_min": 0.3}
+PAPER_CONTROLLER = {knob: getattr(LeadConfig(), knob) for knob in ("alpha", "beta", "lambda_min")}
 CONTROLLER_AXES = {"alpha": ("ALPHAS", "0.5 1 2"), "beta": ("BETAS", "0.9 0.95 0.99"),
                    "lambda_min": ("LAMBDA_MINS", "0.1 0.3 0.5")}
 

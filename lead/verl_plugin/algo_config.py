@@ -1,10 +1,12 @@
 """Configuration glue: the generated method blocks, verl's ``AlgoConfig`` with them, start-up checks.
 
 The ``algorithm.<method>`` knob blocks of the project's Hydra config, one per estimator of this
-package, are generated from each method's config dataclass (:mod:`lead.core.registry`) when this
+package, are generated from each method's config dataclass (:mod:`lead.core.knobs`) when this
 module is imported, and stored as the ``lead_method_blocks`` config that ``lead_trainer.yaml``
 lists in its defaults: every knob's default has one source, and a new method's block appears
-with its module.
+with its module. The CPU group (``device/cpu.yaml``) lists ``lead_cpu_method_knobs`` in its
+defaults: each method's length knobs scaled to the group's response cap
+(:func:`lead.core.knobs.scaled_knobs`).
 
 ``algorithm._target_`` in the project's Hydra config points to :class:`LeadAlgoConfig`, so
 verl's ``omega_conf_to_dataclass(config.algorithm)`` keeps working with the extra
@@ -16,15 +18,20 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import field, make_dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 from verl.trainer.config import AlgoConfig
 
-from lead.core.registry import build_method, get_method, load_methods
+from lead.core.knobs import config_class, scaled_knobs
+from lead.core.methods import build_method, load_methods
 from lead.verl_plugin.estimators import is_lead_estimator, method_block, register_estimators
 
 METHOD_BLOCKS = "lead_method_blocks"
+CPU_METHOD_KNOBS = "lead_cpu_method_knobs"
+CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
 
 
 # Every method's length cap is the response cap unless a run says otherwise, so one number (BUDGET
@@ -37,7 +44,7 @@ def method_blocks() -> dict[str, dict[str, Any]]:
     method's cap knob interpolates ``data.max_response_length``."""
     blocks = {}
     for name in register_estimators():
-        config_cls = get_method(name).config_cls
+        config_cls = config_class(name)
         block = json.loads(json.dumps(config_cls().to_dict()))
         if config_cls.cap_knob is not None:
             block[config_cls.cap_knob] = CAP
@@ -45,9 +52,27 @@ def method_blocks() -> dict[str, dict[str, Any]]:
     return blocks
 
 
+def cpu_method_knobs() -> dict[str, dict[str, float]]:
+    """``{method: {knob: value}}``: every estimator's token knobs and per-token rates scaled from
+    its defaults to the CPU group's response cap (``data.max_response_length`` in
+    ``device/cpu.yaml``); cap knobs are left to follow the response cap. Values are rounded to
+    12 significant digits, so that the printed configuration reads ``2.5e-05``, not
+    ``2.4999999999999998e-05``."""
+    cap = OmegaConf.load(CPU_GROUP_FILE).data.max_response_length
+    blocks = {}
+    for name in register_estimators():
+        cap_knob = config_class(name).cap_knob
+        knobs = {knob: float(f"{value:.12g}") for knob, value in scaled_knobs(name, cap).items() if knob != cap_knob}
+        if knobs:
+            blocks[name] = knobs
+    return blocks
+
+
 def store_method_blocks() -> None:
-    """(Re)generate the ``lead_method_blocks`` config (under ``algorithm``) in Hydra's ConfigStore."""
+    """(Re)generate the ``lead_method_blocks`` and ``lead_cpu_method_knobs`` configs (under
+    ``algorithm``) in Hydra's ConfigStore."""
     ConfigStore.instance().store(name=METHOD_BLOCKS, node=method_blocks(), package="algorithm")
+    ConfigStore.instance().store(name=CPU_METHOD_KNOBS, node=cpu_method_knobs(), package="algorithm")
 
 
 store_method_blocks()
@@ -101,7 +126,7 @@ def validate_run_config(config: Any) -> None:
                          f"available: {sorted(ADV_ESTIMATOR_REGISTRY)}")
     if not is_lead_estimator(name):
         return
-    cfg = get_method(name).config_cls.from_mapping(method_block(algorithm, name))
+    cfg = config_class(name).from_mapping(method_block(algorithm, name))
     if algorithm.get("use_kl_in_reward", False):
         raise ValueError(
             f"algorithm.use_kl_in_reward=True is incompatible with adv_estimator={name}: the estimator reads "

@@ -1,4 +1,4 @@
-"""verl advantage estimators for every method of :mod:`lead.core.registry`.
+"""verl advantage estimators for every method of :mod:`lead.core.methods`.
 
 verl calls an estimator with ``token_level_rewards`` ``[B, L]``, ``response_mask`` ``[B, L]``,
 ``index`` (the per-step prompt ``uid`` of each row) and ``config`` (``config.algorithm``). The
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lead.core.registry import RolloutBatch, build_method, get_method, load_methods
+from lead.core.methods import build_method, get_method, load_methods
+from lead.core.rollouts import RolloutBatch
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _make_estimator(name: str) -> Any:
     estimator.__name__ = f"compute_{name}_advantage"
     estimator.__qualname__ = estimator.__name__
     estimator.__doc__ = (
-        f"verl estimator `{name}`: see lead.core.registry.get_method({name!r}); "
+        f"verl estimator `{name}`: see lead.core.methods.get_method({name!r}); "
         f"knobs in algorithm.{name}. Returns (advantages, returns), both [B, L]."
     )
     return estimator

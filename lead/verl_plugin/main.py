@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -26,7 +25,6 @@ from lead.verl_plugin.overrides import check_release_names, explain_override_err
 from lead.verl_plugin.preflight import FlashAttentionMissing, cuda_available, prepare_attention, runtime_problems
 
 CPU_GROUP = "device=cpu"
-CPU_GROUP_FILE = Path(__file__).parent / "config" / "device" / "cpu.yaml"
 MODEL_KEY = "actor_rollout_ref.model.path"
 DATA_KEYS = {"data.train_files": "train.parquet", "data.val_files": "test.parquet"}
 
@@ -54,7 +52,7 @@ def _rewards_length(method_cls: type, knobs: object, cap: float) -> bool:
     correct rollouts and a mixed group, lengths spread up to the cap)."""
     import torch
 
-    from lead.core.registry import RolloutBatch
+    from lead.core.rollouts import RolloutBatch
 
     n = 8
     lengths = torch.linspace(cap / n, cap, n, dtype=torch.float64).repeat(2)
@@ -76,7 +74,7 @@ def unreachable_length_knobs(config: DictConfig) -> list[str]:
     cap aside) at or above the response cap that leaves the method rewarding no response for
     being shorter, where a value below the cap would (LASER's ``target_length`` 4096 at a 4,000-token
     cap: every correct answer gets the bonus)."""
-    from lead.core.registry import get_method
+    from lead.core.methods import get_method
     from lead.verl_plugin.estimators import is_lead_estimator, method_block
 
     name = config.algorithm.adv_estimator
@@ -142,8 +140,13 @@ def _leaves(node: object, prefix: str = "") -> list[str]:
 
 
 def cpu_settings_report(config: DictConfig, user_keys: set[str]) -> str:
-    """What the CPU group set, one ``key = value`` line each; keys the user overrode are listed apart."""
+    """What the CPU group set (its file and the method knobs scaled to its response cap), one
+    ``key = value`` line each; keys the user overrode are listed apart."""
+    from lead.verl_plugin.algo_config import CPU_GROUP_FILE, cpu_method_knobs
+
     group = OmegaConf.to_container(OmegaConf.load(CPU_GROUP_FILE), resolve=False)
+    group.pop("defaults")
+    group["algorithm"] = cpu_method_knobs()
     scaled, kept = [], []
     for key in _leaves(group):
         value = OmegaConf.select(config, key)

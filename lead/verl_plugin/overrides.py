@@ -37,7 +37,7 @@ def release_name_error(override: str) -> str | None:
         return None
     from dataclasses import fields
 
-    from lead.core.lead import LeadConfig
+    from lead.core.knobs import LeadConfig
 
     knob = key[len(RELEASE_PREFIX):]
     if knob not in {f.name for f in fields(LeadConfig)}:

@@ -28,7 +28,7 @@ import transfer_queue as tq
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
-from lead.core.registry import get_method
+from lead.core.methods import get_method
 from lead.metrics import MetricsFile
 from lead.verl_plugin.algo_config import validate_run_config
 from lead.verl_plugin.estimators import STORE, is_lead_estimator

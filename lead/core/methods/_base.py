@@ -13,8 +13,6 @@ import torch
 from lead.core.groups import group_count, group_zscore
 from lead.core.rollouts import Rollouts
 
-NORMALISATIONS = ("grpo", "rloo")
-
 
 def rloo(x: torch.Tensor, gid: torch.Tensor, num_groups: int) -> torch.Tensor:
     r"""Leave-one-out baseline, ``[N]``: :math:`A_i = x_i - \frac{1}{n_g - 1}\sum_{j \ne i} x_j

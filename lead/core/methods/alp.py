@@ -12,33 +12,13 @@ count) and uses ``beta = 1e-7``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_count, group_mean
+from lead.core.knobs import AlpConfig
 from lead.core.methods._base import Stateless, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class AlpConfig(MethodConfig):
-    """Knobs of ``alp`` (``algorithm.alp.*``); defaults are the paper's."""
-
-    method = "alp"
-    per_token_knobs = ("beta",)
-
-    beta: float = 1e-7
-    """Penalty per token at solve rate 1."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if self.number("beta") < 0:
-            self.invalid("beta", "expected beta >= 0")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def solve_rate_weights(c: torch.Tensor, gid: torch.Tensor, num_groups: int) -> torch.Tensor:

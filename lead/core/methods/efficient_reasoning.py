@@ -17,44 +17,17 @@ GRPO z-score (``normalisation: grpo``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_mean, group_var
+from lead.core.knobs import EfficientReasoningConfig
 from lead.core.methods._base import (
-    NORMALISATIONS,
     Stateless,
     normalise,
     to_metrics,
 )
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class EfficientReasoningConfig(MethodConfig):
-    """Knobs of ``efficient_reasoning`` (``algorithm.efficient_reasoning.*``); defaults are the
-    paper's released 1.5B run (``run_rloo_1.5B.sh``)."""
-
-    method = "efficient_reasoning"
-
-    alpha: float = 0.1
-    """Length-penalty strength in ``[0, 1]``; the paper sweeps 0.05-0.4, its script uses 0.1."""
-    normalisation: str = "rloo"
-    """``rloo`` (the paper's estimator) or ``grpo`` (z-score with the unbiased group std)."""
-    length_std_eps: float = 1e-7
-    """Added to the std of the correct lengths in the z-score (the paper's code)."""
-    epsilon: float = 1e-6
-    """Added to the group std under ``grpo`` normalisation."""
-
-    def validate(self) -> None:
-        if not 0 <= self.number("alpha") <= 1:
-            self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
-        self.choice("normalisation", NORMALISATIONS)
-        self.positive("length_std_eps")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def sigmoid_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,

@@ -8,29 +8,14 @@ runs use verl's own ``grpo`` / ``grpo_vectorized`` estimators, which compute the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_zscore
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class GRPOConfig(MethodConfig):
-    method = "grpo"
-
-    epsilon: float = 1e-6
-    """Added to the group std."""
-    scale_by_std: bool = True
-    """False removes only the group mean (Dr.GRPO)."""
-
-    def validate(self) -> None:
-        self.positive("epsilon")
-        self.flag("scale_by_std")
+from lead.core.knobs import GRPOConfig
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 @register_method("grpo")

@@ -23,41 +23,15 @@ Zanette's 0.1 (the reward GRPO-λ adopts).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_mean
+from lead.core.knobs import GrpoLambdaConfig
 from lead.core.methods._base import Stateless, normalise, to_metrics
 from lead.core.methods.efficient_reasoning import sigmoid_length_rewards
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class GrpoLambdaConfig(MethodConfig):
-    """Knobs of ``grpo_lambda`` (``algorithm.grpo_lambda.*``)."""
-
-    method = "grpo_lambda"
-
-    fraction: float = 0.2
-    """``lambda``: share of the batch's prompts, the most accurate first, that get the length
-    penalty; ``ceil(lambda * G)`` prompts."""
-    alpha: float = 0.1
-    """Strength of the sigmoid length penalty, in ``[0, 1]``."""
-    length_std_eps: float = 1e-7
-    """Added to the std of the correct lengths in the z-score."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if not 0 <= self.number("fraction") <= 1:
-            self.invalid("fraction", "expected 0 <= fraction <= 1")
-        if not 0 <= self.number("alpha") <= 1:
-            self.invalid("alpha", "expected 0 <= alpha <= 1 (a correct rollout must stay above an incorrect one)")
-        self.positive("length_std_eps")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def top_fraction_groups(accuracy: torch.Tensor, fraction: float) -> torch.Tensor:

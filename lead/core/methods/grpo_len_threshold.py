@@ -23,53 +23,12 @@ threshold also counted the prompt and chat template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from lead.core.config import MethodConfig
+from lead.core.knobs import GrpoLenThresholdConfig
 from lead.core.methods._base import Stateless, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-LENGTH_MODES = ("classic", "conditioned", "soft", "conditioned_soft")
-
-
-@dataclass
-class GrpoLenThresholdConfig(MethodConfig):
-    """Knobs of ``grpo_len_threshold`` (``algorithm.grpo_len_threshold.*``); defaults are the
-    paper's main GRPO run."""
-
-    method = "grpo_len_threshold"
-    token_knobs = ("threshold", "soft_max")
-
-    lambda1: float = 1.0
-    """Weight of the correctness reward (the release's ``DEEPSCALE_CORRECT_REWARD``)."""
-    lambda2: float = 1.0
-    """Weight of the length reward (the release's ``DEEPSCALE_LENGTH_REWARD``)."""
-    mode: str = "conditioned"
-    """Shape of the length reward: ``classic``, ``conditioned`` (the paper's main run), ``soft``
-    or ``conditioned_soft``."""
-    threshold: float = 2000.0
-    """``T``: responses of at most this many tokens get the full length reward."""
-    soft_max: float = 4000.0
-    """``M``, soft modes only: the length reward reaches 0 here (the release's ``DEEPSCALE_LENGTH_MAX``)."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        self.choice("mode", LENGTH_MODES)
-        for key in ("lambda1", "lambda2"):
-            if self.number(key) < 0:
-                self.invalid(key, "expected a weight >= 0")
-        if self.lambda1 == 0 and self.lambda2 == 0:
-            self.invalid("lambda2", "lambda1 and lambda2 are both 0, so every reward would be 0")
-        if self.number("threshold") <= 0:
-            self.invalid("threshold", "expected threshold > 0 (tokens)")
-        # soft_max only shapes the soft modes; the step modes ignore it.
-        if self.number("soft_max") < self.threshold and self.mode in ("soft", "conditioned_soft"):
-            self.invalid("soft_max", f"expected soft_max >= threshold ({self.threshold}) in mode {self.mode}")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def threshold_length_rewards(lengths: torch.Tensor, c: torch.Tensor, cfg: GrpoLenThresholdConfig) -> torch.Tensor:

@@ -20,38 +20,16 @@ and repetition penalty (off by default there) are not provided.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_max, group_min
+from lead.core.knobs import HapoConfig
 from lead.core.methods._base import check_state_keys, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class HapoConfig(MethodConfig):
-    """Knobs of ``hapo`` (``algorithm.hapo.*``); defaults are the paper's."""
-
-    method = "hapo"
-
-    weight: float = 1.0
-    """``w``, the weight of the length reward, in ``[0, 1]`` (the release's ``w_lr``)."""
-    correct_floor: float = -0.7
-    """Lower clamp of a correct rollout's length reward (keeps ``1 + w * len > 0``)."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if not 0 <= self.number("weight") <= 1:
-            self.invalid("weight", "expected 0 <= weight <= 1 (a correct rollout must stay above an incorrect one)")
-        if not -1 <= self.number("correct_floor") <= 0:
-            self.invalid("correct_floor", "expected -1 <= correct_floor <= 0")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def cosine_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, history: torch.Tensor,

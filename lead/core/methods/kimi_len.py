@@ -17,38 +17,13 @@ implementation adds 1e-6 to the min-max denominator; the paper's form, used here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_max, group_min
+from lead.core.knobs import KimiLenConfig
 from lead.core.methods._base import StepCounter, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class KimiLenConfig(MethodConfig):
-    """Knobs of ``kimi_len`` (``algorithm.kimi_len.*``)."""
-
-    method = "kimi_len"
-
-    weight: float = 0.4
-    """``w``, the weight of the length reward once warm-up is over (0.4 in the LASER release's
-    implementation; the paper gives no value)."""
-    warmup_steps: int = 0
-    """Training steps without the length term before ``w`` applies (the paper warms up but
-    gives no count)."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if self.number("weight") < 0:
-            self.invalid("weight", "expected a weight >= 0")
-        if self.integer("warmup_steps") < 0:
-            self.invalid("warmup_steps", "expected an integer >= 0")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def kimi_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,

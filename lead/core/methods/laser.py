@@ -33,13 +33,12 @@ provided.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_count, group_sum
+from lead.core.knobs import LaserConfig, LaserDConfig
 from lead.core.methods._base import (
     Stateless,
     check_state_keys,
@@ -47,8 +46,8 @@ from lead.core.methods._base import (
     read_step,
     to_metrics,
 )
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 BUCKETS = ("low", "medium", "high")
 
@@ -56,32 +55,6 @@ BUCKETS = ("low", "medium", "high")
 def step_rewards(lengths: torch.Tensor, c: torch.Tensor, targets: torch.Tensor | float, alpha: float) -> torch.Tensor:
     r""":math:`c_i + \alpha 1[c_i \wedge l_i \le L_T]`, ``[N]`` (``targets`` scalar or per rollout)."""
     return c + alpha * c * (lengths <= targets).to(lengths.dtype)
-
-
-def _check_common(cfg: MethodConfig) -> None:
-    if cfg.number("alpha") < 0:
-        cfg.invalid("alpha", "expected alpha >= 0")
-    cfg.positive("epsilon")
-
-
-@dataclass
-class LaserConfig(MethodConfig):
-    """Knobs of ``laser`` (``algorithm.laser.*``); defaults are the paper's 1.5B runs."""
-
-    method = "laser"
-    token_knobs = ("target_length",)
-
-    alpha: float = 0.5
-    """Bonus for a correct rollout within the target (the release's ``length_reward_scalar``)."""
-    target_length: float = 4096.0
-    """``L_T`` in response tokens; the paper trains with 2048, 4096 and 8192 at a 16384 cap."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        _check_common(self)
-        if self.number("target_length") <= 0:
-            self.invalid("target_length", "expected a target > 0 (tokens)")
 
 
 @register_method("laser")
@@ -106,47 +79,10 @@ class LaserMethod(Stateless):
         return adv.to(ro.out_dtype), metrics
 
 
-@dataclass
-class LaserDConfig(MethodConfig):
-    """Knobs of ``laser_d`` (``algorithm.laser_d.*``); defaults follow the paper's 1.5B runs."""
-
-    method = "laser_d"
-    cap_knob = "max_length"
-    token_knobs = ("max_length", "lower_bound", "interval")
-
-    alpha: float = 0.5
-    """Bonus for a correct rollout within its bucket's target."""
-    max_length: float = 8000.0
-    """``L_max``: top of the target grid and the target when no grid length fits. Set it to
-    ``data.max_response_length`` (the paper: 16384)."""
-    lower_bound: float = 2048.0
-    """``L_low``, the shortest target; the paper's variants use 1024, 2048 and 4096."""
-    interval: float = 1024.0
-    """``Delta``, the step of the target grid."""
-    monitor_freq: int = 20
-    """Targets are re-chosen every this many steps, starting with the first."""
-    expected_correct: int = 1
-    """``k``: expected correct rollouts per prompt that must fit under the target."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        _check_common(self)
-        if self.number("max_length") <= 0:
-            self.invalid("max_length", "expected a cap > 0 (tokens)")
-        if not 0 < self.number("lower_bound") <= self.max_length:
-            self.invalid("lower_bound", f"expected 0 < lower_bound <= max_length ({self.max_length})")
-        if self.number("interval") <= 0:
-            self.invalid("interval", "expected an interval > 0 (tokens)")
-        if self.integer("monitor_freq") < 1:
-            self.invalid("monitor_freq", "expected an integer >= 1")
-        if self.integer("expected_correct") < 1:
-            self.invalid("expected_correct", "expected an integer >= 1")
-
-    def grid(self, device: torch.device | None = None) -> torch.Tensor:
-        """Candidate targets ``L_low + j * Delta <= L_max``, ascending."""
-        count = math.floor((self.max_length - self.lower_bound) / self.interval) + 1
-        return self.lower_bound + self.interval * torch.arange(count, dtype=torch.float64, device=device)
+def target_grid(cfg: LaserDConfig, device: torch.device | None = None) -> torch.Tensor:
+    """Candidate targets ``L_low + j * Delta <= L_max``, ascending."""
+    count = math.floor((cfg.max_length - cfg.lower_bound) / cfg.interval) + 1
+    return cfg.lower_bound + cfg.interval * torch.arange(count, dtype=torch.float64, device=device)
 
 
 def difficulty_buckets(c: torch.Tensor, gid: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,7 +98,7 @@ def choose_targets(lengths: torch.Tensor, bucket: torch.Tensor, rollouts_per_pro
     r"""New ``[low, medium, high]`` targets from one batch: the smallest grid length ``L`` with
     :math:`\mathrm{cov}_b(L) C_b \ge k` (tested exactly as ``fit_b(L) C_b >= k n_b`` on counts),
     ``L_max`` if none; ``previous`` for a bucket with no rollout. ``bucket`` is per rollout."""
-    grid = cfg.grid(lengths.device)
+    grid = target_grid(cfg, lengths.device)
     fits = (lengths[:, None] <= grid[None, :]).to(torch.float64)
     fit_counts = torch.zeros(3, grid.numel(), dtype=torch.float64, device=lengths.device).index_add_(0, bucket, fits)
     totals = torch.bincount(bucket, minlength=3).to(torch.float64)

@@ -12,37 +12,13 @@ for every rollout, correct or not; the advantage is the GRPO z-score.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_count, group_mean, group_min
+from lead.core.knobs import ShorterBetterConfig
 from lead.core.methods._base import Stateless, normalise, to_metrics
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
-
-
-@dataclass
-class ShorterBetterConfig(MethodConfig):
-    """Knobs of ``shorter_better`` (``algorithm.shorter_better.*``); defaults are the paper's."""
-
-    method = "shorter_better"
-    per_token_knobs = ("beta",)
-
-    alpha: float = 2.0
-    """Correctness reward (the paper reports runs with 1 and 2; its headline 7B run uses 2)."""
-    beta: float = 0.001
-    """Penalty per token of distance to ``SOL``."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if self.number("alpha") <= 0:
-            self.invalid("alpha", "expected alpha > 0")
-        if self.number("beta") < 0:
-            self.invalid("beta", "expected beta >= 0")
-        self.positive("epsilon")
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def sample_optimal_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,

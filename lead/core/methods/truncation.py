@@ -25,67 +25,24 @@ is a sampler setting, not part of the estimator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import torch
 
-from lead.core.config import MethodConfig
 from lead.core.groups import group_zscore
-from lead.core.lead import WHITEN_WEIGHTINGS, whiten
+from lead.core.knobs import DlerConfig, TruncationConfig
+from lead.core.lead import whiten
 from lead.core.methods._base import (
     Stateless,
     StepCounter,
     normalise,
     to_metrics,
 )
-from lead.core.registry import RolloutBatch, register_method
-from lead.core.rollouts import prepare
+from lead.core.registry import register_method
+from lead.core.rollouts import RolloutBatch, prepare
 
 
 def truncation_rewards(lengths: torch.Tensor, c: torch.Tensor, cap: float) -> torch.Tensor:
     r""":math:`1[c_i \wedge l_i \le L]`, ``[N]``: a correct answer counts only within the cap."""
     return c * (lengths <= cap).to(lengths.dtype)
-
-
-@dataclass
-class TruncationConfig(MethodConfig):
-    """Knobs of ``truncation`` (``algorithm.truncation.*``)."""
-
-    method = "truncation"
-    cap_knob = "max_length"
-    token_knobs = ("max_length",)
-
-    max_length: float = 4000.0
-    """Cap ``L`` in response tokens before any ``schedule`` stage (ThinkPrune's first stage and
-    DLER's cap are 4000). Must not exceed ``data.max_response_length``, or it has no effect."""
-    schedule: Any = field(default_factory=tuple)
-    """ThinkPrune stages ``[[start_step, cap], ...]``: from ``start_step`` completed steps on the
-    cap is ``cap``. Starts strictly increasing and > 0; empty for a fixed cap."""
-    epsilon: float = 1e-6
-    """Added to the group std."""
-
-    def validate(self) -> None:
-        if self.number("max_length") <= 0:
-            self.invalid("max_length", "expected a cap > 0 (tokens)")
-        try:
-            stages = tuple((s, c) for s, c in (tuple(stage) for stage in self.schedule))
-        except (TypeError, ValueError):
-            self.invalid("schedule", "expected a list of [start_step, cap] pairs")
-        last = 0
-        for start, cap in stages:
-            if isinstance(start, bool) or not isinstance(start, int) or start <= last:
-                self.invalid("schedule", "expected integer start steps, > 0 and strictly increasing")
-            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
-                self.invalid("schedule", "expected every cap to be a number > 0 (tokens)")
-            last = start
-        self.schedule = tuple((int(s), float(c)) for s, c in stages)
-        self.positive("epsilon")
-
-    def cap_at(self, step: int) -> float:
-        """``L(t)`` after ``step`` completed steps."""
-        started = [cap for start, cap in self.schedule if start <= step]
-        return started[-1] if started else float(self.max_length)
 
 
 @register_method("truncation")
@@ -113,29 +70,6 @@ class TruncationMethod(StepCounter):
             "reward_mean": rewards.mean(),
         })
         return adv.to(ro.out_dtype), metrics
-
-
-@dataclass
-class DlerConfig(MethodConfig):
-    """Knobs of ``dler`` (``algorithm.dler.*``); defaults are DLER's released recipe."""
-
-    method = "dler"
-    cap_knob = "max_length"
-    token_knobs = ("max_length",)
-
-    max_length: float = 4000.0
-    """Truncation cap ``L`` in response tokens (DLER's ``max_response_length``)."""
-    whiten_eps: float = 1e-8
-    """Added to the batch variance before whitening."""
-    whiten_weighting: str = "token"
-    """``token`` (DLER/verl: every response token counts, so long responses weigh more) or
-    ``sequence`` (every response counts once)."""
-
-    def validate(self) -> None:
-        if self.number("max_length") <= 0:
-            self.invalid("max_length", "expected a cap > 0 (tokens)")
-        self.positive("whiten_eps")
-        self.choice("whiten_weighting", WHITEN_WEIGHTINGS)
 
 
 @register_method("dler")
