@@ -206,10 +206,11 @@ def _train(config: DictConfig) -> None:
         sys.exit(f"lead-train: error: {exc}")
     if not dry and (problems := runtime_problems(config)):
         sys.exit("lead-train: error: " + "\nlead-train: error: ".join(problems))
-    from verl.utils.device import auto_set_device
+    if not dry:
+        from verl.utils.device import auto_set_device
 
-    # verl's main names an Ascend NPU's device before validating; a no-op on a GPU or the CPU.
-    auto_set_device(config)
+        # As verl's main: an Ascend NPU's device name before validating; a no-op on a GPU or the CPU backend.
+        auto_set_device(config)
     check_config(config)
     if dry:
         _dry(config, "configuration")
@@ -219,8 +220,6 @@ def _train(config: DictConfig) -> None:
 
 @hydra.main(config_path=None, config_name=None, version_base=None)
 def _train_recorded(config: DictConfig) -> None:
-    global _composed
-    _composed = True
     if dry_run():
         check_config(config)
         _dry(config, "recorded configuration")
