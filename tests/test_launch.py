@@ -927,6 +927,7 @@ def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(
     assert passes == {"compose": 1, "check": 1}
     Path(report.output_dir).mkdir()
     record = C.record_settings(report.output_dir, report.config)
+    checked = OmegaConf.to_container(report.config, resolve=True)
     command = execute.train_command(record, "python")
     assert command == ["python", "-m", "lead.verl_plugin.main", "--config", str(record)]
 
@@ -936,7 +937,7 @@ def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(
     (config,) = lead_train(*command[3:])
     assert passes == {"compose": 0, "check": 0}
     assert OmegaConf.to_yaml(config) == record.read_text()
-    assert OmegaConf.to_container(config) == OmegaConf.to_container(report.config, resolve=True)
+    assert OmegaConf.to_container(config) == checked
     assert config.trainer.project_name == "at-launch"  # resolved once, where it was checked
     assert config.trainer.total_training_steps == 37  # the launcher's setting: the last step the data give
     model = config.actor_rollout_ref.model
