@@ -807,17 +807,22 @@ def test_sweep_launch_skips_finished_runs_resumes_partial_ones_and_reports_failu
     record = tmp_path / "record"
     record.mkdir()
     recorder = tmp_path / "recorder.py"
-    recorder.write_text(f"""import os, sys
+    # The recorder gets lead-train's arguments and keeps the configuration they name as it was at start.
+    recorder.write_text(f"""import os, sys, yaml
 args = sys.argv[1:]
-name = next(a.split("=", 1)[1] for a in args if a.startswith("trainer.experiment_name="))
+text = open(args[1]).read()
+name = yaml.safe_load(text)["trainer"]["experiment_name"]
 with open({str(record)!r} + "/" + name, "w") as f:
     f.write(f"WANDB_RUN_ID={{os.environ['WANDB_RUN_ID']}} WANDB_RESUME={{os.environ['WANDB_RESUME']}}\\n")
     f.write("\\n".join(args) + "\\n")
+open({str(record)!r} + "/" + name + ".yaml", "w").write(text)
 print("training", name)
 sys.exit(1 if "median" in name else 0)
 """)
-    monkeypatch.setattr(execute, "train_command", lambda report, python=sys.executable: [
-        python, str(recorder), *report.run.overrides, f"hydra.run.dir={report.output_dir}/hydra"])
+    lead_train = execute.train_command
+    assert lead_train(Path("run/lead_config.yaml"), "py")[:3] == ["py", "-m", "lead.verl_plugin.main"]
+    monkeypatch.setattr(execute, "train_command", lambda config, python=sys.executable: [
+        python, str(recorder), *lead_train(config, python)[3:]])
     env = {**clean_env, "DATA_DIR": str(data), "WANDB_MODE": "offline",
            "AGGS": "mean_correct min_correct median_correct mean_all"}
     for key, value in env.items():
@@ -834,8 +839,8 @@ sys.exit(1 if "median" in name else 0)
     assert f"[ok] math_lead_agg_min_correct_{TAG}: resume from step 12 of 14" in out_text
     assert f"[ok] math_lead_agg_mean_all_{TAG}: new, 14 steps" in out_text
     assert f"== math_lead_agg_mean_correct_{TAG}: finished, skipped" in out_text
-    assert sorted(p.name for p in record.iterdir()) == [f"math_lead_agg_{a}_{TAG}" for a in
-                                                       ("mean_all", "median_correct", "min_correct")]
+    assert sorted(p.name for p in record.iterdir() if p.suffix != ".yaml") == [
+        f"math_lead_agg_{a}_{TAG}" for a in ("mean_all", "median_correct", "min_correct")]
     assert f"1 run(s) failed: math_lead_agg_median_correct_{TAG}" in captured.err
     assert f"== math_lead_agg_mean_all_{TAG}: finished" in out_text  # a failure does not stop the sweep
 
@@ -843,11 +848,15 @@ sys.exit(1 if "median" in name else 0)
     assert resumed[0].startswith("WANDB_RUN_ID=math_lead_agg_min_correct_deepseek-r1-1-5b-")
     assert resumed[0].endswith("WANDB_RESUME=allow")
     run_dir = out / f"math_lead_agg_min_correct_{TAG}"
-    assert f"hydra.run.dir={run_dir}/hydra" in resumed and resumed[-2] == "trainer.test_freq=5"
-    assert "algorithm.lead.aggregator=min_correct" in resumed and f"trainer.default_local_dir={run_dir}" in resumed
+    # lead-train is started on the run's recorded configuration, and on nothing else.
+    assert resumed[1:] == ["--config", str(run_dir / C.SETTINGS_FILE)]
     assert "training math_lead_agg_min_correct" in (run_dir / "train.log").read_text()
-    recorded = yaml.safe_load((run_dir / C.SETTINGS_FILE).read_text())
+    trained = (record / f"math_lead_agg_min_correct_{TAG}.yaml").read_text()
+    assert trained == (run_dir / C.SETTINGS_FILE).read_text() and "${" not in trained  # resolved
+    recorded = yaml.safe_load(trained)
     assert recorded["algorithm"]["lead"]["aggregator"] == "min_correct" and recorded["trainer"]["test_freq"] == 5
+    assert recorded["trainer"]["default_local_dir"] == str(run_dir)
+    assert recorded["trainer"]["experiment_name"] == f"math_lead_agg_min_correct_{TAG}"
     assert not (out / f"math_lead_agg_mean_correct_{TAG}" / C.SETTINGS_FILE).exists()  # skipped: untouched
     # The second launch resumes the same wandb run.
     first_id = (run_dir / "wandb_run_id").read_text()
@@ -868,6 +877,117 @@ def test_a_gpu_machine_without_flash_attn_is_told_before_launch(tmp_path, monkey
     assert any("attention=sdpa: running without flash-attn" in w for w in sdpa.warnings)
     model = sdpa.config.actor_rollout_ref.model
     assert model.override_config.attn_implementation == "sdpa" and model.use_remove_padding is False
+
+
+# --- one composition: what the launcher checks and records is what lead-train trains ---------------
+
+@pytest.fixture
+def lead_train_in_process(monkeypatch):
+    """``lead-train <args>`` in this process with verl's training replaced: returns the configurations
+    it would have trained, and counts the validation passes (``check_config``) and the compositions
+    of the launcher (``compose_run``) into ``passes``. Hydra's run configures logging: restored after."""
+    import logging
+
+    from lead.verl_plugin import main as M
+
+    passes = {"compose": 0, "check": 0}
+    real_compose, real_check = C.compose_run, M.check_config
+
+    def compose_run(overrides):
+        passes["compose"] += 1
+        return real_compose(overrides)
+
+    def check_config(config):
+        passes["check"] += 1
+        real_check(config)
+
+    monkeypatch.setattr(C, "compose_run", compose_run)
+    monkeypatch.setattr(M, "check_config", check_config)
+    monkeypatch.delenv("DEVICE", raising=False)
+    monkeypatch.delenv("DRY_RUN", raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def lead_train(*args: str) -> list:
+        trained = []
+        monkeypatch.setattr(M, "run_trainer", trained.append)
+        monkeypatch.setattr(sys, "argv", ["lead-train", *args])
+        M.main()
+        return trained
+
+    yield lead_train, passes
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(tmp_path, monkeypatch,
+                                                                                  lead_train_in_process, capsys):
+    """The launcher composes and checks a run once, with LEAD_ATTENTION and an environment
+    interpolation applied, and records it resolved; lead-train, started as the launcher starts it,
+    trains exactly that record in another environment, composing and checking nothing."""
+    from omegaconf import OmegaConf
+
+    lead_train, passes = lead_train_in_process
+    monkeypatch.setenv("LEAD_ATTENTION", "sdpa")
+    monkeypatch.setenv("LEAD_TEST_PROJECT", "at-launch")
+    run = small_run(tmp_path, "trainer.project_name=${oc.env:LEAD_TEST_PROJECT}", "trainer.total_epochs=1",
+                    "trainer.total_training_steps=100")
+    (report,) = C.check_plan([P.PlannedRun("r", run)])
+    assert report.ok, report.error
+    assert passes == {"compose": 1, "check": 1}
+    Path(report.output_dir).mkdir()
+    record = C.record_settings(report.output_dir, report.config)
+    checked = OmegaConf.to_container(report.config, resolve=True)
+    command = execute.train_command(record, "python")
+    assert command == ["python", "-m", "lead.verl_plugin.main", "--config", str(record)]
+
+    passes.update(compose=0, check=0)
+    monkeypatch.setenv("LEAD_TEST_PROJECT", "at-train")
+    monkeypatch.delenv("LEAD_ATTENTION")
+    (config,) = lead_train(*command[3:])
+    assert passes == {"compose": 0, "check": 0}
+    assert OmegaConf.to_yaml(config) == record.read_text()
+    assert OmegaConf.to_container(config) == checked
+    assert config.trainer.project_name == "at-launch"  # resolved once, where it was checked
+    assert config.trainer.total_training_steps == 37  # the launcher's setting: the last step the data give
+    model = config.actor_rollout_ref.model
+    assert model.override_config.attn_implementation == "sdpa" and model.use_remove_padding is False
+    assert "attention=sdpa" not in capsys.readouterr().err  # the launcher's edit, not made again
+    hydra = tmp_path / "out" / "hydra" / ".hydra"
+    assert yaml.safe_load((hydra / "overrides.yaml").read_text()) == []
+    assert yaml.safe_load((hydra / "hydra.yaml").read_text())["hydra"]["job"]["config_name"] == C.SETTINGS_FILE[:-5]
+
+    monkeypatch.setenv("DRY_RUN", "1")
+    assert lead_train("--config", str(record)) == [] and passes == {"compose": 0, "check": 1}
+    assert "DRY_RUN: recorded configuration is valid; not starting Ray." in capsys.readouterr().out
+
+
+def test_lead_train_with_overrides_composes_and_checks_once_and_explains_a_misspelt_key(tmp_path, monkeypatch,
+                                                                                        lead_train_in_process):
+    lead_train, passes = lead_train_in_process
+    monkeypatch.setenv("LEAD_ATTENTION", "sdpa")
+    run = [*small_run(tmp_path), "algorithm.lead.alpha=2.0", f"hydra.run.dir={tmp_path / 'hydra'}"]
+    (config,) = lead_train(*run)
+    assert passes["check"] == 1 and config.algorithm.lead.alpha == 2.0
+    assert config.actor_rollout_ref.model.override_config.attn_implementation == "sdpa"
+    with pytest.raises(SystemExit) as refused:
+        lead_train(*run, "algorithm.lead.alpah=2")
+    assert refused.value.code == ("lead-train: error: unknown key alpah in algorithm.lead (override "
+                                  "algorithm.lead.alpah); did you mean alpha?")
+    assert passes["check"] == 1
+
+
+def test_lead_train_takes_a_recorded_configuration_alone_and_on_its_device(tmp_path, monkeypatch,
+                                                                           lead_train_in_process):
+    lead_train, _ = lead_train_in_process
+    record = C.record_settings(tmp_path, compose(*small_run(tmp_path)))
+    with pytest.raises(SystemExit, match="takes no other argument"):
+        lead_train("--config", str(record), "algorithm.lead.alpha=2")
+    with pytest.raises(SystemExit, match="not a .yaml file"):
+        lead_train("--config", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("DEVICE", "cpu")
+    with pytest.raises(SystemExit, match="records a run with trainer.device=cuda, which contradicts DEVICE='cpu'"):
+        lead_train("--config", str(record))
 
 
 def test_slurm_template_starts_ray_on_every_node_and_runs_the_script_on_the_head(tmp_path):

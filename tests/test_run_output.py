@@ -167,10 +167,13 @@ def test_console_leaves_out_verls_configuration_and_known_warnings_only():
 
 # --- the launcher: what a run ends with, stop signals -------------------------------------------
 
+# Started as lead-train is (``--config <run>/lead_config.yaml``), it trains in the recorded run folder.
 FAKE_TRAINER = """import json, os, subprocess, sys, time
 from pathlib import Path
-folder = Path(next(a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("trainer.default_local_dir=")))
-folder.mkdir(parents=True, exist_ok=True)
+import yaml
+assert sys.argv[1] == "--config" and len(sys.argv) == 3, sys.argv
+folder = Path(yaml.safe_load(open(sys.argv[2]))["trainer"]["default_local_dir"])
+assert folder == Path(sys.argv[2]).parent, folder
 mode = os.environ["FAKE_MODE"]
 # A process in a session of its own that ignores SIGTERM, as a stubborn Ray worker might.
 code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
@@ -199,8 +202,9 @@ def fake_launch(clean_env, tmp_path, monkeypatch):  # noqa: F811 - the imported 
     write_parquet(data / "test.parquet", 10)
     trainer = tmp_path / "fake_trainer.py"
     trainer.write_text(FAKE_TRAINER)
-    monkeypatch.setattr(execute, "train_command", lambda report, python=sys.executable: [
-        python, str(trainer), *report.run.overrides])
+    lead_train = execute.train_command
+    monkeypatch.setattr(execute, "train_command", lambda config, python=sys.executable: [
+        python, str(trainer), *lead_train(config, python)[3:]])
     for key, value in {**clean_env, "DATA_DIR": str(data), "WANDB_MODE": "offline"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(REPO)
@@ -283,7 +287,9 @@ def test_sigterm_to_the_launcher_process_alone_stops_the_run(clean_env, tmp_path
     driver = tmp_path / "driver.py"
     driver.write_text(f"""import sys
 from lead.launch import cli, execute
-execute.train_command = lambda report, python=sys.executable: [python, {str(trainer)!r}, *report.run.overrides]
+lead_train = execute.train_command
+execute.train_command = lambda config, python=sys.executable: [python, {str(trainer)!r},
+                                                               *lead_train(config, python)[3:]]
 sys.argv = ["lead launch", *sys.argv[1:]]
 exec(open({str(REPO / 'lead' / 'launch' / '__main__.py')!r}).read())
 """)
@@ -302,6 +308,23 @@ exec(open({str(REPO / 'lead' / 'launch' / '__main__.py')!r}).read())
     assert "interrupted (SIGTERM)" in err and "finished" not in out
     for pid in map(int, (run / "pids").read_text().split()):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_cpu_runs_log_opens_with_the_cpu_groups_settings(tmp_path):  # noqa: F811
+    """lead-train trains a recorded configuration, which no longer says what the run's overrides were:
+    the launcher writes the CPU group's settings, those of the overrides apart, before its output."""
+    from hydra import initialize_config_module
+
+    overrides = [*small_run(tmp_path), "device=cpu", "trainer.total_training_steps=3"]
+    with initialize_config_module("lead.verl_plugin.config", version_base=None):
+        config = C.compose_run(overrides)
+    report = C.RunReport(P.PlannedRun("r", overrides, device="cpu"), config=config)
+    lines = execute.opening_lines(report)
+    assert lines[0].startswith("CPU mode (DEVICE=cpu): verl's real loop on the CPU backend")
+    kept = lines.index("kept from your overrides:\n")
+    assert "  actor_rollout_ref.rollout.name = hfcpu\n" in lines[:kept]
+    assert "  trainer.total_training_steps = 3\n" in lines[kept:]
+    assert execute.opening_lines(C.RunReport(P.PlannedRun("r", overrides), config=config)) == []
 
 
 # --- cost ---------------------------------------------------------------------------------------

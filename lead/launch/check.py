@@ -4,7 +4,9 @@ A sweep plans several runs; checking each with ``DRY_RUN=1 lead-train`` would pa
 (seconds) once per run. Here every run's Hydra config is composed in one process and gets the
 checks a launch makes before Ray starts (:func:`lead.verl_plugin.main.check_config`, the reward
 function resolved by name, the multi-node layout), plus what a launch needs on this machine (data,
-model, wandb login): a dry run reports exactly the problems a launch would.
+model, wandb login): a dry run reports exactly the problems a launch would. They are the run's
+only checks: ``lead-train`` then trains the recorded configuration (below) without composing or
+checking it again.
 
 A run's state comes from verl's checkpoint marker in ``trainer.default_local_dir``:
 
@@ -21,7 +23,8 @@ A run's state comes from verl's checkpoint marker in ``trainer.default_local_dir
   missing or remote train file, ``filter_overlong_prompts``, a custom dataset class); launching is
   still safe: verl, resuming a finished run, validates it once and stops.
 
-A launch records the run's resolved configuration in ``<run>/lead_config.yaml``; resuming with
+A launch records the run's resolved configuration in ``<run>/lead_config.yaml``, the file
+``lead-train --config`` trains (:mod:`lead.launch.execute`); resuming with
 settings that change the training (anything but logging, checkpointing and run length) is refused,
 naming each changed key, since it would silently mix two runs.
 """

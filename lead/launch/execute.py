@@ -1,8 +1,11 @@
 """Launching checked runs one after the other, each in its own ``lead-train`` process.
 
-Before a run starts, its folder gets the records a later launch reads: ``lead_config.yaml`` (what
-a resume is checked against) and ``wandb_run_id`` (one wandb run per training run, continued on
-resume; a fresh start gets a fresh id so it never appends to the history of a deleted attempt).
+Before a run starts, its folder gets the records a later launch reads: ``lead_config.yaml``, the
+configuration the launcher composed, checked and resolved (what a resume is checked against), and
+``wandb_run_id`` (one wandb run per training run, continued on resume; a fresh start gets a fresh id
+so it never appends to the history of a deleted attempt). ``lead-train --config <run>/lead_config.yaml``
+trains that file as it is, without composing or checking it again: the recorded configuration is
+the one that trains. A CPU run's settings of ``device/cpu.yaml`` open its log.
 The trainer writes every step's metrics to ``metrics.jsonl`` (:mod:`lead.metrics`).
 
 The run's whole output goes to ``<run>/train.log``; the console gets it without verl's printed
@@ -181,9 +184,20 @@ def wandb_run_id(folder: Path, name: str, fresh: bool) -> str:
     return path.read_text().strip()
 
 
-def train_command(report: RunReport, python: str = sys.executable) -> list[str]:
-    folder = Path(report.output_dir)
-    return [python, "-m", "lead.verl_plugin.main", *report.run.overrides, f"hydra.run.dir={folder / 'hydra'}"]
+def train_command(record: Path, python: str = sys.executable) -> list[str]:
+    """``lead-train`` on the configuration recorded in ``record`` (Hydra's files go beside it, in ``hydra/``)."""
+    return [python, "-m", "lead.verl_plugin.main", "--config", str(record)]
+
+
+def opening_lines(report: RunReport) -> list[str]:
+    """What a run's log starts with before ``lead-train``'s output: a CPU run's settings of the CPU
+    group, the keys the run's overrides set listed apart."""
+    if report.run.device != "cpu":
+        return []
+    from lead.verl_plugin.main import cpu_settings_report, override_key
+
+    user = {override_key(o) for o in report.run.overrides} - {None, "device"}
+    return [line + "\n" for line in cpu_settings_report(report.config, user).splitlines()]
 
 
 def stop_run(process: subprocess.Popen | None, mark: str) -> None:
@@ -206,19 +220,25 @@ def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.exec
     mark = uuid.uuid4().hex
     run_env = {**env, "PYTHONUNBUFFERED": "1", "WANDB_RESUME": "allow", "DEVICE": report.run.device,
                "WANDB_RUN_ID": wandb_run_id(folder, report.run.name, fresh=report.state == "new"), RUN_MARK: mark}
-    record_settings(folder, report.config)
+    record = record_settings(folder, report.config)
     console = console or ConsoleFilter()
     process = None
     with (folder / "train.log").open("a", encoding="utf-8", buffering=1) as log, interrupts_raised():
+
+        def show(line: str) -> None:
+            log.write(line)
+            if console.keep(line):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
         try:
-            process = subprocess.Popen(train_command(report, python), env=run_env, stdout=subprocess.PIPE,
+            for line in opening_lines(report):
+                show(line)
+            process = subprocess.Popen(train_command(record, python), env=run_env, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
             assert process.stdout is not None
             for line in process.stdout:
-                log.write(line)
-                if console.keep(line):
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
+                show(line)
             return process.wait()
         except RunInterrupted:
             for s in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short

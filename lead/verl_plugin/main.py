@@ -1,15 +1,22 @@
 """``lead-train``: verl's ``main_ppo`` with the project's Hydra config (``lead_trainer.yaml``).
 
-``lead-train <hydra overrides>`` validates the estimator's knobs, then hands the composed
-config to verl's own main (device selection, ``validate_config``, Ray, ``TaskRunnerV1``).
-With ``DRY_RUN=1`` in the environment it stops after validation (verl's checks included),
+``lead-train <hydra overrides>`` composes the config (Hydra), makes one validation pass
+(:func:`check_config`: the estimator's knobs, then verl's ``validate_config``) and starts verl's
+training (Ray, ``TaskRunnerV1``). With ``DRY_RUN=1`` in the environment it stops after validation,
 prints the resolved configuration and exits: a CPU machine can check a GPU run's config.
+
+``lead-train --config <run>/lead_config.yaml`` trains a configuration recorded by ``lead launch``
+as it is: the launcher composed and checked it in its own process (``LEAD_ATTENTION`` already
+applied) and resolved it, so this process composes nothing and checks nothing again; what was
+checked and recorded is what trains. No other argument is taken (a change is a new launch). Hydra's
+files go to ``<run>/hydra``. ``DRY_RUN=1`` checks the recorded configuration once and prints it.
 
 ``DEVICE=cpu lead-train ...`` (or ``lead-train device=cpu ...``) runs verl's real loop on the
 CPU: it selects the ``device=cpu`` config group (``config/device/cpu.yaml``; command-line
 overrides still win), sets ``VERL_PLATFORM=cpu`` for every process of the run, and, unless ``BASE_MODEL`` /
 ``actor_rollout_ref.model.path`` and ``DATA_DIR`` / ``data.train_files`` / ``data.val_files``
 name them, trains the tiny offline model on generated problems (:mod:`lead.verl_plugin.cpu.assets`).
+A recorded CPU run (``trainer.device: cpu``) selects CPU mode the same way.
 """
 
 from __future__ import annotations
@@ -158,16 +165,43 @@ def cpu_settings_report(config: DictConfig, user_keys: set[str]) -> str:
     return "\n".join(out)
 
 
+def run_trainer(config: DictConfig) -> None:
+    """verl's ``main_ppo`` after its validation, which ran once already (:func:`check_config` in this
+    process, or in the launcher's for a recorded configuration): Ray and the task runner."""
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
+
+    if config.trainer.use_v1:
+        run_ppo(config, task_runner_class=TaskRunnerV1)
+    else:
+        from verl.trainer.main_ppo_v0 import TaskRunner
+
+        run_ppo(config, task_runner_class=TaskRunner)
+
+
+def _dry(config: DictConfig, what: str) -> None:
+    print(OmegaConf.to_yaml(config, resolve=True))
+    print(f"DRY_RUN: {what} is valid; not starting Ray.")
+
+
+def dry_run() -> bool:
+    return os.environ.get("DRY_RUN", "0") not in ("", "0")
+
+
+# Whether Hydra composed the configuration and handed it over: a failure before that is Hydra's
+# refusal of the command line.
+_composed = False
+
+
 @hydra.main(config_path="config", config_name="lead_trainer", version_base=None)
 def _train(config: DictConfig) -> None:
-    from lead.verl_plugin.algo_config import validate_run_config
-
+    global _composed
+    _composed = True
     if cpu_mode():
         from hydra.core.hydra_config import HydraConfig
 
         user = {override_key(o) for o in HydraConfig.get().overrides.task} - {None, "device"}
         print(cpu_settings_report(config, user), flush=True)
-    dry = os.environ.get("DRY_RUN", "0") not in ("", "0")
+    dry = dry_run()
     try:
         # A dry run on a machine without a GPU checks a GPU run's config, not its flash-attn.
         prepare_attention(config, check_import=not dry or cuda_available())
@@ -175,56 +209,114 @@ def _train(config: DictConfig) -> None:
         sys.exit(f"lead-train: error: {exc}")
     if not dry and (problems := runtime_problems(config)):
         sys.exit("lead-train: error: " + "\nlead-train: error: ".join(problems))
+    if not dry:
+        from verl.utils.device import auto_set_device
+
+        # As verl's main: an Ascend NPU's device name before validating; a no-op on a GPU or the CPU backend.
+        auto_set_device(config)
+    check_config(config)
     if dry:
-        check_config(config)
-        print(OmegaConf.to_yaml(config, resolve=True))
-        print("DRY_RUN: configuration is valid; not starting Ray.")
+        _dry(config, "configuration")
         return
-    validate_run_config(config)
-    from verl.trainer.main_ppo import main as verl_main
-
-    verl_main.__wrapped__(config)
+    run_trainer(config)
 
 
-def check_overrides(overrides: list[str]) -> None:
-    """Refuse the release's knob names (``+algorithm.lead_alpha=2.0``: use ``algorithm.lead.alpha``),
-    then compose once to turn Hydra's advice for a misspelt key (append it with ``+``) into
-    ``unknown key alpah in algorithm.lead; did you mean alpha?``; exits 2 on such a key."""
+@hydra.main(config_path=None, config_name=None, version_base=None)
+def _train_recorded(config: DictConfig) -> None:
+    if dry_run():
+        check_config(config)
+        _dry(config, "recorded configuration")
+        return
+    run_trainer(config)
+
+
+RECORD_FLAG = "--config"
+
+
+def recorded_config(args: list[str]) -> Path | None:
+    """The file of ``lead-train --config FILE`` (or ``--config=FILE``); None without the flag.
+    Exits 2 when the file is not a recorded configuration or other arguments come with it."""
+    spelled = [a for a in args if a == RECORD_FLAG or a.startswith(RECORD_FLAG + "=")]
+    if not spelled:
+        return None
+    if args[0] == RECORD_FLAG and len(args) == 2:
+        path = Path(args[1])
+    elif args[0].startswith(RECORD_FLAG + "=") and len(args) == 1:
+        path = Path(args[0].split("=", 1)[1])
+    else:
+        sys.exit(f"lead-train: error: {RECORD_FLAG} FILE runs a recorded configuration as it is and takes no other "
+                 f"argument (got {' '.join(args)}): to change a setting, launch again with it, or run "
+                 "lead-train with overrides")
+    if path.suffix != ".yaml" or not path.is_file():
+        sys.exit(f"lead-train: error: {RECORD_FLAG} {path}: not a .yaml file (a run's lead_config.yaml, written by "
+                 "lead launch)")
+    return path.resolve()
+
+
+def hydra_arguments(record: Path) -> list[str]:
+    """Hydra's command line loading ``record`` as the whole configuration, its files in ``<run>/hydra``."""
+    return [f"--config-path={record.parent}", f"--config-name={record.stem}",
+            f"hydra.run.dir={record.parent / 'hydra'}"]
+
+
+def explain_refusal(overrides: list[str]) -> str | None:
+    """Hydra's refusal of ``overrides`` in plain words when it names a key that does not exist
+    (``unknown key alpah in algorithm.lead; did you mean alpha?``); None for any other refusal.
+    Composes again, so only after Hydra refused the command line."""
     from hydra import compose, initialize_config_module
-
-    try:
-        check_release_names(overrides)
-    except ValueError as err:
-        sys.exit(f"lead-train: error: {err}")
 
     with initialize_config_module("lead.verl_plugin.config", version_base=None):
         try:
             compose("lead_trainer", overrides=overrides)
-        except Exception as err:  # noqa: BLE001 - only an unknown key is explained; the rest Hydra reports
+        except Exception as err:  # noqa: BLE001 - only an unknown key is explained; Hydra reported the rest
             explained = explain_override_error(err, overrides)
             if explained is not err:
-                sys.exit(f"lead-train: error: {explained}")
+                return str(explained)
+    return None
 
 
 def main() -> None:
-    if CPU_GROUP in sys.argv[1:]:
+    global _composed
+    _composed = False
+    record = recorded_config(sys.argv[1:])
+    if record is None and CPU_GROUP in sys.argv[1:]:
         # The group needs the CPU backend in every process: the group alone selects CPU mode too.
         device = os.environ.setdefault(DEVICE_ENV, "cpu")
         if device.strip().lower() != "cpu":
             sys.exit(f"error: {CPU_GROUP} contradicts {DEVICE_ENV}={device!r}; unset {DEVICE_ENV} or drop {CPU_GROUP}")
+    if record is not None:
+        # A recorded run trains on the device it was checked for.
+        recorded = str(OmegaConf.select(OmegaConf.load(record), "trainer.device"))
+        device = os.environ.setdefault(DEVICE_ENV, "cpu") if recorded == "cpu" else os.environ.get(DEVICE_ENV, "")
+        if (device.strip().lower() == "cpu") != (recorded == "cpu"):
+            sys.exit(f"error: {record} records a run with trainer.device={recorded}, which contradicts "
+                     f"{DEVICE_ENV}={device!r}; unset {DEVICE_ENV}")
     try:
         cpu = select_from_env()
     except ValueError as exc:
         sys.exit(f"error: {exc}")
     import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
 
+    if record is not None:
+        sys.argv = [sys.argv[0], *hydra_arguments(record)]
+        _train_recorded()
+        return
     if cpu:
         args, notes = cpu_arguments(sys.argv[1:])
         for note in notes:
             print(f"CPU mode: {note}", flush=True)
         sys.argv = [sys.argv[0], *args]
-    check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
-    _train()
+    overrides = [a for a in sys.argv[1:] if not a.startswith("-")]
+    try:
+        check_release_names(overrides)
+    except ValueError as err:
+        sys.exit(f"lead-train: error: {err}")
+    try:
+        _train()
+    except SystemExit as stop:
+        if stop.code == 1 and not _composed and (explained := explain_refusal(overrides)):
+            sys.exit(f"lead-train: error: {explained}")
+        raise
 
 
 if __name__ == "__main__":
