@@ -76,7 +76,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def first_sentence(text: str) -> str:
     text = " ".join(text.split())
     match = re.search(r"\.(\s|$)", text)
-    return text[:match.start() + 1] if match else text
+    return text[: match.start() + 1] if match else text
 
 
 def paragraphs(doc: str | None) -> list[str]:
@@ -134,7 +134,7 @@ def environment_variables() -> list[tuple[str, str]]:
     from lead.launch import environment
 
     doc = environment.__doc__ or ""
-    lines = doc[doc.index("====="):].splitlines()[1:]
+    lines = doc[doc.index("=====") :].splitlines()[1:]
     rows: list[list[str]] = []
     for line in lines:
         if line.startswith("="):
@@ -168,7 +168,7 @@ def header_comment(path: Path, marker: str) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#!") or line.startswith("# @package"):
             continue
-        text = line[len(marker):].strip() if line.startswith(marker) else ""
+        text = line[len(marker) :].strip() if line.startswith(marker) else ""
         if not text or text.startswith("- "):
             if lines:
                 break
@@ -193,8 +193,9 @@ def recipes_table() -> str:
         else:
             hours = f"{cost.hours} h" if cost.hours is not None else "no time given"
             figure = f"{cost.gpus} × {cost.gpu}, {hours}, {cost.steps} steps"
-        rows.append([f"`{path.stem}`", ", ".join(f"`{p}`" for p in parents) or "`lead_trainer`",
-                     cell(summary), cell(figure)])
+        rows.append(
+            [f"`{path.stem}`", ", ".join(f"`{p}`" for p in parents) or "`lead_trainer`", cell(summary), cell(figure)]
+        )
     return table(["recipe", "extends", "what it is", "cost (the source's figure)"], rows)
 
 
@@ -203,7 +204,7 @@ def script_arguments(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8").replace("\\\n", " ")
     line = next(ln for ln in text.splitlines() if ln.startswith("exec "))
     words = shlex.split(line)
-    return words[words.index("$0") + 1:words.index("--")]
+    return words[words.index("$0") + 1 : words.index("--")]
 
 
 def scripts_table() -> str:
@@ -215,12 +216,24 @@ def scripts_table() -> str:
         options: dict[str, list[str]] = {}
         for flag, arg in zip(args[::2], args[1::2]):
             options.setdefault(flag, []).append(arg)
-        runs = (f"sweep [`{options['--sweep'][0]}`](#sweeps)" if "--sweep" in options
-                else f"`{options['--method'][0]}`" if "--method" in options else "the recipe's")
+        runs = (
+            f"sweep [`{options['--sweep'][0]}`](#sweeps)"
+            if "--sweep" in options
+            else f"`{options['--method'][0]}`"
+            if "--method" in options
+            else "the recipe's"
+        )
         own = [f"`{flag} {arg}`" for flag in ("--name", "--set", "--env-knob") for arg in options.get(flag, [])]
         rel = path.relative_to(ROOT).as_posix()
-        rows.append([f"[`{rel}`](../{rel})", cell(first_sentence(header_comment(path, "# "))),
-                     f"`{options['--experiment'][0]}`", runs, ", ".join(own)])
+        rows.append(
+            [
+                f"[`{rel}`](../{rel})",
+                cell(first_sentence(header_comment(path, "# "))),
+                f"`{options['--experiment'][0]}`",
+                runs,
+                ", ".join(own),
+            ]
+        )
     return table(["script", "what it trains", "recipe", "method", "its own settings"], rows)
 
 
@@ -236,8 +249,14 @@ def sweeps_table() -> str:
     rows = []
     for name, sweep in SWEEPS.items():
         scripts = by_sweep.get(name, [])
-        rows.append([f"`{name}`", ", ".join(f"`{s}`" for s in scripts), str(len(sweep({}))),
-                     cell(" ".join(paragraphs(sweep.__doc__)))])
+        rows.append(
+            [
+                f"`{name}`",
+                ", ".join(f"`{s}`" for s in scripts),
+                str(len(sweep({}))),
+                cell(" ".join(paragraphs(sweep.__doc__))),
+            ]
+        )
     return table(["sweep", "script", "runs", "what it varies (variables: default)"], rows)
 
 
@@ -252,9 +271,17 @@ def presets_table() -> str:
         for benchmark, n in preset.n.items():
             counts.setdefault(n, []).append(benchmark)
         samples = "; ".join(f"{n} for {', '.join(names)}" for n, names in counts.items())
-        rows.append([f"`{name}`" + (" (default)" if name == EvalOptions.preset else ""), str(preset.temperature),
-                     str(preset.top_p), str(preset.top_k or "off"), samples, f"{preset.max_tokens:,}",
-                     cell(preset.source)])
+        rows.append(
+            [
+                f"`{name}`" + (" (default)" if name == EvalOptions.preset else ""),
+                str(preset.temperature),
+                str(preset.top_p),
+                str(preset.top_k or "off"),
+                samples,
+                f"{preset.max_tokens:,}",
+                cell(preset.source),
+            ]
+        )
     return table(["preset", "temperature", "top-p", "top-k", "n (samples per problem)", "budget", "source"], rows)
 
 

@@ -72,7 +72,7 @@ def test_knob_tables_show_every_knob_of_every_method():
 
 def test_environment_table_lists_every_variable_the_launcher_reads():
     source = (REPO / "lead" / "launch" / "environment.py").read_text(encoding="utf-8")
-    code = source[source.index('"""', 3):]
+    code = source[source.index('"""', 3) :]
     read = set(re.findall(r'env(?:iron)?(?:\.get\(|\[)"([A-Z_]+)"', code))
     read |= set(re.findall(r'(?:_flag|positive_int)\(env, "([A-Z_]+)"', code))
     documented = {name.split("=")[0] for name, _ in docs.environment_variables()}
@@ -80,13 +80,16 @@ def test_environment_table_lists_every_variable_the_launcher_reads():
     assert read <= documented, f"read by lead/launch/environment.py but not documented: {sorted(read - documented)}"
 
 
-@pytest.mark.parametrize("heading, slug", [
-    ("What LEAD does", "what-lead-does"),
-    ("The vLLM lane: vLLM on a CPU", "the-vllm-lane-vllm-on-a-cpu"),
-    ("LEAD's knobs", "leads-knobs"),
-    ("`laser_d`", "laser_d"),
-    ("Knobs (`algorithm.lead.*`)", "knobs-algorithmlead"),
-])
+@pytest.mark.parametrize(
+    "heading, slug",
+    [
+        ("What LEAD does", "what-lead-does"),
+        ("The vLLM lane: vLLM on a CPU", "the-vllm-lane-vllm-on-a-cpu"),
+        ("LEAD's knobs", "leads-knobs"),
+        ("`laser_d`", "laser_d"),
+        ("Knobs (`algorithm.lead.*`)", "knobs-algorithmlead"),
+    ],
+)
 def test_anchor_follows_github(heading, slug):
     assert docs.anchor(heading) == slug
 
@@ -109,16 +112,23 @@ def test_every_relative_link_and_anchor_resolves():
 
 def test_pointers_from_the_code_name_existing_sections():
     """Messages and comments that send a user to ``docs/<page>.md, "<section>"`` name a real heading."""
-    files = [p for folder in ("lead", "scripts", "tests", "tests_vllm") for p in (REPO / folder).rglob("*")
-             if p.suffix in (".py", ".sh")]
+    files = [
+        p
+        for folder in ("lead", "scripts", "tests", "tests_vllm")
+        for p in (REPO / folder).rglob("*")
+        if p.suffix in (".py", ".sh")
+    ]
     files += [REPO / n for n in ("Makefile", "pyproject.toml", ".ci/run")] + sorted(REPO.glob("*.sh"))
     pointers = []
     for path in files:
         for page, section in re.findall(r'(docs/[\w/.-]+\.md),? \\?"([^"\\]+)\\?"', path.read_text(encoding="utf-8")):
             pointers.append((path.relative_to(REPO), page, section))
     assert any(section == "CUDA 12 drivers" for _, _, section in pointers)
-    broken = [f"{path}: {page}, {section!r}" for path, page, section in pointers
-              if not (REPO / page).is_file() or docs.anchor(section) not in anchors(REPO / page)]
+    broken = [
+        f"{path}: {page}, {section!r}"
+        for path, page, section in pointers
+        if not (REPO / page).is_file() or docs.anchor(section) not in anchors(REPO / page)
+    ]
     assert not broken, "pointers to missing sections:\n" + "\n".join(broken)
 
 
@@ -127,7 +137,7 @@ def test_readme_is_a_front_page():
     assert len(text.splitlines()) <= 200
     # The first code block, near the top, holds the two fresh-machine commands and nothing else.
     first = re.search(r"^```bash\n(.*?)^```", text, re.S | re.M)
-    assert text[:first.start()].count("\n") <= 5
+    assert text[: first.start()].count("\n") <= 5
     commands = [line.split("#")[0].strip() for line in first.group(1).splitlines()]
     assert commands == ["make train", "make test"]
     assert "CI runs `make test`, then `make test-vllm`" in text

@@ -54,7 +54,8 @@ def test_masked_statistics_match_loops(data):
         assert group_max(x, gid, num_groups, mask)[g].item() == max(members)
         if len(members) > 1:
             assert group_var(x, gid, num_groups, mask, unbiased=True)[g].item() == pytest.approx(
-                statistics.variance(members), abs=1e-6)
+                statistics.variance(members), abs=1e-6
+            )
 
 
 @settings(max_examples=100, deadline=None)

@@ -29,15 +29,24 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "lead" / "core"
 
 
-@pytest.mark.parametrize("code", [
-    "import lead.core.knobs as k; assert k.CONFIGS",
-    # The launcher plans runs and checks BUDGET's keys from the declarations alone.
-    "import lead.launch.cli as c, lead.launch.plan as p; assert c._cap_keys() and p.PAPER_CONTROLLER",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import lead.core.knobs as k; assert k.CONFIGS",
+        # The launcher plans runs and checks BUDGET's keys from the declarations alone.
+        "import lead.launch.cli as c, lead.launch.plan as p; assert c._cap_keys() and p.PAPER_CONTROLLER",
+    ],
+)
 def test_reading_the_knobs_loads_no_torch(code):
     code += "; import sys; assert 'torch' not in sys.modules, 'torch imported'"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -82,7 +91,11 @@ def test_scaled_knobs_follow_the_declared_roles():
     assert scaled_knobs("laser", 800) == {"target_length": 409.6}
     assert scaled_knobs("grpo", 32) == {}
     assert {n: budget_knob(n) for n in CONFIGS if budget_knob(n)} == {
-        "truncation": "max_length", "dler": "max_length", "laser": "target_length", "grpo_len_threshold": "threshold"}
+        "truncation": "max_length",
+        "dler": "max_length",
+        "laser": "target_length",
+        "grpo_len_threshold": "threshold",
+    }
     for bad in (0, -5, float("nan"), True, "32"):
         with pytest.raises(ValueError, match=r"response cap .* is invalid"):
             scaled_knobs("lead", bad)
@@ -92,16 +105,29 @@ def test_scaled_knobs_follow_the_declared_roles():
 
 def test_lead_and_gdpo_static_share_the_efficiency_knobs():
     shared = [f.name for f in fields(EfficiencyKnobs)]
-    assert shared == ["correct_threshold", "bmax", "lstar_mode", "aggregator", "lstar_floor", "min_correct_len",
-                      "group_std_eps", "whiten_eps", "zero_unsolved_efficiency", "whiten_weighting"]
+    assert shared == [
+        "correct_threshold",
+        "bmax",
+        "lstar_mode",
+        "aggregator",
+        "lstar_floor",
+        "min_correct_len",
+        "group_std_eps",
+        "whiten_eps",
+        "zero_unsolved_efficiency",
+        "whiten_weighting",
+    ]
     lead, gdpo = LeadConfig(), GdpoStaticConfig()
     assert {k: getattr(lead, k) for k in shared} == {k: getattr(gdpo, k) for k in shared}
     assert sorted(gdpo.to_dict()) == sorted([*shared, "w_corr", "w_eff"])
     for config_cls in (LeadConfig, GdpoStaticConfig):
         assert (config_cls.cap_knob, config_cls.token_knobs) == ("bmax", ("bmax", "lstar_floor", "min_correct_len"))
     # The shared checks name the method's own key.
-    with pytest.raises(ValueError, match=r"algorithm\.gdpo_static\.lstar_floor=9000\.0 is invalid: "
-                                         r"expected lstar_floor <= bmax \(8000\.0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"algorithm\.gdpo_static\.lstar_floor=9000\.0 is invalid: "
+        r"expected lstar_floor <= bmax \(8000\.0\)",
+    ):
         GdpoStaticConfig(lstar_floor=9000.0)
     with pytest.raises(ValueError, match=r"algorithm\.gdpo_static\.aggregator='max' is invalid"):
         GdpoStaticConfig(aggregator="max")
@@ -145,7 +171,7 @@ def core_import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join([*package.split(".")[:len(package.split(".")) - node.level + 1], base]).strip(".")
+                    base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], base]).strip(".")
                 for alias in node.names:
                     edges.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
         graph[name] = {e for e in edges if e in modules and e != name}
@@ -171,8 +197,14 @@ def check_acyclic(graph: dict[str, set[str]]) -> None:
 
 def test_the_core_import_graph_has_no_cycle():
     graph = core_import_graph()
-    assert {"lead.core.knobs", "lead.core.lead", "lead.core.registry", "lead.core.rollouts",
-            "lead.core.methods", "lead.core.methods.gdpo_static"} <= set(graph)
+    assert {
+        "lead.core.knobs",
+        "lead.core.lead",
+        "lead.core.registry",
+        "lead.core.rollouts",
+        "lead.core.methods",
+        "lead.core.methods.gdpo_static",
+    } <= set(graph)
     assert graph["lead.core.knobs"] == set()
     assert graph["lead.core.rollouts"] == {"lead.core.groups"}
     assert graph["lead.core.registry"] == {"lead.core.knobs", "lead.core.rollouts"}

@@ -159,15 +159,29 @@ def test_lab_settings_of_every_method_follow_the_declared_roles():
     # problem's trace 7 tokens long. Caps become the response budget, global budgets the static
     # one, per-token rates scale by 8000 / 96; LEAD's floors and LASER-D's grid are the task's own.
     lead = {"bmax": 96.0, "lstar_floor": 7.0, "min_correct_len": 4.0}
-    want = {"lead": lead, "gdpo_static": lead, "laser": {"target_length": 19.0},
-            "laser_d": {"max_length": 96.0, "lower_bound": 12.0, "interval": 6.0},
-            "grpo_len_threshold": {"threshold": 19.0, "soft_max": 38.0}, "truncation": {"max_length": 19.0},
-            "dler": {"max_length": 19.0}, "alp": {"beta": 1e-7 * 8000 / 96},
-            "shorter_better": {"beta": 0.001 * 8000 / 96},
-            "grpo": {}, "efficient_reasoning": {}, "grpo_lambda": {}, "hapo": {}, "kimi_len": {}}
+    want = {
+        "lead": lead,
+        "gdpo_static": lead,
+        "laser": {"target_length": 19.0},
+        "laser_d": {"max_length": 96.0, "lower_bound": 12.0, "interval": 6.0},
+        "grpo_len_threshold": {"threshold": 19.0, "soft_max": 38.0},
+        "truncation": {"max_length": 19.0},
+        "dler": {"max_length": 19.0},
+        "alp": {"beta": 1e-7 * 8000 / 96},
+        "shorter_better": {"beta": 0.001 * 8000 / 96},
+        "grpo": {},
+        "efficient_reasoning": {},
+        "grpo_lambda": {},
+        "hapo": {},
+        "kimi_len": {},
+    }
     assert {name: method_config(name, PRESETS["default"], static_budget=19.0) for name in load_methods()} == want
-    assert STATIC_BUDGET_KNOBS == {"truncation": "max_length", "dler": "max_length", "laser": "target_length",
-                                   "grpo_len_threshold": "threshold"}
+    assert STATIC_BUDGET_KNOBS == {
+        "truncation": "max_length",
+        "dler": "max_length",
+        "laser": "target_length",
+        "grpo_len_threshold": "threshold",
+    }
 
 
 def test_bad_settings_fail_early_and_name_the_value():

@@ -30,8 +30,11 @@ from lead.launch import plan as P
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TRAIN = REPO.parent / "shared" / "data" / "train" / "math_l3to5_train.parquet"
-LAUNCH = ["train_math_lead_deepseek-r1-1.5b.sh", "train_math_grpo_deepseek-r1-1.5b.sh",
-          "train_math_lead_deepseek-r1-7b.sh"]
+LAUNCH = [
+    "train_math_lead_deepseek-r1-1.5b.sh",
+    "train_math_grpo_deepseek-r1-1.5b.sh",
+    "train_math_lead_deepseek-r1-7b.sh",
+]
 SWEEPS = sorted(p.name for p in (REPO / "ablations").glob("*.sh"))
 BASELINES = sorted(p.name for p in (REPO / "baselines").glob("*.sh"))
 SCRIPTS = LAUNCH + [f"baselines/{b}" for b in BASELINES] + [f"ablations/{s}" for s in SWEEPS]
@@ -41,18 +44,26 @@ TAG = "deepseek-r1-1.5b"
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def clean_env(tmp_path):
     """A controlled environment: none of the caller's launch variables, no .env of the checkout."""
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "PYTHON": sys.executable,
-            "ENV_FILE": str(empty), "TMPDIR": str(tmp_path), "OUTPUT_ROOT": str(tmp_path / "out")}
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "PYTHON": sys.executable,
+        "ENV_FILE": str(empty),
+        "TMPDIR": str(tmp_path),
+        "OUTPUT_ROOT": str(tmp_path / "out"),
+    }
 
 
 def run_script(script: str | Path, env: dict, *args: str, timeout: int = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=REPO, check=False)
+    return subprocess.run(
+        ["bash", str(script), *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO, check=False
+    )
 
 
 def plan_of(script: str, env: dict, tmp_path: Path, *args: str) -> list[P.PlannedRun]:
@@ -70,10 +81,12 @@ def items(run: P.PlannedRun) -> dict[str, str]:
 
 def verl_rows(rows: int) -> dict[str, list]:
     """Columns of ``rows`` rows in the form verl's dataset and reward read (as ``lead data math`` writes)."""
-    return {"data_source": ["math"] * rows,
-            "prompt": [[{"role": "user", "content": f"problem {i}"}] for i in range(rows)],
-            "reward_model": [{"ground_truth": str(i), "style": "rule"} for i in range(rows)],
-            "extra_info": [{"index": i} for i in range(rows)]}
+    return {
+        "data_source": ["math"] * rows,
+        "prompt": [[{"role": "user", "content": f"problem {i}"}] for i in range(rows)],
+        "reward_model": [{"ground_truth": str(i), "style": "rule"} for i in range(rows)],
+        "extra_info": [{"index": i} for i in range(rows)],
+    }
 
 
 def write_parquet(path: Path, rows: int, **columns: list) -> Path:
@@ -102,6 +115,7 @@ def offline_wandb(monkeypatch):
 
 # --- every script, planned and checked --------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def all_plans(tmp_path_factory):
     """{script: [PlannedRun]} for every launch, baseline and sweep script, and their reports."""
@@ -111,8 +125,15 @@ def all_plans(tmp_path_factory):
     data = tmp / "data"
     write_parquet(data / "train.parquet", 8521)
     write_parquet(data / "test.parquet", 500)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "PYTHON": sys.executable, "ENV_FILE": str(empty),
-           "TMPDIR": str(tmp), "OUTPUT_ROOT": str(tmp / "out"), "DATA_DIR": str(data)}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp),
+        "PYTHON": sys.executable,
+        "ENV_FILE": str(empty),
+        "TMPDIR": str(tmp),
+        "OUTPUT_ROOT": str(tmp / "out"),
+        "DATA_DIR": str(data),
+    }
     plans = {script: plan_of(script, env, tmp) for script in SCRIPTS}
     runs = [run for plan in plans.values() for run in plan]
     with pytest.MonkeyPatch.context() as mp:
@@ -137,7 +158,8 @@ def test_every_planned_run_of_every_script_is_valid(all_plans):
         "algorithm.grpo_len_threshold.threshold=2000 is not below the response cap data.max_response_length=2000: "
         "every response is within it, so grpo_len_threshold rewards no response for being shorter (its advantage is "
         "correctness alone); set algorithm.grpo_len_threshold.threshold below 2000, or raise the cap (BUDGET in the "
-        "launch scripts)"]
+        "launch scripts)"
+    ]
 
 
 def test_paper_settings_shared_by_every_run(all_plans):
@@ -223,9 +245,13 @@ def test_one_baseline_per_method_and_only_the_method_differs(all_plans):
         (run,) = plans[f"baselines/{b}"]
         cfg = C.flat_settings(reports[run.name].config)
         differ = {k for k in base.keys() | cfg.keys() if base.get(k) != cfg.get(k)}
-        allowed = {"algorithm.adv_estimator", "trainer.experiment_name", "trainer.default_local_dir",
-                   "actor_rollout_ref.rollout.trace.experiment_name",
-                   "algorithm.filter_groups.enable"}
+        allowed = {
+            "algorithm.adv_estimator",
+            "trainer.experiment_name",
+            "trainer.default_local_dir",
+            "actor_rollout_ref.rollout.trace.experiment_name",
+            "algorithm.filter_groups.enable",
+        }
         assert differ <= allowed, (b, differ - allowed)
 
 
@@ -243,17 +269,34 @@ def test_sweeps_plan_the_paper_tables(all_plans):
     assert (grpo_ratio0p25.lambda1, grpo_ratio0p25.lambda2) == (pytest.approx(0.8), pytest.approx(0.2))
     assert grpo_ratio0p25.mode == "classic" and grpo_ratio0p25.threshold == 2000
     assert {reports[r.name].config.algorithm.lead.aggregator for r in plans["ablations/aggregator_sweep.sh"]} == {
-        "mean_correct", "min_correct", "median_correct", "mean_all"}
+        "mean_correct",
+        "min_correct",
+        "median_correct",
+        "mean_all",
+    }
     assert {reports[r.name].config.algorithm.lead.lstar_mode for r in plans["ablations/mode_sweep.sh"]} == {
-        "max_sym", "max_asym", "upper_only"}
-    points = {(c.alpha, c.beta, c.lambda_min) for c in
-              (reports[r.name].config.algorithm.lead for r in plans["ablations/controller_sweep.sh"])}
+        "max_sym",
+        "max_asym",
+        "upper_only",
+    }
+    points = {
+        (c.alpha, c.beta, c.lambda_min)
+        for c in (reports[r.name].config.algorithm.lead for r in plans["ablations/controller_sweep.sh"])
+    }
     # One run at the paper's point, every other run changing exactly one knob.
-    assert points == {(1, 0.95, 0.3), (0.5, 0.95, 0.3), (2, 0.95, 0.3), (1, 0.9, 0.3), (1, 0.99, 0.3),
-                      (1, 0.95, 0.1), (1, 0.95, 0.5)}
+    assert points == {
+        (1, 0.95, 0.3),
+        (0.5, 0.95, 0.3),
+        (2, 0.95, 0.3),
+        (1, 0.9, 0.3),
+        (1, 0.99, 0.3),
+        (1, 0.95, 0.1),
+        (1, 0.95, 0.5),
+    }
 
 
 # --- planning (no verl) -------------------------------------------------------------------------
+
 
 def test_subsets_and_overrides_from_the_environment(clean_env, tmp_path):
     env = {**clean_env, "METHODS": "lead", "RATIOS": "0.5,2", "BUDGET": "6000", "CUDA_VISIBLE_DEVICES": "0,1"}
@@ -267,8 +310,9 @@ def test_subsets_and_overrides_from_the_environment(clean_env, tmp_path):
         assert run.overrides[-1] == "trainer.total_epochs=1"  # the user's arguments come last, so they win
     knobs = plan_of("ablations/controller_sweep.sh", {**clean_env, "KNOBS": "beta", "BETAS": "0.5 0.95"}, tmp_path)
     assert [r.name for r in knobs] == [f"math_lead_a1_b0p5_lm0p3_{TAG}", f"math_lead_a1_b0p95_lm0p3_{TAG}"]
-    (named,) = plan_of("train_math_lead_deepseek-r1-1.5b.sh", {**clean_env, "RUN_NAME": "mine", "NNODES": "2",
-                                                               "N_GPUS": "4"}, tmp_path)
+    (named,) = plan_of(
+        "train_math_lead_deepseek-r1-1.5b.sh", {**clean_env, "RUN_NAME": "mine", "NNODES": "2", "N_GPUS": "4"}, tmp_path
+    )
     assert named.name == "mine" and items(named)["trainer.nnodes"] == "2"
     assert items(named)["trainer.default_local_dir"] == f"{clean_env['OUTPUT_ROOT']}/mine"
     (threshold,) = plan_of("train_math_grpo_deepseek-r1-1.5b.sh", {**clean_env, "LENGTH_THRESHOLD": "1500"}, tmp_path)
@@ -276,53 +320,69 @@ def test_subsets_and_overrides_from_the_environment(clean_env, tmp_path):
 
 
 def test_budget_owns_every_declared_cap_knob():
-    assert cli._cap_keys() == {f"algorithm.{name}.{knob}": "BUDGET" for name, knob in (
-        ("lead", "bmax"), ("gdpo_static", "bmax"), ("truncation", "max_length"), ("dler", "max_length"),
-        ("laser_d", "max_length"))}
+    assert cli._cap_keys() == {
+        f"algorithm.{name}.{knob}": "BUDGET"
+        for name, knob in (
+            ("lead", "bmax"),
+            ("gdpo_static", "bmax"),
+            ("truncation", "max_length"),
+            ("dler", "max_length"),
+            ("laser_d", "max_length"),
+        )
+    }
     with pytest.raises(E.LaunchError, match=r"algorithm\.gdpo_static\.bmax.*set BUDGET instead"):
         E.check_user_overrides(["algorithm.gdpo_static.bmax=4000"], cli._cap_keys())
 
 
-@pytest.mark.parametrize("env,args,message", [
-    ({"BUDGET": "4k"}, [], "BUDGET='4k' is not a number of tokens"),
-    ({"BUDGET": "0"}, [], "BUDGET='0' is not a number of tokens"),
-    ({"N_GPUS": "4", "CUDA_VISIBLE_DEVICES": "0,1"}, [], "N_GPUS=4 but CUDA_VISIBLE_DEVICES=0,1 lists 2 GPU(s)"),
-    ({"N_GPUS": "four"}, [], "N_GPUS='four' is not a positive integer"),
-    ({"NNODES": "0"}, [], "NNODES='0' is not a positive integer"),
-    ({"DEVICE": "tpu"}, [], "DEVICE='tpu' is not one of cuda, cpu"),
-    ({"DEVICE": "cpu", "N_GPUS": "2"}, [], "DEVICE=cpu runs one process on this machine"),
-    ({"KEEP_CHECKPOINTS": "some"}, [], "KEEP_CHECKPOINTS='some' is not a positive integer or 'all'"),
-    ({}, ["trainer.total_epochs"], "argument 'trainer.total_epochs' is not a Hydra override"),
-    ({}, ["data.max_response_length=4000"], "set BUDGET instead"),
-    ({}, ["algorithm.lead.bmax=4000"], "set BUDGET instead"),
-    ({}, ["algorithm.laser_d.max_length=4000"], "set BUDGET instead"),
-    ({}, ["trainer.default_local_dir=/tmp/x"], "set OUTPUT_ROOT"),
-    ({}, ["trainer.n_gpus_per_node=2"], "set N_GPUS"),
-    ({"LENGTH_THRESHOLD": "short"}, [], "LENGTH_THRESHOLD='short' is not a number of tokens"),
-])
+@pytest.mark.parametrize(
+    "env,args,message",
+    [
+        ({"BUDGET": "4k"}, [], "BUDGET='4k' is not a number of tokens"),
+        ({"BUDGET": "0"}, [], "BUDGET='0' is not a number of tokens"),
+        ({"N_GPUS": "4", "CUDA_VISIBLE_DEVICES": "0,1"}, [], "N_GPUS=4 but CUDA_VISIBLE_DEVICES=0,1 lists 2 GPU(s)"),
+        ({"N_GPUS": "four"}, [], "N_GPUS='four' is not a positive integer"),
+        ({"NNODES": "0"}, [], "NNODES='0' is not a positive integer"),
+        ({"DEVICE": "tpu"}, [], "DEVICE='tpu' is not one of cuda, cpu"),
+        ({"DEVICE": "cpu", "N_GPUS": "2"}, [], "DEVICE=cpu runs one process on this machine"),
+        ({"KEEP_CHECKPOINTS": "some"}, [], "KEEP_CHECKPOINTS='some' is not a positive integer or 'all'"),
+        ({}, ["trainer.total_epochs"], "argument 'trainer.total_epochs' is not a Hydra override"),
+        ({}, ["data.max_response_length=4000"], "set BUDGET instead"),
+        ({}, ["algorithm.lead.bmax=4000"], "set BUDGET instead"),
+        ({}, ["algorithm.laser_d.max_length=4000"], "set BUDGET instead"),
+        ({}, ["trainer.default_local_dir=/tmp/x"], "set OUTPUT_ROOT"),
+        ({}, ["trainer.n_gpus_per_node=2"], "set N_GPUS"),
+        ({"LENGTH_THRESHOLD": "short"}, [], "LENGTH_THRESHOLD='short' is not a number of tokens"),
+    ],
+)
 def test_bad_settings_fail_before_verl_with_a_clear_message(clean_env, env, args, message):
-    script = REPO / ("train_math_grpo_deepseek-r1-1.5b.sh" if "LENGTH_THRESHOLD" in env
-                     else "train_math_lead_deepseek-r1-1.5b.sh")
+    script = REPO / (
+        "train_math_grpo_deepseek-r1-1.5b.sh" if "LENGTH_THRESHOLD" in env else "train_math_lead_deepseek-r1-1.5b.sh"
+    )
     done = run_script(script, {**clean_env, "DRY_RUN": "1", **env}, *args)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Planned runs" not in done.stdout
 
 
-@pytest.mark.parametrize("script,env,message", [
-    ("ablations/ratio_sweep.sh", {"METHODS": "lead ppo"}, "METHODS: unknown method 'ppo'"),
-    ("ablations/ratio_sweep.sh", {"RATIOS": "0.5 big"}, "RATIOS: 'big' is not a ratio"),
-    ("ablations/controller_sweep.sh", {"KNOBS": "gamma"}, "KNOBS: unknown knob 'gamma'"),
-    ("ablations/mode_sweep.sh", {"MODES": " , "}, "no runs planned"),
-    ("ablations/mode_sweep.sh", {"RUN_NAME": "x"}, "RUN_NAME='x' names a single run"),
-])
+@pytest.mark.parametrize(
+    "script,env,message",
+    [
+        ("ablations/ratio_sweep.sh", {"METHODS": "lead ppo"}, "METHODS: unknown method 'ppo'"),
+        ("ablations/ratio_sweep.sh", {"RATIOS": "0.5 big"}, "RATIOS: 'big' is not a ratio"),
+        ("ablations/controller_sweep.sh", {"KNOBS": "gamma"}, "KNOBS: unknown knob 'gamma'"),
+        ("ablations/mode_sweep.sh", {"MODES": " , "}, "no runs planned"),
+        ("ablations/mode_sweep.sh", {"RUN_NAME": "x"}, "RUN_NAME='x' names a single run"),
+    ],
+)
 def test_bad_sweep_subsets_are_refused(clean_env, script, env, message):
     done = run_script(REPO / script, {**clean_env, "DRY_RUN": "1", **env})
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
 def test_dotenv_is_loaded_and_the_callers_values_win(tmp_path):
-    (tmp_path / ".env").write_text("# comment\nexport BUDGET=3000\nN_GPUS=2\nDATA_DIR=prepared/math\n"
-                                   "BASE_MODEL='/models/my model'  # quoted\nMODEL_TAG=mine\n")
+    (tmp_path / ".env").write_text(
+        "# comment\nexport BUDGET=3000\nN_GPUS=2\nDATA_DIR=prepared/math\n"
+        "BASE_MODEL='/models/my model'  # quoted\nMODEL_TAG=mine\n"
+    )
     launch = E.read_launch_env({"N_GPUS": "8"}, tmp_path)
     assert launch.env_file == tmp_path / ".env"
     assert launch.overrides["data.max_response_length"] == "3000"
@@ -359,10 +419,16 @@ def test_sweep_points_and_names():
 
 def test_sweep_values_are_exact_in_overrides_and_names():
     betas = P.controller_sweep({"KNOBS": "beta", "BETAS": "0.9999999 0.99999991 1e-7"})
-    assert [p.stem for p in betas] == ["math_lead_a1_b0p9999999_lm0p3", "math_lead_a1_b0p99999991_lm0p3",
-                                       "math_lead_a1_b1e-07_lm0p3"]
+    assert [p.stem for p in betas] == [
+        "math_lead_a1_b0p9999999_lm0p3",
+        "math_lead_a1_b0p99999991_lm0p3",
+        "math_lead_a1_b1e-07_lm0p3",
+    ]
     assert [[o for o in p.overrides if ".beta=" in o] for p in betas] == [
-        ["algorithm.lead.beta=0.9999999"], ["algorithm.lead.beta=0.99999991"], ["algorithm.lead.beta=1e-07"]]
+        ["algorithm.lead.beta=0.9999999"],
+        ["algorithm.lead.beta=0.99999991"],
+        ["algorithm.lead.beta=1e-07"],
+    ]
     cfg = compose(*betas[1].overrides)
     assert cfg.algorithm.lead.beta == 0.99999991 and cfg.algorithm.lead.alpha == 1
     ratios = P.ratio_sweep({"METHODS": "lead", "RATIOS": "0.2500001 0.25"})
@@ -407,9 +473,21 @@ def test_shellcheck_finds_nothing():
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    done = subprocess.run([shellcheck, "-x", *SCRIPTS, "scripts/launch.sh", "scripts/gpu_smoke.sh", "scripts/verl_cpu_all.sh",
-                           "scripts/slurm/lead.sbatch"], capture_output=True, text=True,
-                          cwd=REPO, check=False)
+    done = subprocess.run(
+        [
+            shellcheck,
+            "-x",
+            *SCRIPTS,
+            "scripts/launch.sh",
+            "scripts/gpu_smoke.sh",
+            "scripts/verl_cpu_all.sh",
+            "scripts/slurm/lead.sbatch",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout
 
 
@@ -434,7 +512,10 @@ def test_scripts_find_the_projects_interpreter_or_say_how(clean_env, tmp_path):
     venv_python = kit / ".venv" / "bin" / "python"
     venv_python.write_text(f'#!/usr/bin/env bash\nexec {sys.executable} "$@"\n')
     venv_python.chmod(0o755)
-    assert run_script(kit / "train_math_lead_deepseek-r1-1.5b.sh", {**env, "PLAN_FILE": str(tmp_path / "p")}).returncode == 0
+    assert (
+        run_script(kit / "train_math_lead_deepseek-r1-1.5b.sh", {**env, "PLAN_FILE": str(tmp_path / "p")}).returncode
+        == 0
+    )
 
 
 def test_help_on_every_script_and_on_lead_launch(clean_env):
@@ -444,12 +525,14 @@ def test_help_on_every_script_and_on_lead_launch(clean_env):
         assert "Usage:" in done.stdout and "BUDGET" in done.stdout and "NNODES" in done.stdout, script
         header = (REPO / script).read_text().splitlines()[1][2:]
         assert header in done.stdout, script
-    done = subprocess.run([sys.executable, "-m", "lead", "launch", "--help"], capture_output=True, text=True,
-                          cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "lead", "launch", "--help"], capture_output=True, text=True, cwd=REPO, check=False
+    )
     assert done.returncode == 0 and "--experiment" in done.stdout and "RAY_ADDRESS" in done.stdout
 
 
 # --- checking (in-process, one verl import) -------------------------------------------------------
+
 
 def test_checkpoint_marker_states(tmp_path):
     assert C.checkpoint_step(tmp_path) is None
@@ -485,28 +568,35 @@ def test_final_step_follows_verl_step_accounting(tmp_path):
     jsonl.write_text("{}\n" * 100)
     cfg = compose(f"data.train_files=[{train},{jsonl}]", "data.train_batch_size=100", "trainer.total_epochs=2")
     assert C.final_step(cfg) == (8, "")
-    assert C.final_step(compose(f"data.train_files={train}", "data.train_max_samples=128",
-                                "data.train_batch_size=64"))[0] == 2 * 30
-    assert C.final_step(compose(f"data.train_files={train}", "data.train_batch_size=128",
-                                "trainer.total_training_steps=5")) == (5, "")
+    assert (
+        C.final_step(compose(f"data.train_files={train}", "data.train_max_samples=128", "data.train_batch_size=64"))[0]
+        == 2 * 30
+    )
+    assert C.final_step(
+        compose(f"data.train_files={train}", "data.train_batch_size=128", "trainer.total_training_steps=5")
+    ) == (5, "")
     unknown, note = C.final_step(compose(f"data.train_files={train}", "data.filter_overlong_prompts=true"))
     assert unknown is None and "filter_overlong_prompts" in note
     assert C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}"))[0] is None
-    unknown, note = C.final_step(compose(f"data.train_files={tmp_path / 'absent.parquet'}",
-                                         "trainer.total_training_steps=5"))
+    unknown, note = C.final_step(
+        compose(f"data.train_files={tmp_path / 'absent.parquet'}", "trainer.total_training_steps=5")
+    )
     assert unknown is None and "at most trainer.total_training_steps=5" in note
 
 
 def test_steps_beyond_the_datas_epochs_are_planned_as_verl_runs_them(tmp_path):
     """verl's loop ends with the last epoch whatever total_training_steps says, and checkpoints its
     last step only at total_training_steps: 300 rows, batch 128, 1 epoch, 10 steps asked, 2 run."""
-    long_run = small_run(tmp_path, "data.train_batch_size=128", "trainer.total_epochs=1",
-                         "trainer.total_training_steps=10")
+    long_run = small_run(
+        tmp_path, "data.train_batch_size=128", "trainer.total_epochs=1", "trainer.total_training_steps=10"
+    )
     cfg = compose(*long_run)
     final, note = C.final_step(cfg)
     assert final == 2
-    assert note.startswith("trainer.total_training_steps=10 is more than the data gives (300 rows // "
-                           "data.train_batch_size=128 = 2 steps per epoch x trainer.total_epochs=1)")
+    assert note.startswith(
+        "trainer.total_training_steps=10 is more than the data gives (300 rows // "
+        "data.train_batch_size=128 = 2 steps per epoch x trainer.total_epochs=1)"
+    )
     run = P.PlannedRun("long", long_run)
     (report,) = C.check_plan([run])
     assert report.ok, report.error
@@ -526,16 +616,22 @@ def describe(report: C.RunReport) -> str:
 @pytest.mark.parametrize("save_freq", [0, -1])
 def test_a_run_that_never_checkpoints_is_refused(tmp_path, save_freq):
     (report,) = C.check_plan([P.PlannedRun("nosave", small_run(tmp_path, f"trainer.save_freq={save_freq}"))])
-    assert report.error == (f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
-                            "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: "
-                            "50)")
+    assert report.error == (
+        f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
+        "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: "
+        "50)"
+    )
 
 
 def test_run_state_resumes_a_partial_run_and_skips_only_the_final_step(tmp_path):
     out = tmp_path / "run"
     train = write_parquet(tmp_path / "train.parquet", 300)
-    cfg = compose(f"data.train_files={train}", "data.train_batch_size=128", "trainer.total_epochs=7",
-                  f"trainer.default_local_dir={out}")
+    cfg = compose(
+        f"data.train_files={train}",
+        "data.train_batch_size=128",
+        "trainer.total_epochs=7",
+        f"trainer.default_local_dir={out}",
+    )
     assert C.run_state(cfg) == ("new", None, 14, "")
     fake_checkpoint(out, 10)
     assert C.run_state(cfg) == ("resume", 10, 14, "")
@@ -569,29 +665,39 @@ def test_the_data_files_are_opened_and_checked_for_what_verl_and_the_reward_read
     where = f"data.train_files: {tmp_path / 'bad' / 'train.parquet'}"
     assert problems(prompt=None) == (
         f"{where} lacks the column(s) prompt (the prompt, as chat messages); it has data_source, reward_model, "
-        f"extra_info (`lead data math --out DIR` writes files of this form)")
+        f"extra_info (`lead data math --out DIR` writes files of this form)"
+    )
     assert problems(reward_model=None).startswith(
-        f"{where} lacks the column(s) reward_model (reward_model.ground_truth, the answer the reward checks)")
+        f"{where} lacks the column(s) reward_model (reward_model.ground_truth, the answer the reward checks)"
+    )
     assert problems(prompt=[f"problem {i}" for i in range(300)]).startswith(
-        f"{where}: column prompt holds plain text; verl needs chat messages, a list of {{role, content}}")
+        f"{where}: column prompt holds plain text; verl needs chat messages, a list of {{role, content}}"
+    )
     assert problems(prompt=[[{"role": "user"}]] * 300).startswith(
-        f"{where}: column prompt holds {{'role': 'user'}} where a message {{'role': ..., 'content': ...}} belongs")
+        f"{where}: column prompt holds {{'role': 'user'}} where a message {{'role': ..., 'content': ...}} belongs"
+    )
     assert problems(prompt=[[]] * 300).startswith(f"{where}: column prompt is empty; verl needs chat messages")
     assert problems(reward_model=[{"style": "rule"}] * 300).startswith(
-        f"{where}: reward_model of the first row is {{'style': 'rule'}}; the reward reads reward_model.ground_truth")
+        f"{where}: reward_model of the first row is {{'style': 'rule'}}; the reward reads reward_model.ground_truth"
+    )
     assert problems("data.prompt_key=question").startswith(f"{where} lacks the column(s) question (the prompt")
     assert "lacks the column(s) extra_info (extra_info.index, the stable prompt id hapo remembers prompts by)" in (
-        problems("algorithm.adv_estimator=hapo", extra_info=None))
+        problems("algorithm.adv_estimator=hapo", extra_info=None)
+    )
     assert problems("algorithm.adv_estimator=hapo", extra_info=[{"level": "1"}] * 300).startswith(
-        f"{where}: extra_info has no index, the stable prompt id hapo remembers prompts by")
+        f"{where}: extra_info has no index, the stable prompt id hapo remembers prompts by"
+    )
     assert problems("data.train_batch_size=512", "actor_rollout_ref.actor.ppo_mini_batch_size=16") == (
         "data.train_files: 300 training rows are fewer than data.train_batch_size=512, and verl trains on full "
-        "batches only: use more data or a data.train_batch_size of at most 300")
+        "batches only: use more data or a data.train_batch_size of at most 300"
+    )
 
     empty = write_parquet(tmp_path / "empty" / "test.parquet", 0)
     (report,) = C.check_plan([P.PlannedRun("empty", small_run(tmp_path, f"data.val_files={empty}"))])
-    assert report.error == (f"data.val_files: {empty} has no rows; point DATA_DIR at the prepared data "
-                            f"(`lead data math --out DIR` writes files of this form)")
+    assert report.error == (
+        f"data.val_files: {empty} has no rows; point DATA_DIR at the prepared data "
+        f"(`lead data math --out DIR` writes files of this form)"
+    )
     text = tmp_path / "notes.csv"
     text.write_text("a,b\n")
     (report,) = C.check_plan([P.PlannedRun("csv", small_run(tmp_path, f"data.val_files={text}"))])
@@ -610,12 +716,15 @@ def test_a_failed_run_gets_resume_advice_only_when_it_checkpointed(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     report = C.RunReport(P.PlannedRun("r", []), state="new", output_dir=str(folder))
-    assert execute.after_failure(report) == ("it wrote no checkpoint, so a rerun would start from step 1 again: "
-                                             "fix the cause in the log first")
+    assert execute.after_failure(report) == (
+        "it wrote no checkpoint, so a rerun would start from step 1 again: fix the cause in the log first"
+    )
     fake_checkpoint(folder, 20)
     assert execute.after_failure(report) == "rerun to resume it from step 20"
     report.step = 20
-    assert execute.after_failure(report).startswith("it wrote no checkpoint, so a rerun would resume from step 20 again")
+    assert execute.after_failure(report).startswith(
+        "it wrote no checkpoint, so a rerun would resume from step 20 again"
+    )
 
 
 def test_release_knob_names_are_refused_with_the_new_key(tmp_path):
@@ -629,15 +738,18 @@ def test_release_knob_names_are_refused_with_the_new_key(tmp_path):
     assert len(release) == 8
     for name, knob in release.items():
         for plus in ("", "+"):
-            want = (f"{name} is the paper release's name of a LEAD knob, which this package does not read: "
-                    f"use algorithm.lead.{knob}=2")
+            want = (
+                f"{name} is the paper release's name of a LEAD knob, which this package does not read: "
+                f"use algorithm.lead.{knob}=2"
+            )
             with pytest.raises(E.LaunchError) as err:
                 E.check_user_overrides([f"{plus}{name}=2"], {})
             assert str(err.value) == want
             (report,) = C.check_plan([P.PlannedRun("release", small_run(tmp_path, f"{plus}{name}=2"))])
             assert report.error == want
     # Hydra's own unknown-key error gives the same hint.
-    from hydra import compose as hydra_compose, initialize_config_module
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
 
     from lead.verl_plugin.overrides import explain_override_error
 
@@ -663,7 +775,8 @@ def test_a_length_knob_no_response_can_reach_is_reported_in_the_dry_run(clean_en
     assert report.warnings == [
         "algorithm.laser.target_length=4096 is not below the response cap data.max_response_length=4000: every "
         "response is within it, so laser rewards no response for being shorter (its advantage is correctness alone); "
-        "set algorithm.laser.target_length below 4000, or raise the cap (BUDGET in the launch scripts)"]
+        "set algorithm.laser.target_length below 4000, or raise the cap (BUDGET in the launch scripts)"
+    ]
     assert "    warning: algorithm.laser.target_length=4096 is not below" in cli.summary(report)
     assert fits.ok and fits.warnings == []
 
@@ -673,8 +786,13 @@ def test_recorded_settings_guard_the_resume(tmp_path):
     C.record_settings(tmp_path, cfg)
     assert C.settings_changes(tmp_path, cfg) == []
     # Run length, logging and checkpointing may change on resume; the training may not.
-    longer = compose("experiment=math_1p5b", "algorithm.lead.beta=0.5", "trainer.total_epochs=9",
-                     "trainer.logger=[console]", "trainer.save_freq=10")
+    longer = compose(
+        "experiment=math_1p5b",
+        "algorithm.lead.beta=0.5",
+        "trainer.total_epochs=9",
+        "trainer.logger=[console]",
+        "trainer.save_freq=10",
+    )
     assert C.settings_changes(tmp_path, longer) == []
     other = compose("experiment=math_1p5b", "data.max_response_length=4000")
     changes = C.settings_changes(tmp_path, other)
@@ -686,33 +804,54 @@ def test_recorded_settings_guard_the_resume(tmp_path):
 def small_run(tmp_path: Path, *extra: str) -> list[str]:
     train = write_parquet(tmp_path / "data" / "train.parquet", 300)
     write_parquet(tmp_path / "data" / "test.parquet", 10)
-    return ["data.train_batch_size=8", "actor_rollout_ref.rollout.n=4", "trainer.n_gpus_per_node=1",
-            "actor_rollout_ref.rollout.tensor_model_parallel_size=1", f"actor_rollout_ref.model.path={PAPER_MODEL}",
-            "actor_rollout_ref.actor.ppo_mini_batch_size=8", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
-            "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2", f"data.train_files={train}",
-            f"data.val_files={tmp_path / 'data' / 'test.parquet'}", "reward.custom_reward_function.path=pkg://lead.rewards.math",
-            f"trainer.default_local_dir={tmp_path / 'out'}", "trainer.logger=[console]", "trainer.save_freq=10", *extra]
+    return [
+        "data.train_batch_size=8",
+        "actor_rollout_ref.rollout.n=4",
+        "trainer.n_gpus_per_node=1",
+        "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
+        f"actor_rollout_ref.model.path={PAPER_MODEL}",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
+        "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2",
+        f"data.train_files={train}",
+        f"data.val_files={tmp_path / 'data' / 'test.parquet'}",
+        "reward.custom_reward_function.path=pkg://lead.rewards.math",
+        f"trainer.default_local_dir={tmp_path / 'out'}",
+        "trainer.logger=[console]",
+        "trainer.save_freq=10",
+        *extra,
+    ]
 
 
 def test_check_plan_reports_each_bad_run_by_name_and_checks_them_all(tmp_path):
-    runs = [P.PlannedRun("good", small_run(tmp_path)),
-            P.PlannedRun("typo", small_run(tmp_path, "algorithm.lead.alpah=2")),
-            P.PlannedRun("bad_value", small_run(tmp_path, "algorithm.lead.aggregator=max")),
-            P.PlannedRun("bad_estimator", small_run(tmp_path, "algorithm.adv_estimator=leed")),
-            P.PlannedRun("bad_reward", small_run(tmp_path, "reward.custom_reward_function.path=pkg://lead.rewards.nope")),
-            P.PlannedRun("bad_tp", small_run(tmp_path, "actor_rollout_ref.rollout.tensor_model_parallel_size=2")),
-            P.PlannedRun("odd_batch", small_run(tmp_path, "trainer.n_gpus_per_node=3")),
-            P.PlannedRun("no_cluster", small_run(tmp_path, "trainer.nnodes=2"))]
+    runs = [
+        P.PlannedRun("good", small_run(tmp_path)),
+        P.PlannedRun("typo", small_run(tmp_path, "algorithm.lead.alpah=2")),
+        P.PlannedRun("bad_value", small_run(tmp_path, "algorithm.lead.aggregator=max")),
+        P.PlannedRun("bad_estimator", small_run(tmp_path, "algorithm.adv_estimator=leed")),
+        P.PlannedRun("bad_reward", small_run(tmp_path, "reward.custom_reward_function.path=pkg://lead.rewards.nope")),
+        P.PlannedRun("bad_tp", small_run(tmp_path, "actor_rollout_ref.rollout.tensor_model_parallel_size=2")),
+        P.PlannedRun("odd_batch", small_run(tmp_path, "trainer.n_gpus_per_node=3")),
+        P.PlannedRun("no_cluster", small_run(tmp_path, "trainer.nnodes=2")),
+    ]
     reports = {r.run.name: r for r in C.check_plan(runs)}
     assert reports["good"].ok and reports["good"].state == "new" and reports["good"].final_step == 37 * 30
-    assert reports["typo"].error == "unknown key alpah in algorithm.lead (override algorithm.lead.alpah); did you mean alpha?"
+    assert (
+        reports["typo"].error
+        == "unknown key alpah in algorithm.lead (override algorithm.lead.alpah); did you mean alpha?"
+    )
     assert "algorithm.lead.aggregator='max'" in reports["bad_value"].error
     assert "algorithm.adv_estimator='leed' is not a registered advantage estimator" in reports["bad_estimator"].error
-    assert "reward.custom_reward_function.path='pkg://lead.rewards.nope' cannot be loaded" in reports["bad_reward"].error
+    assert (
+        "reward.custom_reward_function.path='pkg://lead.rewards.nope' cannot be loaded" in reports["bad_reward"].error
+    )
     assert "tensor_model_parallel_size=2 must divide the GPUs per node (N_GPUS=1)" in reports["bad_tp"].error
-    assert ("data.train_batch_size=8 x actor_rollout_ref.rollout.n=4 = 32 responses do not split evenly over "
-            "3 GPU(s)") in reports["odd_batch"].error
-    assert "NNODES=2 needs a Ray cluster" in reports["no_cluster"].error and "RAY_ADDRESS" in reports["no_cluster"].error
+    assert (
+        "data.train_batch_size=8 x actor_rollout_ref.rollout.n=4 = 32 responses do not split evenly over 3 GPU(s)"
+    ) in reports["odd_batch"].error
+    assert (
+        "NNODES=2 needs a Ray cluster" in reports["no_cluster"].error and "RAY_ADDRESS" in reports["no_cluster"].error
+    )
 
     (cluster,) = C.check_plan([P.PlannedRun("cluster", small_run(tmp_path, "trainer.nnodes=2"))], ray_address="auto")
     assert cluster.ok, cluster.error
@@ -729,8 +868,14 @@ def test_multi_node_plans_check_world_size_and_batch_divisibility(clean_env, tmp
     data = tmp_path / "d"
     write_parquet(data / "train.parquet", 300)
     write_parquet(data / "test.parquet", 10)
-    env = {**clean_env, "DATA_DIR": str(data), "NNODES": "2", "N_GPUS": "4", "RAY_ADDRESS": "10.0.0.1:6379",
-           "WANDB_MODE": "offline"}
+    env = {
+        **clean_env,
+        "DATA_DIR": str(data),
+        "NNODES": "2",
+        "N_GPUS": "4",
+        "RAY_ADDRESS": "10.0.0.1:6379",
+        "WANDB_MODE": "offline",
+    }
     (run,) = plan_of("train_math_lead_deepseek-r1-7b.sh", env, tmp_path)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WANDB_MODE", "offline")
@@ -738,12 +883,20 @@ def test_multi_node_plans_check_world_size_and_batch_divisibility(clean_env, tmp
         assert report.ok, report.error
         assert report.config.trainer.nnodes * report.config.trainer.n_gpus_per_node == 8
         (odd,) = C.check_plan([P.PlannedRun("odd", [*run.overrides, "trainer.n_gpus_per_node=3"])], ray_address="x")
-        (indivisible,) = C.check_plan([P.PlannedRun("ind", [*run.overrides, "actor_rollout_ref.rollout.n=6",
-                                                            "actor_rollout_ref.actor.ppo_mini_batch_size=5"])],
-                                      ray_address="x")
+        (indivisible,) = C.check_plan(
+            [
+                P.PlannedRun(
+                    "ind",
+                    [*run.overrides, "actor_rollout_ref.rollout.n=6", "actor_rollout_ref.actor.ppo_mini_batch_size=5"],
+                )
+            ],
+            ray_address="x",
+        )
     assert "tensor_model_parallel_size=2 must divide the GPUs per node (N_GPUS=3)" in odd.error
-    assert ("ppo_mini_batch_size=5 x actor_rollout_ref.rollout.n=6 = 30 responses do not split evenly over 8 GPU(s)"
-            in indivisible.error)
+    assert (
+        "ppo_mini_batch_size=5 x actor_rollout_ref.rollout.n=6 = 30 responses do not split evenly over 8 GPU(s)"
+        in indivisible.error
+    )
 
 
 def test_launch_checks_explain_what_is_missing(tmp_path, monkeypatch):
@@ -751,8 +904,12 @@ def test_launch_checks_explain_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("NETRC", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
-    cfg = compose(*small_run(tmp_path), "data.val_files=/nowhere/test.parquet",
-                  "actor_rollout_ref.model.path=/nowhere/model", "trainer.logger=[console,wandb]")
+    cfg = compose(
+        *small_run(tmp_path),
+        "data.val_files=/nowhere/test.parquet",
+        "actor_rollout_ref.model.path=/nowhere/model",
+        "trainer.logger=[console,wandb]",
+    )
     problems = "\n".join(C.launch_problems(cfg))
     assert "data.val_files: /nowhere/test.parquet does not exist" in problems and "lead data math" in problems
     assert "actor_rollout_ref.model.path: /nowhere/model does not exist; set BASE_MODEL" in problems
@@ -769,10 +926,14 @@ def test_launch_checks_explain_what_is_missing(tmp_path, monkeypatch):
 
 # --- end to end -----------------------------------------------------------------------------------
 
+
 def test_dry_run_of_a_script_reports_missing_data_and_wandb_as_errors(clean_env):
-    done = run_script(REPO / "train_math_lead_deepseek-r1-1.5b.sh",
-                      {**clean_env, "DRY_RUN": "1", "DATA_DIR": str(Path(clean_env["TMPDIR"]) / "none")},
-                      "algorithm.lead.alpha=2.0", timeout=300)
+    done = run_script(
+        REPO / "train_math_lead_deepseek-r1-1.5b.sh",
+        {**clean_env, "DRY_RUN": "1", "DATA_DIR": str(Path(clean_env["TMPDIR"]) / "none")},
+        "algorithm.lead.alpha=2.0",
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     assert "data.train_files:" in done.stderr and "does not exist" in done.stderr
     assert "WANDB_API_KEY is not set" in done.stderr
@@ -797,8 +958,9 @@ def test_dry_run_of_a_script_prints_a_summary_and_starts_nothing(clean_env, tmp_
     assert full.returncode == 0 and "actor_rollout_ref:" in full.stdout and "bmax: 8000" in full.stdout
 
 
-def test_sweep_launch_skips_finished_runs_resumes_partial_ones_and_reports_failures(clean_env, tmp_path,
-                                                                                    monkeypatch, capsys):
+def test_sweep_launch_skips_finished_runs_resumes_partial_ones_and_reports_failures(
+    clean_env, tmp_path, monkeypatch, capsys
+):
     """A real (non-dry) sweep on a fake output tree, with the training process replaced by a recorder."""
     data = tmp_path / "data"
     write_parquet(data / "train.parquet", 300)  # 2 steps per epoch, 14 steps in all
@@ -821,17 +983,27 @@ sys.exit(1 if "median" in name else 0)
 """)
     lead_train = execute.train_command
     assert lead_train(Path("run/lead_config.yaml"), "py")[:3] == ["py", "-m", "lead.verl_plugin.main"]
-    monkeypatch.setattr(execute, "train_command", lambda config, python=sys.executable: [
-        python, str(recorder), *lead_train(config, python)[3:]])
-    env = {**clean_env, "DATA_DIR": str(data), "WANDB_MODE": "offline",
-           "AGGS": "mean_correct min_correct median_correct mean_all"}
+    monkeypatch.setattr(
+        execute,
+        "train_command",
+        lambda config, python=sys.executable: [python, str(recorder), *lead_train(config, python)[3:]],
+    )
+    env = {
+        **clean_env,
+        "DATA_DIR": str(data),
+        "WANDB_MODE": "offline",
+        "AGGS": "mean_correct min_correct median_correct mean_all",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     fake_checkpoint(out / f"math_lead_agg_mean_correct_{TAG}", 14)  # finished: final step 14 checkpointed
-    fake_checkpoint(out / f"math_lead_agg_min_correct_{TAG}", 12)   # partial
+    fake_checkpoint(out / f"math_lead_agg_min_correct_{TAG}", 12)  # partial
 
-    code = cli.run(launch_args("--experiment", "ablation_1p5b", "--sweep", "aggregator", "--root", str(REPO),
-                               "trainer.test_freq=5"))
+    code = cli.run(
+        launch_args(
+            "--experiment", "ablation_1p5b", "--sweep", "aggregator", "--root", str(REPO), "trainer.test_freq=5"
+        )
+    )
     captured = capsys.readouterr()
     assert code == 1, captured.err[-3000:]
     out_text = captured.out
@@ -840,7 +1012,8 @@ sys.exit(1 if "median" in name else 0)
     assert f"[ok] math_lead_agg_mean_all_{TAG}: new, 14 steps" in out_text
     assert f"== math_lead_agg_mean_correct_{TAG}: finished, skipped" in out_text
     assert sorted(p.name for p in record.iterdir() if p.suffix != ".yaml") == [
-        f"math_lead_agg_{a}_{TAG}" for a in ("mean_all", "median_correct", "min_correct")]
+        f"math_lead_agg_{a}_{TAG}" for a in ("mean_all", "median_correct", "min_correct")
+    ]
     assert f"1 run(s) failed: math_lead_agg_median_correct_{TAG}" in captured.err
     assert f"== math_lead_agg_mean_all_{TAG}: finished" in out_text  # a failure does not stop the sweep
 
@@ -860,8 +1033,11 @@ sys.exit(1 if "median" in name else 0)
     assert not (out / f"math_lead_agg_mean_correct_{TAG}" / C.SETTINGS_FILE).exists()  # skipped: untouched
     # The second launch resumes the same wandb run.
     first_id = (run_dir / "wandb_run_id").read_text()
-    cli.run(launch_args("--experiment", "ablation_1p5b", "--sweep", "aggregator", "--root", str(REPO),
-                        "trainer.test_freq=5"))
+    cli.run(
+        launch_args(
+            "--experiment", "ablation_1p5b", "--sweep", "aggregator", "--root", str(REPO), "trainer.test_freq=5"
+        )
+    )
     assert (run_dir / "wandb_run_id").read_text() == first_id
 
 
@@ -880,6 +1056,7 @@ def test_a_gpu_machine_without_flash_attn_is_told_before_launch(tmp_path, monkey
 
 
 # --- one composition: what the launcher checks and records is what lead-train trains ---------------
+
 
 @pytest.fixture
 def lead_train_in_process(monkeypatch):
@@ -920,8 +1097,9 @@ def lead_train_in_process(monkeypatch):
     root.setLevel(level)
 
 
-def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(tmp_path, monkeypatch,
-                                                                                  lead_train_in_process, capsys):
+def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(
+    tmp_path, monkeypatch, lead_train_in_process, capsys
+):
     """The launcher composes and checks a run once, with LEAD_ATTENTION and an environment
     interpolation applied, and records it resolved; lead-train, started as the launcher starts it,
     trains exactly that record in another environment, composing and checking nothing."""
@@ -930,8 +1108,12 @@ def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(
     lead_train, passes = lead_train_in_process
     monkeypatch.setenv("LEAD_ATTENTION", "sdpa")
     monkeypatch.setenv("LEAD_TEST_PROJECT", "at-launch")
-    run = small_run(tmp_path, "trainer.project_name=${oc.env:LEAD_TEST_PROJECT}", "trainer.total_epochs=1",
-                    "trainer.total_training_steps=100")
+    run = small_run(
+        tmp_path,
+        "trainer.project_name=${oc.env:LEAD_TEST_PROJECT}",
+        "trainer.total_epochs=1",
+        "trainer.total_training_steps=100",
+    )
     (report,) = C.check_plan([P.PlannedRun("r", run)])
     assert report.ok, report.error
     assert passes == {"compose": 1, "check": 1}
@@ -962,8 +1144,9 @@ def test_lead_train_trains_the_recorded_configuration_the_launcher_checked_once(
     assert "DRY_RUN: recorded configuration is valid; not starting Ray." in capsys.readouterr().out
 
 
-def test_lead_train_with_overrides_composes_and_checks_once_and_explains_a_misspelt_key(tmp_path, monkeypatch,
-                                                                                        lead_train_in_process):
+def test_lead_train_with_overrides_composes_and_checks_once_and_explains_a_misspelt_key(
+    tmp_path, monkeypatch, lead_train_in_process
+):
     lead_train, passes = lead_train_in_process
     monkeypatch.setenv("LEAD_ATTENTION", "sdpa")
     run = [*small_run(tmp_path), "algorithm.lead.alpha=2.0", f"hydra.run.dir={tmp_path / 'hydra'}"]
@@ -972,13 +1155,15 @@ def test_lead_train_with_overrides_composes_and_checks_once_and_explains_a_missp
     assert config.actor_rollout_ref.model.override_config.attn_implementation == "sdpa"
     with pytest.raises(SystemExit) as refused:
         lead_train(*run, "algorithm.lead.alpah=2")
-    assert refused.value.code == ("lead-train: error: unknown key alpah in algorithm.lead (override "
-                                  "algorithm.lead.alpah); did you mean alpha?")
+    assert refused.value.code == (
+        "lead-train: error: unknown key alpah in algorithm.lead (override algorithm.lead.alpah); did you mean alpha?"
+    )
     assert passes["check"] == 1
 
 
-def test_lead_train_takes_a_recorded_configuration_alone_and_on_its_device(tmp_path, monkeypatch,
-                                                                           lead_train_in_process):
+def test_lead_train_takes_a_recorded_configuration_alone_and_on_its_device(
+    tmp_path, monkeypatch, lead_train_in_process
+):
     lead_train, _ = lead_train_in_process
     record = C.record_settings(tmp_path, compose(*small_run(tmp_path)))
     with pytest.raises(SystemExit, match="takes no other argument"):
@@ -1003,16 +1188,29 @@ while [[ $1 == -* ]]; do [[ $1 == -w ]] && shift; shift; done
 if [[ $1 == hostname ]]; then echo "10.0.0.7 fe80::1"; exit 0; fi
 exec "$@"
 """)
-    (bin_dir / "python").write_text(f"#!/usr/bin/env bash\necho \"python $*\" >> {log}\n")
+    (bin_dir / "python").write_text(f'#!/usr/bin/env bash\necho "python $*" >> {log}\n')
     fake_script = tmp_path / "train.sh"
-    fake_script.write_text(f"#!/usr/bin/env bash\necho \"train $* RAY_ADDRESS=$RAY_ADDRESS NNODES=$NNODES "
-                           f"N_GPUS=$N_GPUS\" >> {log}\n")
+    fake_script.write_text(
+        f'#!/usr/bin/env bash\necho "train $* RAY_ADDRESS=$RAY_ADDRESS NNODES=$NNODES N_GPUS=$N_GPUS" >> {log}\n'
+    )
     for f in (*bin_dir.iterdir(), fake_script):
         f.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SLURM_JOB_NODELIST": "node-[a-c]", "SLURM_GPUS_ON_NODE": "4",
-           "SLURM_SUBMIT_DIR": str(tmp_path), "PYTHON": str(bin_dir / "python"), "RAY_START_WAIT": "0"}
-    done = subprocess.run(["bash", str(REPO / "scripts" / "slurm" / "lead.sbatch"), str(fake_script),
-                           "trainer.total_epochs=1"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "SLURM_JOB_NODELIST": "node-[a-c]",
+        "SLURM_GPUS_ON_NODE": "4",
+        "SLURM_SUBMIT_DIR": str(tmp_path),
+        "PYTHON": str(bin_dir / "python"),
+        "RAY_START_WAIT": "0",
+    }
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm" / "lead.sbatch"), str(fake_script), "trainer.total_epochs=1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
     # The Ray starts run in the background (as on a real allocation), so their order is not fixed.
@@ -1027,11 +1225,15 @@ exec "$@"
 # --- CPU mode through the launcher --------------------------------------------------------------
 
 # The CPU group's method knobs: token knobs scaled by 32/8000, per-token rates by 8000/32.
-CPU_SCALED = {"lead": {"lstar_floor": 4.0, "min_correct_len": 2.0},
-              "gdpo_static": {"lstar_floor": 4.0, "min_correct_len": 2.0},
-              "grpo_len_threshold": {"threshold": 8.0, "soft_max": 16.0}, "laser": {"target_length": 16.384},
-              "laser_d": {"lower_bound": 8.192, "interval": 4.096}, "alp": {"beta": 2.5e-05},
-              "shorter_better": {"beta": 0.25}}
+CPU_SCALED = {
+    "lead": {"lstar_floor": 4.0, "min_correct_len": 2.0},
+    "gdpo_static": {"lstar_floor": 4.0, "min_correct_len": 2.0},
+    "grpo_len_threshold": {"threshold": 8.0, "soft_max": 16.0},
+    "laser": {"target_length": 16.384},
+    "laser_d": {"lower_bound": 8.192, "interval": 4.096},
+    "alp": {"beta": 2.5e-05},
+    "shorter_better": {"beta": 0.25},
+}
 
 
 def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
@@ -1058,8 +1260,7 @@ def test_cpu_group_scales_every_token_knob_from_the_methods_declarations():
         assert block == {**gpu_block, **CPU_SCALED.get(name, {})}, name
     assert [list(s) for s in cfg.algorithm.truncation.schedule] == [[180, 24], [360, 16]]
     # Command-line overrides still win over the scaled values.
-    user = compose("experiment=math_1p5b", "device=cpu", "algorithm.laser.target_length=20",
-                   "algorithm.alp.beta=0.001")
+    user = compose("experiment=math_1p5b", "device=cpu", "algorithm.laser.target_length=20", "algorithm.alp.beta=0.001")
     assert user.algorithm.laser.target_length == 20 and user.algorithm.alp.beta == 0.001
     assert user.algorithm.laser_d.lower_bound == 8.192
 

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lead.core.groups import group_index
 from lead.core.knobs import AGGREGATORS, LSTAR_MODES, LeadConfig
 from lead.core.lead import (
     LeadController,
@@ -19,7 +20,6 @@ from lead.core.lead import (
     target_lengths,
     whiten,
 )
-from lead.core.groups import group_index
 from tests.helpers import make_batch
 from tests.release_oracle import release_step
 
@@ -30,12 +30,13 @@ def seq(scores, mask):
 
 # --- target lengths ---------------------------------------------------------------------------
 
+
 def test_target_lengths_each_aggregator_by_hand():
     lengths = torch.tensor([1200.0, 3000.0, 2000.0, 2600.0, 900.0, 4000.0, 5000.0, 100.0, 7000.0])
     correct = torch.tensor([1, 0, 1, 1, 1, 0, 0, 0, 0], dtype=torch.bool)
     gid = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2])
     expect = {
-        "mean_correct": [(1200 + 2000 + 2600) / 3, 1000.0, 6000.0],   # group 1 clamps up to the floor
+        "mean_correct": [(1200 + 2000 + 2600) / 3, 1000.0, 6000.0],  # group 1 clamps up to the floor
         "min_correct": [1200.0, 1000.0, 6000.0],
         "median_correct": [2000.0, 1000.0, 6000.0],
         "mean_all": [(1200 + 3000 + 2000 + 2600) / 4, (900 + 4000) / 2, 12100 / 3],  # no bmax fallback
@@ -61,6 +62,7 @@ def test_unsolved_prompt_gets_bmax_except_under_mean_all():
 
 
 # --- efficiency rewards -----------------------------------------------------------------------
+
 
 def test_efficiency_reward_shapes_by_hand():
     lengths = torch.tensor([1000.0, 2000.0, 3000.0, 5000.0, 400.0, 3000.0])
@@ -102,6 +104,7 @@ def test_zero_unsolved_efficiency_removes_length_signal_of_unsolved_prompts():
 
 # --- PSI statistics and controller ------------------------------------------------------------
 
+
 def test_psi_statistics_by_hand():
     # Two prompts of 2 rollouts: c = [1, 0 | 1, 1]; r = [0.5, -1 | 1.0, 0.0].
     c = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
@@ -136,14 +139,14 @@ def test_psi_with_no_correct_rollout_has_zero_efficiency_stats():
 def test_controller_ema_floor_and_static_override_over_steps():
     cfg = LeadConfig(beta=0.9, lambda_min=0.3)
     ctl = LeadController()
-    assert ctl.update(0.1, 0.9, cfg) == pytest.approx((0.46, 0.54))           # 0.9*0.5 + 0.1*0.1
-    assert ctl.update(0.1, 0.9, cfg) == pytest.approx((0.424, 0.576))          # 0.9*0.46 + 0.01
+    assert ctl.update(0.1, 0.9, cfg) == pytest.approx((0.46, 0.54))  # 0.9*0.5 + 0.1*0.1
+    assert ctl.update(0.1, 0.9, cfg) == pytest.approx((0.424, 0.576))  # 0.9*0.46 + 0.01
     for _ in range(60):
         lam_c, lam_e = ctl.update(0.0, 1.0, cfg)
-    assert (lam_c, lam_e) == pytest.approx((0.3, 0.7))                         # floored
-    assert ctl.weights[0] < 0.3 and ctl.step == 62                             # stored unfloored
+    assert (lam_c, lam_e) == pytest.approx((0.3, 0.7))  # floored
+    assert ctl.weights[0] < 0.3 and ctl.step == 62  # stored unfloored
     static = LeadConfig(static_lambda_corr=0.2, lambda_min=0.3)
-    assert ctl.update(0.9, 0.1, static) == pytest.approx((0.2, 0.8))           # release: floor ignored
+    assert ctl.update(0.9, 0.1, static) == pytest.approx((0.2, 0.8))  # release: floor ignored
     assert ctl.weights == pytest.approx([0.2, 0.8])
     assert ctl.update(0.9, 0.1, LeadConfig(static_lambda_corr=0.2, static_floor=True)) == pytest.approx((0.3, 0.7))
 
@@ -162,6 +165,7 @@ def test_controller_state_dict_is_json_and_restores_exactly():
 
 # --- whitening --------------------------------------------------------------------------------
 
+
 def test_whiten_token_weighted_matches_broadcast_masked_whiten():
     values = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     lengths = torch.tensor([3, 1, 5])
@@ -178,15 +182,25 @@ def test_whiten_token_weighted_matches_broadcast_masked_whiten():
 
 # --- agreement with the release's behaviour ---------------------------------------------------
 
-RELEASE_CASES = [dict(lstar_mode=m) for m in LSTAR_MODES] + [dict(aggregator=a) for a in AGGREGATORS] + [
-    dict(static_lambda_corr=0.25), dict(alpha=2.0, beta=0.5, lambda_min=0.1), dict(bmax=4000.0)]
+RELEASE_CASES = (
+    [dict(lstar_mode=m) for m in LSTAR_MODES]
+    + [dict(aggregator=a) for a in AGGREGATORS]
+    + [dict(static_lambda_corr=0.25), dict(alpha=2.0, beta=0.5, lambda_min=0.1), dict(bmax=4000.0)]
+)
 
 
 @pytest.mark.parametrize("knobs", RELEASE_CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
 def test_matches_release_step_after_step(knobs):
     cfg = LeadConfig(**knobs)
-    oracle_knobs = dict(alpha=cfg.alpha, beta=cfg.beta, bmax=cfg.bmax, w_min=cfg.lambda_min, lstar_mode=cfg.lstar_mode,
-                        aggregator=cfg.aggregator, static_w_corr=cfg.static_lambda_corr)
+    oracle_knobs = dict(
+        alpha=cfg.alpha,
+        beta=cfg.beta,
+        bmax=cfg.bmax,
+        w_min=cfg.lambda_min,
+        lstar_mode=cfg.lstar_mode,
+        aggregator=cfg.aggregator,
+        static_w_corr=cfg.static_lambda_corr,
+    )
     ctl, state = LeadController(), {}
     for step in range(4):
         scores, mask, uids = make_batch(num_prompts=6, n=4, max_len=int(cfg.bmax), seed=step, min_len=200)
@@ -209,13 +223,41 @@ def test_metrics_cover_every_documented_name_and_mode_codes_are_distinct():
         _, metrics = lead_advantages(c, lengths, uids, LeadConfig(lstar_mode=mode), LeadController())
         names |= set(metrics)
         codes.add(metrics["lead/lstar_mode"])
-    documented = {"step", "lstar_mode", "lstar_mean", "lstar_mean_solvable", "lstar_median_solvable",
-                  "lstar_min_solvable", "lstar_max_solvable", "num_solvable_prompts", "num_unsolved_prompts",
-                  "num_clamped_prompts",
-                  "accuracy_batch", "r_eff_mean", "r_eff_mean_correct", "r_eff_min_correct", "r_eff_max_correct",
-                  "resp_len_mean", "resp_len_mean_correct", "mu_corr", "sigma_corr", "mu_eff", "sigma_eff", "cv_corr",
-                  "cv_eff", "cv_corr_norm", "cv_eff_norm", "potential_corr", "potential_eff", "D_corr", "D_eff",
-                  "target_w_corr", "target_w_eff", "w_corr", "w_eff"}
+    documented = {
+        "step",
+        "lstar_mode",
+        "lstar_mean",
+        "lstar_mean_solvable",
+        "lstar_median_solvable",
+        "lstar_min_solvable",
+        "lstar_max_solvable",
+        "num_solvable_prompts",
+        "num_unsolved_prompts",
+        "num_clamped_prompts",
+        "accuracy_batch",
+        "r_eff_mean",
+        "r_eff_mean_correct",
+        "r_eff_min_correct",
+        "r_eff_max_correct",
+        "resp_len_mean",
+        "resp_len_mean_correct",
+        "mu_corr",
+        "sigma_corr",
+        "mu_eff",
+        "sigma_eff",
+        "cv_corr",
+        "cv_eff",
+        "cv_corr_norm",
+        "cv_eff_norm",
+        "potential_corr",
+        "potential_eff",
+        "D_corr",
+        "D_eff",
+        "target_w_corr",
+        "target_w_eff",
+        "w_corr",
+        "w_eff",
+    }
     assert {f"lead/{n}" for n in documented} <= names
     assert len(codes) == 3
     _, static = lead_advantages(c, lengths, uids, LeadConfig(static_lambda_corr=0.4), LeadController())
@@ -229,8 +271,9 @@ def test_unsolved_and_clamped_prompts_are_counted_apart():
     lengths = torch.tensor([6500.0, 7500.0, 300.0, 800.0, 900.0, 1500.0, 2500.0])
     uids = ["a", "a", "a", "b", "b", "c", "c"]
     for aggregator in AGGREGATORS:
-        _, metrics = lead_advantages(scores, lengths, uids, LeadConfig(bmax=6000, aggregator=aggregator),
-                                     LeadController())
+        _, metrics = lead_advantages(
+            scores, lengths, uids, LeadConfig(bmax=6000, aggregator=aggregator), LeadController()
+        )
         assert metrics["lead/num_unsolved_prompts"] == 1, aggregator
         clamped = 0 if aggregator == "mean_all" else 1  # mean_all: a's mean of all lengths is 4767
         assert metrics["lead/num_clamped_prompts"] == clamped, aggregator
@@ -264,8 +307,13 @@ def test_epsilons_must_be_positive(key):
     with pytest.raises(ValueError, match=rf"algorithm\.lead\.{key}=0 is invalid: expected a value > 0"):
         LeadConfig(**{key: 0})
     # the smallest positive value keeps an all-wrong batch (no variance anywhere) finite
-    adv, metrics = lead_advantages(torch.zeros(4), torch.tensor([100.0, 200, 300, 400]), ["a", "a", "b", "b"],
-                                   LeadConfig(**{key: 1e-300}), LeadController())
+    adv, metrics = lead_advantages(
+        torch.zeros(4),
+        torch.tensor([100.0, 200, 300, 400]),
+        ["a", "a", "b", "b"],
+        LeadConfig(**{key: 1e-300}),
+        LeadController(),
+    )
     assert torch.isfinite(adv).all() and all(math.isfinite(v) for v in metrics.values())
 
 
@@ -277,8 +325,9 @@ def test_indicator_stats_make_plus_minus_one_rewards_act_like_one_zero():
         c01, lengths = seq(scores, mask)
         c_pm = torch.where(c01 > 0.5, 1.0, -1.0) * (mask.sum(-1) > 0)
         want, m01 = lead_advantages(c01, lengths, uids, LeadConfig(**base), ctl01)
-        got, m_pm = lead_advantages(c_pm, lengths, uids,
-                                    LeadConfig(**base, correct_threshold=0.0, indicator_stats=True), ctl_pm)
+        got, m_pm = lead_advantages(
+            c_pm, lengths, uids, LeadConfig(**base, correct_threshold=0.0, indicator_stats=True), ctl_pm
+        )
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
         assert m_pm["lead/mu_corr"] == pytest.approx(m01["lead/mu_corr"])
         assert ctl_pm.weights == pytest.approx(ctl01.weights)
@@ -292,16 +341,20 @@ def test_indicator_stats_make_plus_minus_one_rewards_act_like_one_zero():
 
 # --- configuration ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key,value,needle", [
-    ("lstar_mode", "paper", "lstar_mode='paper'"),
-    ("aggregator", "max_correct", "aggregator='max_correct'"),
-    ("lambda_min", 1.5, "lambda_min=1.5"),
-    ("beta", 1.0, "beta=1.0"),
-    ("bmax", 0, "bmax=0"),
-    ("alpha", float("nan"), "alpha=nan"),
-    ("static_lambda_corr", 2.0, "static_lambda_corr=2.0"),
-    ("whiten_weighting", "prompt", "whiten_weighting='prompt'"),
-])
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("lstar_mode", "paper", "lstar_mode='paper'"),
+        ("aggregator", "max_correct", "aggregator='max_correct'"),
+        ("lambda_min", 1.5, "lambda_min=1.5"),
+        ("beta", 1.0, "beta=1.0"),
+        ("bmax", 0, "bmax=0"),
+        ("alpha", float("nan"), "alpha=nan"),
+        ("static_lambda_corr", 2.0, "static_lambda_corr=2.0"),
+        ("whiten_weighting", "prompt", "whiten_weighting='prompt'"),
+    ],
+)
 def test_bad_knobs_are_rejected_with_key_and_value(key, value, needle):
     with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(".", r"\.")):
         LeadConfig(**{key: value})
@@ -321,6 +374,7 @@ def test_bad_shapes_are_rejected():
 
 # --- properties over random and degenerate batches --------------------------------------------
 
+
 @st.composite
 def batches(draw):
     num_prompts = draw(st.integers(1, 6))
@@ -339,10 +393,17 @@ def batches(draw):
     elif kind == "at_cap":
         lengths = [cap] * n
     uids = [f"q{p}" for p, size in enumerate(sizes) for _ in range(size)]
-    knobs = draw(st.fixed_dictionaries({
-        "lstar_mode": st.sampled_from(LSTAR_MODES), "aggregator": st.sampled_from(AGGREGATORS),
-        "static_lambda_corr": st.none() | st.floats(0, 1), "zero_unsolved_efficiency": st.booleans(),
-        "whiten_weighting": st.sampled_from(["token", "sequence"])}))
+    knobs = draw(
+        st.fixed_dictionaries(
+            {
+                "lstar_mode": st.sampled_from(LSTAR_MODES),
+                "aggregator": st.sampled_from(AGGREGATORS),
+                "static_lambda_corr": st.none() | st.floats(0, 1),
+                "zero_unsolved_efficiency": st.booleans(),
+                "whiten_weighting": st.sampled_from(["token", "sequence"]),
+            }
+        )
+    )
     perm = draw(st.permutations(range(n)))
     return torch.tensor(correct, dtype=torch.float32), torch.tensor(lengths), uids, cap, knobs, perm
 

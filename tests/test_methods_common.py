@@ -15,8 +15,20 @@ from lead.core.methods import build_method, get_method, load_methods
 from lead.core.rollouts import RolloutBatch
 from tests.helpers import make_batch
 
-METHODS = ("grpo_len_threshold", "efficient_reasoning", "kimi_len", "truncation", "dler", "laser", "laser_d",
-           "grpo_lambda", "hapo", "shorter_better", "alp", "gdpo_static")
+METHODS = (
+    "grpo_len_threshold",
+    "efficient_reasoning",
+    "kimi_len",
+    "truncation",
+    "dler",
+    "laser",
+    "laser_d",
+    "grpo_lambda",
+    "hapo",
+    "shorter_better",
+    "alp",
+    "gdpo_static",
+)
 
 # One invalid value per method, and the key the error must name.
 BAD_KNOBS = {
@@ -86,10 +98,19 @@ def test_bad_batches_are_rejected_before_any_work(name):
         method.advantages(RolloutBatch(torch.zeros(0), torch.zeros(0), [], []))
     with pytest.raises(ValueError, match="-5"):
         method.advantages(RolloutBatch(torch.ones(3), torch.tensor([1.0, -5.0, 2.0]), ["a"] * 3, ok_keys))
-    with pytest.raises(ValueError, match=r"2 of 4 rollouts have a non-finite score \(e\.g\. inf, nan\), "
-                                         r"in prompt id\(s\) 'b', 'c'; nothing was updated"):
-        method.advantages(RolloutBatch(torch.tensor([1.0, float("nan"), float("inf"), 0.0]), torch.ones(4),
-                                       ["a", "b", "c", "a"], ok_keys + ["k"]))
+    with pytest.raises(
+        ValueError,
+        match=r"2 of 4 rollouts have a non-finite score \(e\.g\. inf, nan\), "
+        r"in prompt id\(s\) 'b', 'c'; nothing was updated",
+    ):
+        method.advantages(
+            RolloutBatch(
+                torch.tensor([1.0, float("nan"), float("inf"), 0.0]),
+                torch.ones(4),
+                ["a", "b", "c", "a"],
+                ok_keys + ["k"],
+            )
+        )
     with pytest.raises(ValueError, match="2 group ids for 3 rollouts"):
         method.advantages(RolloutBatch(torch.ones(3), torch.ones(3), ["a", "b"], ok_keys))
     with pytest.raises(ValueError, match=r"\[N\]"):
@@ -120,8 +141,9 @@ def test_degenerate_groups_give_finite_advantages_and_prefixed_metrics(name):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_integer_scores_give_float_advantages(name):
-    batch = RolloutBatch(torch.tensor([1, 0, 1, 1]), torch.tensor([100, 200, 300, 400]), ["a", "a", "b", "b"],
-                         ["1", "1", "2", "2"])
+    batch = RolloutBatch(
+        torch.tensor([1, 0, 1, 1]), torch.tensor([100, 200, 300, 400]), ["a", "a", "b", "b"], ["1", "1", "2", "2"]
+    )
     adv, _ = build_method(name).advantages(batch)
     assert adv.dtype == torch.float32
 
@@ -218,10 +240,13 @@ def test_adding_a_method_is_one_module(throwaway_method):
     from lead.core.knobs import cap_knob, per_token_knobs, token_knobs
 
     assert "throwaway" in load_methods()
-    assert cap_knob("throwaway") == "cap" and token_knobs("throwaway") == ("cap",) and per_token_knobs("throwaway") == ()
+    assert (
+        cap_knob("throwaway") == "cap" and token_knobs("throwaway") == ("cap",) and per_token_knobs("throwaway") == ()
+    )
     method = build_method("throwaway", {"cap": 200, "correct_threshold": 0.0})
-    adv, metrics = method.advantages(RolloutBatch(torch.tensor([1.0, 1.0, 0.0, 1.0]), torch.tensor([100, 300, 50, 150]),
-                                                  ["a", "a", "b", "b"]))
+    adv, metrics = method.advantages(
+        RolloutBatch(torch.tensor([1.0, 1.0, 0.0, 1.0]), torch.tensor([100, 300, 50, 150]), ["a", "a", "b", "b"])
+    )
     assert adv[0] > adv[1] and adv[3] > adv[2] and set(metrics) >= {"throwaway/accuracy_batch"}
     with pytest.raises(ValueError, match=r"algorithm\.throwaway\.epsilon=0 is invalid"):
         build_method("throwaway", {"epsilon": 0})
@@ -233,7 +258,8 @@ def test_a_method_must_declare_knobs_it_has(tmp_path, monkeypatch):
 
     monkeypatch.setattr(knobs, "CONFIGS", dict(knobs.CONFIGS))
     source = THROWAWAY.replace('token_knobs = ("cap",)', 'token_knobs = ("cap", "target")').replace(
-        '"throwaway"', '"throwaway_bad"')
+        '"throwaway"', '"throwaway_bad"'
+    )
     (tmp_path / "throwaway_bad.py").write_text(source)
     monkeypatch.setattr(methods_package, "__path__", [*methods_package.__path__, str(tmp_path)])
     with pytest.raises(ValueError, match=r"'throwaway_bad': ThrowawayConfig declares knobs \['target'\]"):
@@ -247,8 +273,13 @@ def test_cap_and_token_knobs_of_every_method():
     from lead.core.knobs import cap_knob, token_knobs
 
     caps = {name: cap_knob(name) for name in load_methods()}
-    assert {n: c for n, c in caps.items() if c} == {"lead": "bmax", "gdpo_static": "bmax", "truncation": "max_length",
-                                                     "dler": "max_length", "laser_d": "max_length"}
+    assert {n: c for n, c in caps.items() if c} == {
+        "lead": "bmax",
+        "gdpo_static": "bmax",
+        "truncation": "max_length",
+        "dler": "max_length",
+        "laser_d": "max_length",
+    }
     for name in load_methods():
         config = get_method(name).config_cls()
         for key in token_knobs(name):

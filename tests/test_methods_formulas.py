@@ -57,12 +57,15 @@ LENGTHS = [1000.0, 2000.0, 2001.0, 3000.0, 4000.0, 5000.0]
 CORRECT = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("classic", [1, 1, 0, 0, 0, 0]),                       # 1[l <= 2000]
-    ("conditioned", [1, 0, 0, 0, 0, 0]),                   # c * 1[l <= 2000]
-    ("soft", [1, 1, 1999 / 2000, 0.5, 0, 0]),              # (4000 - l) / 2000 between T and M
-    ("conditioned_soft", [1, 0, 1999 / 2000, 0.5, 0, 0]),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("classic", [1, 1, 0, 0, 0, 0]),  # 1[l <= 2000]
+        ("conditioned", [1, 0, 0, 0, 0, 0]),  # c * 1[l <= 2000]
+        ("soft", [1, 1, 1999 / 2000, 0.5, 0, 0]),  # (4000 - l) / 2000 between T and M
+        ("conditioned_soft", [1, 0, 1999 / 2000, 0.5, 0, 0]),
+    ],
+)
 def test_threshold_length_reward_modes(mode, expected):
     cfg = GrpoLenThresholdConfig(mode=mode, threshold=2000, soft_max=4000)
     close(threshold_length_rewards(t(LENGTHS), t(CORRECT), cfg), expected)
@@ -94,8 +97,8 @@ def test_grpo_len_threshold_lambda_weights_classic():
 
 # --- efficient_reasoning (Arora & Zanette) -----------------------------------------------------
 
-SIG_M1, SIG_P1 = 0.2689414213699951, 0.7310585786300049     # sigmoid(-1), sigmoid(+1)
-ARORA_A, ARORA_B = 1 - 0.2 * SIG_M1, 1 - 0.2 * SIG_P1        # alpha = 0.2, z = -1 and +1
+SIG_M1, SIG_P1 = 0.2689414213699951, 0.7310585786300049  # sigmoid(-1), sigmoid(+1)
+ARORA_A, ARORA_B = 1 - 0.2 * SIG_M1, 1 - 0.2 * SIG_P1  # alpha = 0.2, z = -1 and +1
 
 
 def test_sigmoid_length_rewards_by_hand():
@@ -133,6 +136,7 @@ def test_efficient_reasoning_grpo_normalisation_and_alpha_zero():
 
 # --- kimi_len -------------------------------------------------------------------------------------
 
+
 def test_kimi_length_rewards_by_hand():
     # q0: min 100, max 500 -> lambda = 0.5 - (l - 100) / 400 = [0.5, 0.25, 0, -0.5];
     #     correct keep lambda, wrong get min(0, lambda) -> [0.5, 0, 0, -0.5]
@@ -157,6 +161,7 @@ def test_kimi_warmup_then_weighted_length_reward():
 
 
 # --- truncation / ThinkPrune / DLER -------------------------------------------------------------
+
 
 def test_truncation_reward_at_the_cap():
     # a correct answer of exactly L tokens counts, one more token does not; wrong answers never count
@@ -202,6 +207,7 @@ def test_dler_sequence_whitening_with_a_singleton():
 
 # --- laser / laser_d ---------------------------------------------------------------------------------
 
+
 def test_laser_step_reward_at_the_target():
     # c + 0.5 * 1[c and l <= 4096]
     close(step_rewards(t([4096, 4097, 100, 5000]), t([1, 1, 0, 0]), 4096.0, 0.5), [1.5, 1.0, 0, 0])
@@ -240,17 +246,20 @@ def test_choose_targets_by_hand():
 
 def test_laser_d_targets_per_bucket_end_to_end():
     groups = ["A"] * 3 + ["B"] * 3 + ["C"] * 3
-    scores = [1, 1, 0, 1, 1, 1, 1, 0, 0]        # A high (2/3), B high (3/3), C medium (1/3)
+    scores = [1, 1, 0, 1, 1, 1, 1, 0, 0]  # A high (2/3), B high (3/3), C medium (1/3)
     lengths = [500, 1500, 2500, 3500, 900, 1100, 3000, 3500, 5000]
     method = build_method("laser_d", {"max_length": 5000, "lower_bound": 1024, "interval": 1024})
     adv, metrics = method.advantages(RolloutBatch(t(scores), t(lengths), groups))
-    assert (metrics["laser_d/target_low"], metrics["laser_d/target_medium"], metrics["laser_d/target_high"]) == \
-        (5000, 5000, 2048)
+    assert (metrics["laser_d/target_low"], metrics["laser_d/target_medium"], metrics["laser_d/target_high"]) == (
+        5000,
+        5000,
+        2048,
+    )
     # rewards: A [1.5, 1.5, 0], B [1, 1.5, 1.5], C [1.5, 0, 0] (3000 <= 5000)
     # A and C: r = [x, x, 0] / [x, 0, 0] shapes; B: [1, 1.5, 1.5] -> mean 4/3, std sqrt(1/12)
     sd_b = math.sqrt(1 / 12)
     close(adv[3:6], [(-1 / 3) / (sd_b + EPS), (1 / 6) / (sd_b + EPS), (1 / 6) / (sd_b + EPS)])
-    sd_a = math.sqrt(((0.5) ** 2 * 2 + 1.0 ** 2) / 2)   # r = [1.5, 1.5, 0], mean 1
+    sd_a = math.sqrt(((0.5) ** 2 * 2 + 1.0**2) / 2)  # r = [1.5, 1.5, 0], mean 1
     close(adv[0:3], [0.5 / (sd_a + EPS), 0.5 / (sd_a + EPS), -1.0 / (sd_a + EPS)])
     assert metrics["laser_d/prompt_frac_high"] == pytest.approx(2 / 3)
     assert method.state_dict() == {"step": 1, "targets": [5000.0, 5000.0, 2048.0]}
@@ -258,10 +267,11 @@ def test_laser_d_targets_per_bucket_end_to_end():
 
 # --- grpo_lambda ------------------------------------------------------------------------------------
 
+
 def test_top_fraction_groups_ceil_and_ties():
     acc = t([1.0, 1.0, 0.5, 0.0])
-    assert top_fraction_groups(acc, 0.25).tolist() == [True, False, False, False]   # tie at 1.0 -> lower id
-    assert top_fraction_groups(acc, 0.3).tolist() == [True, True, False, False]     # ceil(1.2) = 2
+    assert top_fraction_groups(acc, 0.25).tolist() == [True, False, False, False]  # tie at 1.0 -> lower id
+    assert top_fraction_groups(acc, 0.3).tolist() == [True, True, False, False]  # ceil(1.2) = 2
     assert top_fraction_groups(acc, 0.0).tolist() == [False] * 4
     assert top_fraction_groups(acc, 1.0).tolist() == [True] * 4
     assert int(top_fraction_groups(torch.zeros(10, dtype=F64), 0.7).sum()) == 7  # 0.7 * 10 is not 7.000...1
@@ -292,6 +302,7 @@ def test_grpo_lambda_wrong_rollouts_of_selected_groups_get_zero():
 
 
 # --- hapo ----------------------------------------------------------------------------------------------
+
 
 def test_cosine_length_rewards_by_hand():
     # h = 1000: f = cos(pi/2 * min(l/h, 2)) = [1, 0.7071, 0, -0.7071, -1, -1]
@@ -327,6 +338,7 @@ def test_hapo_unsolved_prompt_keeps_no_history():
 
 # --- shorter_better / alp --------------------------------------------------------------------------------
 
+
 def test_sample_optimal_lengths_by_hand():
     # q0: shortest correct = 300; q1: none correct -> mean 200; q2: one rollout, correct -> 50
     lengths = t([100, 300, 500, 100, 300, 50])
@@ -352,14 +364,15 @@ def test_solve_rate_weights_floor_at_one_over_k():
 def test_alp_advantage_by_hand():
     # beta 1e-4: q0 p = 0.75 -> r = c - 1e-4 * 0.75 * l = [0.925, 0.85, -0.225, 0.7]
     # q1: unsolved, weight 1/2 -> r = [-0.05, -0.15] -> +-1/sqrt(2)
-    adv, metrics, _ = run("alp", [1, 1, 0, 1, 0, 0], [1000, 2000, 3000, 4000, 1000, 3000],
-                          ["q0"] * 4 + ["q1"] * 2, beta=1e-4)
-    close(adv, [0.679769210137934, 0.5391273045921545, -1.476740008230684, 0.25784349350059554,
-                *pair(-0.05, -0.15)])
+    adv, metrics, _ = run(
+        "alp", [1, 1, 0, 1, 0, 0], [1000, 2000, 3000, 4000, 1000, 3000], ["q0"] * 4 + ["q1"] * 2, beta=1e-4
+    )
+    close(adv, [0.679769210137934, 0.5391273045921545, -1.476740008230684, 0.25784349350059554, *pair(-0.05, -0.15)])
     assert metrics["alp/penalty_mean"] == pytest.approx((0.075 + 0.15 + 0.225 + 0.3 + 0.05 + 0.15) / 6)
 
 
 # --- gdpo_static -------------------------------------------------------------------------------------------
+
 
 def test_gdpo_static_by_hand():
     # one group, l = [1000 (correct), 3000 (wrong)]: L* = 1000 -> r_eff = [1, -1]; both rewards z-score to +-1/sqrt(2)
@@ -372,10 +385,13 @@ def test_gdpo_static_by_hand():
     assert metrics["gdpo_static/r_eff_mean"] == 0
 
 
-EFFICIENCY_SETTINGS = [{}, {"lstar_mode": "max_asym", "aggregator": "min_correct", "min_correct_len": 2500.0},
-                       {"lstar_mode": "upper_only", "aggregator": "median_correct"},
-                       {"aggregator": "mean_all", "whiten_weighting": "sequence"},
-                       {"zero_unsolved_efficiency": True, "bmax": 6000.0, "lstar_floor": 3000.0}]
+EFFICIENCY_SETTINGS = [
+    {},
+    {"lstar_mode": "max_asym", "aggregator": "min_correct", "min_correct_len": 2500.0},
+    {"lstar_mode": "upper_only", "aggregator": "median_correct"},
+    {"aggregator": "mean_all", "whiten_weighting": "sequence"},
+    {"zero_unsolved_efficiency": True, "bmax": 6000.0, "lstar_floor": 3000.0},
+]
 
 
 @pytest.mark.parametrize("w_corr, w_eff", [(1.0, 1.0), (1.0, 3.0), (2.0, 0.5)])
@@ -386,9 +402,13 @@ def test_gdpo_static_equals_lead_with_static_weights(w_corr, w_eff, efficiency):
     scores_tok, mask, uids = make_batch(num_prompts=16, n=8, max_len=8000, seed=11)
     scores, lengths = (scores_tok * mask).sum(-1), mask.sum(-1).float()
     adv, _, _ = run("gdpo_static", scores.tolist(), lengths.tolist(), uids, w_corr=w_corr, w_eff=w_eff, **efficiency)
-    lead_adv, _ = lead_advantages(scores.double(), lengths.double(), uids,
-                                  LeadConfig(static_lambda_corr=w_corr / (w_corr + w_eff), **efficiency),
-                                  LeadController())
+    lead_adv, _ = lead_advantages(
+        scores.double(),
+        lengths.double(),
+        uids,
+        LeadConfig(static_lambda_corr=w_corr / (w_corr + w_eff), **efficiency),
+        LeadController(),
+    )
     torch.testing.assert_close(adv, lead_adv, atol=1e-6, rtol=1e-6)
 
 

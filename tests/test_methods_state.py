@@ -15,8 +15,12 @@ from tests.helpers import make_batch
 from tests.test_methods_common import METHODS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-STATEFUL = {"kimi_len": {"warmup_steps": 2}, "truncation": {"schedule": [[2, 3000], [3, 1500]]},
-            "laser_d": {"monitor_freq": 3, "max_length": 6000, "lower_bound": 1024}, "hapo": {}}
+STATEFUL = {
+    "kimi_len": {"warmup_steps": 2},
+    "truncation": {"schedule": [[2, 3000], [3, 1500]]},
+    "laser_d": {"monitor_freq": 3, "max_length": 6000, "lower_bound": 1024},
+    "hapo": {},
+}
 
 
 def steps(count: int, seed: int, num_prompts: int = 10, n: int = 8):
@@ -90,19 +94,22 @@ def test_laser_d_refreshes_on_schedule_across_a_resume():
     assert refreshed == [1.0, 0.0, 1.0]
 
 
-@pytest.mark.parametrize("name, state, message", [
-    ("kimi_len", {}, "missing \\['step'\\]"),
-    ("kimi_len", {"step": -1}, "step=-1"),
-    ("truncation", {"step": 2, "extra": 1}, "unexpected \\['extra'\\]"),
-    ("laser_d", {"step": 0, "targets": [1, 2]}, "targets=\\[1, 2\\]"),
-    ("laser_d", {"step": 0, "targets": [1, 0, 3]}, "expected 3 numbers > 0"),
-    ("hapo", {"keys": ["1"], "lengths": []}, "1 keys but 0 lengths"),
-    ("hapo", {"keys": ["1", "1"], "lengths": [3, 4]}, "duplicate keys"),
-    ("hapo", {"keys": ["1"], "lengths": [-3]}, "-3.0 for key '1'"),
-    ("hapo", {"keys": [1], "lengths": [3]}, "keys must be strings"),
-    ("dler", {"step": 1}, "dler has no state"),
-    ("gdpo_static", {"weights": [0.5, 0.5]}, "gdpo_static has no state"),
-])
+@pytest.mark.parametrize(
+    "name, state, message",
+    [
+        ("kimi_len", {}, "missing \\['step'\\]"),
+        ("kimi_len", {"step": -1}, "step=-1"),
+        ("truncation", {"step": 2, "extra": 1}, "unexpected \\['extra'\\]"),
+        ("laser_d", {"step": 0, "targets": [1, 2]}, "targets=\\[1, 2\\]"),
+        ("laser_d", {"step": 0, "targets": [1, 0, 3]}, "expected 3 numbers > 0"),
+        ("hapo", {"keys": ["1"], "lengths": []}, "1 keys but 0 lengths"),
+        ("hapo", {"keys": ["1", "1"], "lengths": [3, 4]}, "duplicate keys"),
+        ("hapo", {"keys": ["1"], "lengths": [-3]}, "-3.0 for key '1'"),
+        ("hapo", {"keys": [1], "lengths": [3]}, "keys must be strings"),
+        ("dler", {"step": 1}, "dler has no state"),
+        ("gdpo_static", {"weights": [0.5, 0.5]}, "gdpo_static has no state"),
+    ],
+)
 def test_bad_state_is_rejected(name, state, message):
     with pytest.raises(ValueError, match=message):
         build_method(name, STATEFUL.get(name)).load_state_dict(state)
@@ -122,14 +129,22 @@ def test_hapo_needs_stable_prompt_keys():
 
 def test_hapo_history_is_keyed_by_prompt_not_by_uid():
     method = build_method("hapo")
-    first = RolloutBatch(torch.tensor([1.0, 0.0, 1.0, 1.0]), torch.tensor([900.0, 50.0, 300.0, 200.0]),
-                         ["u1", "u1", "u2", "u2"], torch.tensor([10, 10, 2, 2]))
+    first = RolloutBatch(
+        torch.tensor([1.0, 0.0, 1.0, 1.0]),
+        torch.tensor([900.0, 50.0, 300.0, 200.0]),
+        ["u1", "u1", "u2", "u2"],
+        torch.tensor([10, 10, 2, 2]),
+    )
     method.advantages(first)
     # keys compare by their string form, sorted as strings; the tensor keys above become "10" and "2"
     assert method.state_dict() == {"keys": ["10", "2"], "lengths": [900.0, 200.0]}
     # the same prompts come back under new uids and other row positions; an unseen prompt joins
-    second = RolloutBatch(torch.tensor([1.0, 1.0, 1.0, 0.0]), torch.tensor([100.0, 450.0, 80.0, 5.0]),
-                          ["v9", "v9", "v1", "v1"], ["2", "2", "5", "5"])
+    second = RolloutBatch(
+        torch.tensor([1.0, 1.0, 1.0, 0.0]),
+        torch.tensor([100.0, 450.0, 80.0, 5.0]),
+        ["v9", "v9", "v1", "v1"],
+        ["2", "2", "5", "5"],
+    )
     _, metrics = method.advantages(second)
     assert metrics["hapo/with_history_frac"] == 0.5
     assert method.state_dict() == {"keys": ["10", "2", "5"], "lengths": [900.0, 100.0, 80.0]}
@@ -148,7 +163,7 @@ def test_hapo_history_over_the_real_training_set_keys():
     method = build_method("hapo")
     solved = set()
     for start in range(0, keys.numel(), 1024):
-        chunk = keys[start:start + 1024].repeat_interleave(4)
+        chunk = keys[start : start + 1024].repeat_interleave(4)
         correct = (torch.rand(chunk.numel(), generator=g) < 0.4).float()
         lengths = torch.randint(50, 8000, (chunk.numel(),), generator=g).float()
         method.advantages(RolloutBatch(correct, lengths, [f"{start}-{k}" for k in chunk.tolist()], chunk))

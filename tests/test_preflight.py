@@ -56,8 +56,11 @@ def test_default_gpu_run_without_flash_attn_stops_with_one_line_naming_the_setti
 
 def test_remove_padding_alone_needs_flash_attn():
     config = verl_config(f"{ATTN}=sdpa", "actor_rollout_ref.model.use_remove_padding=true")
-    with pytest.raises(FlashAttentionMissing, match=r"\(actor_rollout_ref.model.use_remove_padding=true, "
-                                                    r"actor_rollout_ref.actor.use_remove_padding=true\)"):
+    with pytest.raises(
+        FlashAttentionMissing,
+        match=r"\(actor_rollout_ref.model.use_remove_padding=true, "
+        r"actor_rollout_ref.actor.use_remove_padding=true\)",
+    ):
         run(config, uses_critic=False)
 
 
@@ -101,7 +104,11 @@ def test_sdpa_choice_switches_every_model_over_the_scripts_overrides_and_says_so
         assert OmegaConf.select(config, f"{root}.model.use_remove_padding") is False
     assert config.actor_rollout_ref.actor.use_remove_padding is False
     assert f"{ATTN}=sdpa" in applied and "critic.model.use_remove_padding=false" in applied
-    assert said.count("\n") == 1 and "attention=sdpa" in said and "actor_rollout_ref.actor.use_remove_padding=false" in said
+    assert (
+        said.count("\n") == 1
+        and "attention=sdpa" in said
+        and "actor_rollout_ref.actor.use_remove_padding=false" in said
+    )
     assert flash_attn_uses(config, ["actor_rollout_ref", "critic"]) == []
 
 
@@ -138,9 +145,10 @@ def test_vllm_rollout_without_vllm_names_the_environment_to_use():
     assert vllm_missing(verl_config("actor_rollout_ref.rollout.name=hfcpu"), cpu=True, find_spec=absent) is None
 
 
-@pytest.mark.parametrize("torch_cuda, driver, needed", [("13.0", "550.54.15", "580.65.06"),
-                                                       ("13.0", "580.65.05", "580.65.06"),
-                                                       ("12.8", "520.61.05", "525.60.13")])
+@pytest.mark.parametrize(
+    "torch_cuda, driver, needed",
+    [("13.0", "550.54.15", "580.65.06"), ("13.0", "580.65.05", "580.65.06"), ("12.8", "520.61.05", "525.60.13")],
+)
 def test_driver_older_than_torchs_cuda_gets_one_line_naming_both_and_the_fix(torch_cuda, driver, needed):
     import torch
 
@@ -154,8 +162,17 @@ def test_driver_older_than_torchs_cuda_gets_one_line_naming_both_and_the_fix(tor
     assert (CUDA12_ROUTE in line and "cu128" in line and "cu129" in line) == torch_cuda.startswith("13")
 
 
-@pytest.mark.parametrize("torch_cuda, driver", [("13.0", "580.65.06"), ("13.0", "590.10.01"), ("12.8", "535.104.05"),
-                                                ("12.1", "525.60.13"), (None, "535.104.05"), ("13.0", None)])
+@pytest.mark.parametrize(
+    "torch_cuda, driver",
+    [
+        ("13.0", "580.65.06"),
+        ("13.0", "590.10.01"),
+        ("12.8", "535.104.05"),
+        ("12.1", "525.60.13"),
+        (None, "535.104.05"),
+        ("13.0", None),
+    ],
+)
 def test_new_enough_driver_or_nothing_to_compare_passes(torch_cuda, driver):
     from lead.verl_plugin.preflight import driver_mismatch
 

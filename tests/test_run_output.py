@@ -35,6 +35,7 @@ LEAD_SCRIPT = "train_math_lead_deepseek-r1-1.5b.sh"
 
 # --- metrics.jsonl ----------------------------------------------------------------------------
 
+
 def lines_of(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
@@ -43,8 +44,15 @@ def test_metrics_file_keeps_one_line_per_step_across_a_resume(tmp_path):
     first = MetricsFile(tmp_path)
     first.log(0, {"val-core/math/acc/mean@1": np.float64(0.25)})
     for step in (1, 2, 3):
-        first.log(step, {"critic/score/mean": np.float32(step / 10), "lead/w_corr": 0.5, "lead/step": np.int64(step),
-                         "actor/grad_norm": float("nan")})
+        first.log(
+            step,
+            {
+                "critic/score/mean": np.float32(step / 10),
+                "lead/w_corr": 0.5,
+                "lead/step": np.int64(step),
+                "actor/grad_norm": float("nan"),
+            },
+        )
     first.log(3, {"val-core/math/acc/mean@1": 0.5})  # validation of the last step, logged on its own
     assert [r["step"] for r in lines_of(tmp_path)] == [0, 1, 2, 3]
     assert lines_of(tmp_path)[3]["critic/score/mean"] == pytest.approx(0.3)
@@ -85,8 +93,9 @@ def test_trainer_records_every_logged_step_and_drops_steps_after_the_resumed_che
             self.finished = exit_code
 
     trainer = LeadTrainerSync.__new__(LeadTrainerSync)
-    trainer.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"},
-                                       "trainer": {"default_local_dir": str(tmp_path)}})
+    trainer.config = OmegaConf.create(
+        {"algorithm": {"adv_estimator": "grpo"}, "trainer": {"default_local_dir": str(tmp_path)}}
+    )
     assert trainer.logger is None
     tracking = Tracking()
     trainer.logger = tracking  # what verl's fit() does
@@ -106,13 +115,22 @@ def test_trainer_records_every_logged_step_and_drops_steps_after_the_resumed_che
 
 # --- lead curves ------------------------------------------------------------------------------
 
+
 def test_lead_curves_draws_each_runs_curves_side_by_side(tmp_path, capsys):
     lead_run, grpo_run = tmp_path / "math_lead", tmp_path / "math_grpo"
     for step in range(4):
-        MetricsFile(lead_run).log(step, {"critic/score/mean": step / 4, "response_length/mean": 100 - step,
-                                         "lead/w_corr": 0.5 + step / 20, "lead/w_eff": 0.5 - step / 20,
-                                         "lead/lstar_mean": 80.0, "lead/accuracy_batch": step / 4,
-                                         **({"val-core/math/acc/mean@1": 0.4} if step in (0, 3) else {})})
+        MetricsFile(lead_run).log(
+            step,
+            {
+                "critic/score/mean": step / 4,
+                "response_length/mean": 100 - step,
+                "lead/w_corr": 0.5 + step / 20,
+                "lead/w_eff": 0.5 - step / 20,
+                "lead/lstar_mean": 80.0,
+                "lead/accuracy_batch": step / 4,
+                **({"val-core/math/acc/mean@1": 0.4} if step in (0, 3) else {}),
+            },
+        )
         MetricsFile(grpo_run).log(step, {"critic/score/mean": step / 5, "response_length/mean": 120 + step})
     out = tmp_path / "curves"
     assert lead_cli.main(["curves", str(lead_run), str(grpo_run), "--out", str(out)]) == 0
@@ -139,11 +157,15 @@ CONFIG_DUMP = [
     "\x1b[36m(TaskRunnerV1 pid=6750)\x1b[0m 'name': 'a}b',\n",
     "\x1b[36m(TaskRunnerV1 pid=6750)\x1b[0m                        'trainer': {'total_epochs': 1}}}}\n",
 ]
-ENGINE = ['/v/verl/workers/engine/__init__.py:32: UserWarning: torchtitan engine is not available: '
-          'ModuleNotFoundError("No module named \'torchtitan\'")\n',
-          '  warnings.warn(f"torchtitan engine is not available: {e!r}", stacklevel=1)\n']
-TOKEN_BUILDER = ("(AgentLoopWorkerTQ pid=7344) WARNING:2026-12-06 07:12:23,700:No model-specific Continuous Token "
-                 "builder is registered for config.json model_type='llama'; falling back to default.\n")
+ENGINE = [
+    "/v/verl/workers/engine/__init__.py:32: UserWarning: torchtitan engine is not available: "
+    "ModuleNotFoundError(\"No module named 'torchtitan'\")\n",
+    '  warnings.warn(f"torchtitan engine is not available: {e!r}", stacklevel=1)\n',
+]
+TOKEN_BUILDER = (
+    "(AgentLoopWorkerTQ pid=7344) WARNING:2026-12-06 07:12:23,700:No model-specific Continuous Token "
+    "builder is registered for config.json model_type='llama'; falling back to default.\n"
+)
 KEPT = [
     "(TaskRunnerV1 pid=6750) step:1 - critic/score/mean:0.25 - lead/w_corr:0.5\n",
     "(WorkerDict pid=7147) LlamaForCausalLM contains 99.01K parameters\n",
@@ -203,8 +225,11 @@ def fake_launch(clean_env, tmp_path, monkeypatch):  # noqa: F811 - the imported 
     trainer = tmp_path / "fake_trainer.py"
     trainer.write_text(FAKE_TRAINER)
     lead_train = execute.train_command
-    monkeypatch.setattr(execute, "train_command", lambda config, python=sys.executable: [
-        python, str(trainer), *lead_train(config, python)[3:]])
+    monkeypatch.setattr(
+        execute,
+        "train_command",
+        lambda config, python=sys.executable: [python, str(trainer), *lead_train(config, python)[3:]],
+    )
     for key, value in {**clean_env, "DATA_DIR": str(data), "WANDB_MODE": "offline"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(REPO)
@@ -213,8 +238,20 @@ def fake_launch(clean_env, tmp_path, monkeypatch):  # noqa: F811 - the imported 
         monkeypatch.setenv("FAKE_MODE", mode)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        return cli.run(launch_args("--experiment", "math_1p5b", "--method", "lead", "--root", str(REPO),
-                                   "--script", str(REPO / LEAD_SCRIPT), "trainer.total_training_steps=2", *overrides))
+        return cli.run(
+            launch_args(
+                "--experiment",
+                "math_1p5b",
+                "--method",
+                "lead",
+                "--root",
+                str(REPO),
+                "--script",
+                str(REPO / LEAD_SCRIPT),
+                "trainer.total_training_steps=2",
+                *overrides,
+            )
+        )
 
     return launch, Path(clean_env["OUTPUT_ROOT"]) / f"math_lead_{'deepseek-r1-1.5b'}"
 
@@ -223,11 +260,12 @@ def test_a_finished_run_ends_with_its_checkpoint_scores_and_next_commands(fake_l
     launch, run = fake_launch
     assert launch("finish", LEAD_RERUN="make train") == 0
     out = capsys.readouterr().out
-    tail = out[out.index("== math_lead_deepseek-r1-1.5b: finished"):].splitlines()
+    tail = out[out.index("== math_lead_deepseek-r1-1.5b: finished") :].splitlines()
     assert tail[1] == f"   checkpoint: {run}/global_step_2"
     assert "   validation val-core/math/acc/mean@1: 0.25 (step 0) -> 0.75 (step 2)" in tail
-    assert any(re.search(rf"lead eval --model {run}/global_step_2 --out runs/math_lead_deepseek-r1-1.5b$", t)
-               for t in tail), tail
+    assert any(
+        re.search(rf"lead eval --model {run}/global_step_2 --out runs/math_lead_deepseek-r1-1.5b$", t) for t in tail
+    ), tail
     assert any(f"lead curves {run} --out {run}/curves" in t for t in tail)
     assert any('train longer: make train ARGS="trainer.total_training_steps=4"' in t for t in tail)
     assert "'actor_rollout_ref'" not in out  # verl's configuration stays in train.log
@@ -237,8 +275,10 @@ def test_a_finished_run_ends_with_its_checkpoint_scores_and_next_commands(fake_l
     # The same command again: nothing to train; it says how to go on.
     assert launch("finish", LEAD_RERUN="") == 0
     out = capsys.readouterr().out
-    assert ("== math_lead_deepseek-r1-1.5b: finished, skipped (final step 2 checkpointed); to train longer: "
-            f"bash {LEAD_SCRIPT} trainer.total_training_steps=4   (2 -> 4 steps)") in out
+    assert (
+        "== math_lead_deepseek-r1-1.5b: finished, skipped (final step 2 checkpointed); to train longer: "
+        f"bash {LEAD_SCRIPT} trainer.total_training_steps=4   (2 -> 4 steps)"
+    ) in out
 
 
 def test_sigint_to_the_launcher_stops_every_process_of_the_run(fake_launch, capsys):
@@ -270,9 +310,11 @@ def test_sigint_to_the_launcher_stops_every_process_of_the_run(fake_launch, caps
     assert "finished" not in captured.out
     interrupted = [line for line in captured.err.splitlines() if "interrupted" in line]
     step = int((run / "latest_checkpointed_iteration.txt").read_text())
-    assert interrupted == [f"== math_lead_deepseek-r1-1.5b: interrupted (SIGINT); every process of the run stopped, "
-                           f"the last checkpoint is step {step}; resume with: bash {LEAD_SCRIPT} "
-                           "trainer.total_training_steps=2 trainer.save_freq=1"]
+    assert interrupted == [
+        f"== math_lead_deepseek-r1-1.5b: interrupted (SIGINT); every process of the run stopped, "
+        f"the last checkpoint is step {step}; resume with: bash {LEAD_SCRIPT} "
+        "trainer.total_training_steps=2 trainer.save_freq=1"
+    ]
     assert "Traceback" not in captured.err
 
 
@@ -291,12 +333,27 @@ lead_train = execute.train_command
 execute.train_command = lambda config, python=sys.executable: [python, {str(trainer)!r},
                                                                *lead_train(config, python)[3:]]
 sys.argv = ["lead launch", *sys.argv[1:]]
-exec(open({str(REPO / 'lead' / 'launch' / '__main__.py')!r}).read())
+exec(open({str(REPO / "lead" / "launch" / "__main__.py")!r}).read())
 """)
     env = {**clean_env, "DATA_DIR": str(data), "WANDB_MODE": "offline", "FAKE_MODE": "forever", "PYTHONPATH": str(REPO)}
-    launcher = subprocess.Popen([sys.executable, str(driver), "--experiment", "math_1p5b", "--root", str(REPO),
-                                 "--script", str(REPO / LEAD_SCRIPT), "trainer.total_training_steps=2"],
-                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            str(driver),
+            "--experiment",
+            "math_1p5b",
+            "--root",
+            str(REPO),
+            "--script",
+            str(REPO / LEAD_SCRIPT),
+            "trainer.total_training_steps=2",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     run = Path(clean_env["OUTPUT_ROOT"]) / "math_lead_deepseek-r1-1.5b"
     deadline = time.monotonic() + 120
     while not ((run / "train.log").is_file() and "step:1 -" in (run / "train.log").read_text()):
@@ -310,7 +367,7 @@ exec(open({str(REPO / 'lead' / 'launch' / '__main__.py')!r}).read())
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_a_cpu_runs_log_opens_with_the_cpu_groups_settings(tmp_path):  # noqa: F811
+def test_a_cpu_runs_log_opens_with_the_cpu_groups_settings(tmp_path):
     """lead-train trains a recorded configuration, which no longer says what the run's overrides were:
     the launcher writes the CPU group's settings, those of the overrides apart, before its output."""
     from hydra import initialize_config_module
@@ -329,16 +386,25 @@ def test_a_cpu_runs_log_opens_with_the_cpu_groups_settings(tmp_path):  # noqa: F
 
 # --- cost ---------------------------------------------------------------------------------------
 
-def test_gpu_cost_comes_from_the_recipe_scaled_to_steps_and_runs(tmp_path):  # noqa: F811
+
+def test_gpu_cost_comes_from_the_recipe_scaled_to_steps_and_runs(tmp_path):
     assert cost.help_cost_line("math_1p5b", 1) == (
         "GPU cost: about 30 h on 4 x NVIDIA L40S for 462 steps (the release's figure for its 1.5B LEAD run "
-        "(8,000-token cap); not measured here).")
+        "(8,000-token cap); not measured here)."
+    )
     assert cost.help_cost_line("ablation_1p5b", 12).startswith(
-        "GPU cost: about 360 h on 4 x NVIDIA L40S for 12 runs of 462 steps, one after another (1,440 h GPU time;")
+        "GPU cost: about 360 h on 4 x NVIDIA L40S for 12 runs of 462 steps, one after another (1,440 h GPU time;"
+    )
     assert "time unknown" in cost.help_cost_line("math_7b", 1) and "8 x NVIDIA RTX A6000" in cost.help_cost_line(
-        "math_7b", 1)
-    done = subprocess.run(["bash", str(REPO / "ablations" / "ratio_sweep.sh"), "--help"], capture_output=True,
-                          text=True, env={**os.environ, "PYTHON": sys.executable, "METHODS": "lead"}, timeout=60)
+        "math_7b", 1
+    )
+    done = subprocess.run(
+        ["bash", str(REPO / "ablations" / "ratio_sweep.sh"), "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable, "METHODS": "lead"},
+        timeout=60,
+    )
     assert "GPU cost: about 180 h on 4 x NVIDIA L40S for 6 runs of 462 steps" in done.stdout, done.stderr
 
     from hydra import initialize_config_module
@@ -353,6 +419,7 @@ def test_gpu_cost_comes_from_the_recipe_scaled_to_steps_and_runs(tmp_path):  # n
 
 
 # --- the real loop on the CPU, interrupted and resumed ----------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(2 * (RUN_TIMEOUT_S + 60))
@@ -372,7 +439,8 @@ def test_interrupted_cpu_run_stops_everything_and_resumes(cpu_cache, tmp_path):
     assert ": finished" not in out and "Traceback" not in out and "KeyboardInterrupt" not in out
     assert [line for line in out.splitlines() if ": interrupted (" in line] == [
         "== math_lead_deepseek-r1-1.5b-cpu-tiny: interrupted (SIGINT); every process of the run stopped, the last "
-        f"checkpoint is step 2; resume with: bash {REPO / LEAD_SCRIPT} {' '.join(args)}"]
+        f"checkpoint is step 2; resume with: bash {REPO / LEAD_SCRIPT} {' '.join(args)}"
+    ]
 
     second = launch(cpu_cache, tmp_path, *args)
     assert second.returncode == 0, second.output[-5000:]
@@ -387,18 +455,27 @@ def test_interrupted_cpu_run_stops_everything_and_resumes(cpu_cache, tmp_path):
     # The console: the summary and the step lines, not verl's configuration or the known warnings.
     console = second.output.splitlines()
     assert len(console) <= 300, len(console)
-    noise = [line for line in console if "{'actor_rollout_ref': " in line or "engine is not available" in line
-             or "Continuous Token builder" in line]
+    noise = [
+        line
+        for line in console
+        if "{'actor_rollout_ref': " in line or "engine is not available" in line or "Continuous Token builder" in line
+    ]
     assert not noise, noise
     log = (run / "train.log").read_text()
     assert "'actor_rollout_ref'" in log and "engine is not available" in log
     assert f"   checkpoint: {run}/global_step_4" in console
-    assert any(line.startswith("   validation val-core/cpu_arithmetic/acc/mean@1: ") and line.endswith("(step 4)")
-               for line in console)
-    assert any(f"eval --model {run}/global_step_4 --out runs/math_lead_deepseek-r1-1.5b-cpu-tiny --max-tokens 32"
-               in line for line in console)
-    assert any(f"train longer: bash {REPO / LEAD_SCRIPT} trainer.save_freq=2 trainer.total_training_steps=8" in line
-               for line in console)
+    assert any(
+        line.startswith("   validation val-core/cpu_arithmetic/acc/mean@1: ") and line.endswith("(step 4)")
+        for line in console
+    )
+    assert any(
+        f"eval --model {run}/global_step_4 --out runs/math_lead_deepseek-r1-1.5b-cpu-tiny --max-tokens 32" in line
+        for line in console
+    )
+    assert any(
+        f"train longer: bash {REPO / LEAD_SCRIPT} trainer.save_freq=2 trainer.total_training_steps=8" in line
+        for line in console
+    )
     assert lead_cli.main(["curves", str(run), "--out", str(tmp_path / "curves")]) == 0
     assert (tmp_path / "curves" / "lead_weights.png").is_file()
 
@@ -410,10 +487,20 @@ def launch(cache: Path, workdir: Path, *overrides: str, signal_after: str | None
 
     empty = workdir / "empty.env"
     empty.write_text("")
-    run = run_cpu(["bash", str(REPO / LEAD_SCRIPT), *overrides],
-                  {"LEAD_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-                   "OUTPUT_ROOT": str(workdir / "out"), "PYTHON": sys.executable, "ENV_FILE": str(empty)},
-                  workdir, RUN_TIMEOUT_S, signal_after=signal_after)
+    run = run_cpu(
+        ["bash", str(REPO / LEAD_SCRIPT), *overrides],
+        {
+            "LEAD_CACHE": str(cache),
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": str(REPO),
+            "OUTPUT_ROOT": str(workdir / "out"),
+            "PYTHON": sys.executable,
+            "ENV_FILE": str(empty),
+        },
+        workdir,
+        RUN_TIMEOUT_S,
+        signal_after=signal_after,
+    )
     assert not run.stray_pids, f"processes of the run outlived it: {run.stray_pids}"
     assert not run.timed_out, run.output[-5000:]
     return run

@@ -17,13 +17,13 @@ import pytest
 
 pytest.importorskip("verl", reason="verl==0.9.1 is a declared dependency; install the project first")
 
-from hydra import compose, initialize_config_module  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
 
-from lead.verl_plugin import cpu  # noqa: E402
-from lead.verl_plugin.cpu import assets  # noqa: E402
-from lead.verl_plugin.main import cpu_arguments, cpu_settings_report, override_key  # noqa: E402
-from lead.verl_plugin.trainer import replay_poll_interval  # noqa: E402
+from lead.verl_plugin import cpu
+from lead.verl_plugin.cpu import assets
+from lead.verl_plugin.main import cpu_arguments, cpu_settings_report, override_key
+from lead.verl_plugin.trainer import replay_poll_interval
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,8 +46,9 @@ print(json.dumps({
 
 def registries(**env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in ("VERL_PLATFORM", "DEVICE")}
-    out = subprocess.run([sys.executable, "-c", REGISTRIES], capture_output=True, text=True, timeout=300,
-                         env={**clean, **env}, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", REGISTRIES], capture_output=True, text=True, timeout=300, env={**clean, **env}, cwd=REPO
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -81,8 +82,14 @@ def test_device_group_alone_selects_cpu_mode_and_contradictions_fail(cpu_cache, 
     env = {k: v for k, v in os.environ.items() if k not in ("VERL_PLATFORM", "DEVICE", "BASE_MODEL", "DATA_DIR")}
 
     def lead_train(*args: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *args], capture_output=True,
-                              text=True, timeout=300, env={**env, **extra}, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, "-m", "lead.verl_plugin.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**env, **extra},
+            cwd=tmp_path,
+        )
 
     bad = lead_train("device=cpu", DEVICE="gpu")
     assert bad.returncode != 0 and "device=cpu contradicts DEVICE='gpu'" in bad.stderr
@@ -124,8 +131,14 @@ def test_cpu_config_passes_every_check():
     from lead.verl_plugin.main import check_config
 
     for estimator in ("lead", "hapo", "grpo", "laser_d", "gdpo_static", "truncation"):
-        check_config(compose_cpu("device=cpu", f"algorithm.adv_estimator={estimator}",
-                                 "data.train_files=x.parquet", "data.val_files=y.parquet"))
+        check_config(
+            compose_cpu(
+                "device=cpu",
+                f"algorithm.adv_estimator={estimator}",
+                "data.train_files=x.parquet",
+                "data.val_files=y.parquet",
+            )
+        )
 
 
 def test_replay_poll_interval_is_checked():
@@ -147,8 +160,12 @@ def test_cpu_arguments_add_the_group_model_and_data_unless_given(cpu_cache, monk
     assert Path(keys["data.train_files"]).is_file() and Path(keys["data.val_files"]).is_file()
     assert len(notes) == 2
     given, _ = cpu_arguments(["actor_rollout_ref.model.path=/m", "data.train_files=/t.parquet", "device=cpu"])
-    assert [override_key(a) for a in given] == ["data.val_files", "actor_rollout_ref.model.path",
-                                                "data.train_files", "device"]
+    assert [override_key(a) for a in given] == [
+        "data.val_files",
+        "actor_rollout_ref.model.path",
+        "data.train_files",
+        "device",
+    ]
     monkeypatch.setenv("BASE_MODEL", "/m")
     monkeypatch.setenv("DATA_DIR", "/d")
     assert cpu_arguments([])[0] == ["device=cpu"]
@@ -180,8 +197,9 @@ def test_tiny_model_encodes_math_and_has_a_chat_template(cpu_cache):
     tokenizer = AutoTokenizer.from_pretrained(assets.ensure_model(), local_files_only=True)
     text = r"Let $x^2 = \frac{1}{2}$; what is √x? \boxed{}"
     assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
-    chat = tokenizer.apply_chat_template([{"role": "user", "content": "1+1?"}], add_generation_prompt=True,
-                                         tokenize=False)
+    chat = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "1+1?"}], add_generation_prompt=True, tokenize=False
+    )
     assert chat == "<|user|>1+1?<|end|><|assistant|>"
     assert tokenizer.eos_token == assets.EOS
 
@@ -194,8 +212,9 @@ def test_hfcpu_server_batches_requests_and_honours_sampling(cpu_cache):
     config = compose_cpu("device=cpu", f"actor_rollout_ref.model.path={assets.ensure_model()}")
     server = HFCPUServer(config.actor_rollout_ref.rollout, config.actor_rollout_ref.model)
     tokenizer = server.model_config.tokenizer
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}],
-                                           add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 2 + 3?"}], add_generation_prompt=True, tokenize=False
+    )
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     sample = {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "logprobs": True}
     greedy = {"temperature": 0, "top_p": 1.0, "top_k": -1, "logprobs": True}

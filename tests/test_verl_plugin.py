@@ -20,24 +20,27 @@ import torch
 
 pytest.importorskip("verl", reason="verl==0.9.1 is a declared dependency; install the project first")
 
-from hydra import compose, initialize_config_module  # noqa: E402
-from hydra.errors import ConfigCompositionException  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from hydra import compose, initialize_config_module
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
-from lead.core.knobs import LeadConfig  # noqa: E402
-from lead.core.lead import LeadController, lead_advantages  # noqa: E402
-from lead.core.methods import load_methods  # noqa: E402
-from lead.verl_plugin import plugin  # noqa: E402
-from lead.verl_plugin.algo_config import LeadAlgoConfig, validate_run_config  # noqa: E402
-from lead.verl_plugin.estimators import STORE, register_estimators  # noqa: E402
-from lead.verl_plugin.main import check_config  # noqa: E402
-from lead.verl_plugin.trainer import STATE_FILE, LeadTrainerSync  # noqa: E402
-from tests.helpers import make_batch  # noqa: E402
+from lead.core.knobs import LeadConfig
+from lead.core.lead import LeadController, lead_advantages
+from lead.core.methods import load_methods
+from lead.verl_plugin import plugin
+from lead.verl_plugin.algo_config import LeadAlgoConfig, validate_run_config
+from lead.verl_plugin.estimators import STORE, register_estimators
+from lead.verl_plugin.main import check_config
+from lead.verl_plugin.trainer import STATE_FILE, LeadTrainerSync
+from tests.helpers import make_batch
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_RUN = [
-    "data.train_batch_size=8", "actor_rollout_ref.rollout.n=4", "trainer.n_gpus_per_node=1",
-    "actor_rollout_ref.actor.ppo_mini_batch_size=8", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
+    "data.train_batch_size=8",
+    "actor_rollout_ref.rollout.n=4",
+    "trainer.n_gpus_per_node=1",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
     "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2",
 ]
 
@@ -55,17 +58,21 @@ def fresh_store():
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env}, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, **env}, cwd=REPO
+    )
 
 
 # --- discovery --------------------------------------------------------------------------------
 
+
 def test_fresh_import_of_verl_finds_estimator_and_trainer_through_entry_point():
-    code = ("import verl\n"
-            "from verl.trainer.ppo.core_algos import get_adv_estimator_fn\n"
-            "from verl.trainer.ppo.v1.trainer_base import get_trainer_cls\n"
-            "print(get_adv_estimator_fn('lead').__module__, get_trainer_cls('lead_sync').__name__)\n")
+    code = (
+        "import verl\n"
+        "from verl.trainer.ppo.core_algos import get_adv_estimator_fn\n"
+        "from verl.trainer.ppo.v1.trainer_base import get_trainer_cls\n"
+        "print(get_adv_estimator_fn('lead').__module__, get_trainer_cls('lead_sync').__name__)\n"
+    )
     found = run_python(code)
     assert found.returncode == 0, found.stderr[-2000:]
     assert "lead.verl_plugin.estimators LeadTrainerSync" in found.stdout
@@ -97,14 +104,20 @@ def test_every_registry_method_is_a_verl_estimator_except_verl_builtins():
 
 # --- verl's advantage paths -------------------------------------------------------------------
 
+
 def make_dataproto(seed: int, num_prompts: int = 4, n: int = 4, max_len: int = 3000):
     from verl import DataProto
 
     scores, mask, uids = make_batch(num_prompts, n, max_len, seed=seed, min_len=100)
     data = DataProto.from_dict(
-        tensors={"responses": torch.zeros_like(mask), "attention_mask": torch.cat([torch.ones_like(mask), mask], 1),
-                 "response_mask": mask, "token_level_rewards": scores},
-        non_tensors={"uid": np.array(uids, dtype=object)})
+        tensors={
+            "responses": torch.zeros_like(mask),
+            "attention_mask": torch.cat([torch.ones_like(mask), mask], 1),
+            "response_mask": mask,
+            "token_level_rewards": scores,
+        },
+        non_tensors={"uid": np.array(uids, dtype=object)},
+    )
     return data, scores, mask, uids
 
 
@@ -120,8 +133,9 @@ def test_verl_compute_advantage_runs_lead_on_a_real_dataproto():
         assert torch.allclose(out.batch["advantages"], want[:, None] * mask, atol=1e-6)
         assert torch.equal(out.batch["returns"], out.batch["advantages"])
         metrics = STORE.pop_metrics()
-        assert metrics["lead/step"] == step + 1 and metrics["lead/w_corr"] == pytest.approx(expected_ctl.weights[0]
-                                                                                           if expected_ctl.weights[0] > 0.3 else 0.3)
+        assert metrics["lead/step"] == step + 1 and metrics["lead/w_corr"] == pytest.approx(
+            expected_ctl.weights[0] if expected_ctl.weights[0] > 0.3 else 0.3
+        )
 
 
 def test_dataclass_algorithm_config_works_too():
@@ -150,8 +164,11 @@ class FakeTransferQueue:
             if field not in self.rows[keys[0]]:
                 continue
             values = [self.rows[k][field] for k in keys]
-            out[field] = (torch.nested.as_nested_tensor(values, layout=torch.jagged)
-                          if isinstance(values[0], torch.Tensor) else np.array(values, dtype=object))
+            out[field] = (
+                torch.nested.as_nested_tensor(values, layout=torch.jagged)
+                if isinstance(values[0], torch.Tensor)
+                else np.array(values, dtype=object)
+            )
         return tu.get_tensordict(out)
 
     def kv_batch_put(self, keys, partition_id, fields=None, tags=None):
@@ -162,14 +179,17 @@ class FakeTransferQueue:
 
 
 def test_v1_compute_advantage_writes_lead_advantages_and_metrics(monkeypatch):
-    import lead.verl_plugin.trainer as trainer_module
     import verl.trainer.ppo.v1.trainer_base as base
     from transfer_queue import KVBatchMeta
 
+    import lead.verl_plugin.trainer as trainer_module
+
     scores, mask, uids = make_batch(4, 4, 600, seed=3, min_len=50)
     keys = [f"{u}_{i}_0" for i, u in enumerate(uids)]
-    rows = {k: {"uid": u, "response_mask": mask[i][mask[i] > 0], "rm_scores": scores[i][mask[i] > 0], "index": 100 + i}
-            for i, (k, u) in enumerate(zip(keys, uids))}
+    rows = {
+        k: {"uid": u, "response_mask": mask[i][mask[i] > 0], "rm_scores": scores[i][mask[i] > 0], "index": 100 + i}
+        for i, (k, u) in enumerate(zip(keys, uids))
+    }
     fake = FakeTransferQueue(rows)
     monkeypatch.setattr(base, "tq", fake)
     monkeypatch.setattr(trainer_module, "tq", fake)
@@ -182,8 +202,9 @@ def test_v1_compute_advantage_writes_lead_advantages_and_metrics(monkeypatch):
     batch = KVBatchMeta(keys=keys, tags=[{} for _ in keys], partition_id="train")
     assert trainer._compute_advantage(batch, metrics) == "written"
 
-    want, _ = lead_advantages((scores * mask).sum(-1), mask.sum(-1), uids,
-                              LeadConfig(bmax=1000, lstar_floor=10), LeadController())
+    want, _ = lead_advantages(
+        (scores * mask).sum(-1), mask.sum(-1), uids, LeadConfig(bmax=1000, lstar_floor=10), LeadController()
+    )
     for i, key in enumerate(keys):
         adv = rows[key]["advantages"]
         assert adv.shape[0] == int(mask[i].sum()) and torch.allclose(adv, torch.full_like(adv, want[i]), atol=1e-6)
@@ -191,6 +212,7 @@ def test_v1_compute_advantage_writes_lead_advantages_and_metrics(monkeypatch):
 
 
 # --- configuration ----------------------------------------------------------------------------
+
 
 def test_yaml_blocks_equal_every_methods_dataclass_defaults():
     cfg = compose_config()
@@ -205,23 +227,31 @@ def test_yaml_blocks_equal_every_methods_dataclass_defaults():
             defaults[cap] = cfg.data.max_response_length
         block = OmegaConf.to_container(cfg.algorithm[name], resolve=True)
         assert block == defaults, name
-        assert cls.config_cls.from_mapping(block) == cls.config_cls(**{k: block[k] for k in ([cap] if cap else [])}), name
+        assert cls.config_cls.from_mapping(block) == cls.config_cls(**{k: block[k] for k in ([cap] if cap else [])}), (
+            name
+        )
     assert cfg.data.max_response_length == 8000
 
 
 def test_composed_config_passes_our_and_verls_validation():
-    check_config(compose_config("algorithm.lead.lstar_mode=max_asym", "algorithm.lead.bmax=4000",
-                                "data.max_response_length=4000"))
+    check_config(
+        compose_config(
+            "algorithm.lead.lstar_mode=max_asym", "algorithm.lead.bmax=4000", "data.max_response_length=4000"
+        )
+    )
 
 
-@pytest.mark.parametrize("override,message", [
-    ("algorithm.lead.lstar_mode=paper", "algorithm.lead.lstar_mode='paper'"),
-    ("algorithm.lead.aggregator=max", "algorithm.lead.aggregator='max'"),
-    ("algorithm.lead.lambda_min=1.2", "algorithm.lead.lambda_min=1.2"),
-    ("algorithm.lead.beta=1.0", "algorithm.lead.beta=1.0"),
-    ("algorithm.lead.bmax=-5", "algorithm.lead.bmax=-5"),
-    ("algorithm.use_kl_in_reward=true", "use_kl_in_reward"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("algorithm.lead.lstar_mode=paper", "algorithm.lead.lstar_mode='paper'"),
+        ("algorithm.lead.aggregator=max", "algorithm.lead.aggregator='max'"),
+        ("algorithm.lead.lambda_min=1.2", "algorithm.lead.lambda_min=1.2"),
+        ("algorithm.lead.beta=1.0", "algorithm.lead.beta=1.0"),
+        ("algorithm.lead.bmax=-5", "algorithm.lead.bmax=-5"),
+        ("algorithm.use_kl_in_reward=true", "use_kl_in_reward"),
+    ],
+)
 def test_bad_values_fail_at_start_up_naming_key_and_value(override, message):
     with pytest.raises(ValueError) as err:
         validate_run_config(compose_config(override))
@@ -251,6 +281,7 @@ def test_trainer_refuses_bad_knobs_before_any_setup():
 
 
 # --- checkpoint and resume ----------------------------------------------------------------------
+
 
 class StubWorkerGroup:
     def __init__(self, state_dir: Path | None = None):
@@ -297,8 +328,12 @@ def lead_step(cfg, seed):
 
 
 def test_checkpoint_resume_gives_the_advantages_of_an_uninterrupted_run(tmp_path):
-    cfg = compose_config(f"trainer.default_local_dir={tmp_path}", "trainer.resume_mode=auto",
-                         "algorithm.lead.bmax=3000", "algorithm.lead.beta=0.5")
+    cfg = compose_config(
+        f"trainer.default_local_dir={tmp_path}",
+        "trainer.resume_mode=auto",
+        "algorithm.lead.bmax=3000",
+        "algorithm.lead.beta=0.5",
+    )
     trainer = stub_trainer(cfg)
     for step in (1, 2):
         lead_step(cfg, seed=step)
@@ -333,30 +368,53 @@ def test_resume_from_a_checkpoint_without_state_warns(tmp_path):
 
 # --- entry points -----------------------------------------------------------------------------
 
+
 def test_lead_train_dry_run_and_stock_main_ppo_compose_our_config():
     env = {**os.environ, "DRY_RUN": "1"}
-    dry = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.alpha=2.0"],
-                         capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    dry = subprocess.run(
+        [sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.alpha=2.0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "DRY_RUN: configuration is valid" in dry.stdout and "alpha: 2.0" in dry.stdout
-    bad = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.beta=2"],
-                         capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    bad = subprocess.run(
+        [sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, "algorithm.lead.beta=2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
     assert bad.returncode != 0 and "algorithm.lead.beta=2" in bad.stderr
 
 
 @pytest.mark.parametrize("override", ["+algorithm.lead_alpha=2.0", "algorithm.lead_alpha=2.0"])
 def test_lead_train_refuses_the_release_knob_names_with_the_new_key(override):
-    done = subprocess.run([sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, override],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "DRY_RUN": "1"}, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "lead.verl_plugin.main", *SMALL_RUN, override],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DRY_RUN": "1"},
+        cwd=REPO,
+    )
     assert done.returncode != 0 and "DRY_RUN: configuration is valid" not in done.stdout
     assert done.stderr.splitlines()[-1] == (
         "lead-train: error: algorithm.lead_alpha is the paper release's name of a LEAD knob, which this package does "
-        "not read: use algorithm.lead.alpha=2.0")
+        "not read: use algorithm.lead.alpha=2.0"
+    )
 
 
 def test_a_length_knob_at_or_above_the_cap_warns_only_where_it_silences_the_length_reward():
-    with pytest.warns(UserWarning, match=r"algorithm.grpo_len_threshold.threshold=2000 is not below the response cap "
-                                         r"data.max_response_length=2000"):
+    with pytest.warns(
+        UserWarning,
+        match=r"algorithm.grpo_len_threshold.threshold=2000 is not below the response cap "
+        r"data.max_response_length=2000",
+    ):
         check_config(compose_config("algorithm.adv_estimator=grpo_len_threshold", "data.max_response_length=2000"))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
@@ -364,9 +422,14 @@ def test_a_length_knob_at_or_above_the_cap_warns_only_where_it_silences_the_leng
         # The soft ramp still rewards shorter responses when its end lies beyond the cap; the step
         # modes ignore soft_max.
         for mode in ("soft", "conditioned"):
-            check_config(compose_config("algorithm.adv_estimator=grpo_len_threshold", "data.max_response_length=2000",
-                                        f"algorithm.grpo_len_threshold.mode={mode}",
-                                        "algorithm.grpo_len_threshold.threshold=1500"))
+            check_config(
+                compose_config(
+                    "algorithm.adv_estimator=grpo_len_threshold",
+                    "data.max_response_length=2000",
+                    f"algorithm.grpo_len_threshold.mode={mode}",
+                    "algorithm.grpo_len_threshold.threshold=1500",
+                )
+            )
 
 
 def test_every_method_runs_through_verls_compute_advantage_with_its_yaml_block():
@@ -392,6 +455,7 @@ def test_unknown_estimator_fails_at_start_up():
 
 
 # --- padding rows, bad scores and refused combinations -----------------------------------------
+
 
 def with_padding(scores, mask, uids, num_pad: int):
     """The batch as verl's upsample_batch_to_divisible_size leaves it: padding rows with an
@@ -431,8 +495,9 @@ def test_padding_rows_take_no_part_and_get_zero_advantage(name):
                 real_rows = torch.arange(scores.shape[0])
             if needs_keys:
                 STORE.set_prompt_keys(keys)
-            adv, _ = estimator(token_level_rewards=scores, response_mask=mask, index=np.asarray(uids, dtype=object),
-                               config=cfg)
+            adv, _ = estimator(
+                token_level_rewards=scores, response_mask=mask, index=np.asarray(uids, dtype=object), config=cfg
+            )
             pad_rows = torch.ones(scores.shape[0], dtype=torch.bool)
             pad_rows[real_rows] = False
             assert (adv[pad_rows] == 0).all()
@@ -450,8 +515,12 @@ def test_a_batch_of_padding_only_is_an_error():
 
     register_estimators()
     with pytest.raises(ValueError, match="every one of the 4 rows has an empty response mask"):
-        get_adv_estimator_fn("lead")(token_level_rewards=torch.zeros(4, 5), response_mask=torch.zeros(4, 5, dtype=torch.long),
-                                     index=np.array(["pad1"] * 4, dtype=object), config=compose_config().algorithm)
+        get_adv_estimator_fn("lead")(
+            token_level_rewards=torch.zeros(4, 5),
+            response_mask=torch.zeros(4, 5, dtype=torch.long),
+            index=np.array(["pad1"] * 4, dtype=object),
+            config=compose_config().algorithm,
+        )
 
 
 def test_non_finite_reward_names_rows_and_uids_and_leaves_the_state_alone():
@@ -474,44 +543,67 @@ def test_non_finite_reward_names_rows_and_uids_and_leaves_the_state_alone():
 
 @pytest.mark.parametrize("estimator", ["lead", "laser"])
 def test_rollout_rejection_sampling_is_refused_naming_the_key(estimator):
-    with pytest.raises(ValueError, match=r"algorithm\.rollout_correction\.rollout_rs='seq_mean_k3' is incompatible "
-                                         rf"with adv_estimator={estimator}"):
-        validate_run_config(compose_config(f"algorithm.adv_estimator={estimator}",
-                                           "algorithm.rollout_correction.rollout_rs=seq_mean_k3"))
-    validate_run_config(compose_config(f"algorithm.adv_estimator={estimator}",
-                                       "algorithm.rollout_correction.rollout_is=token"))
+    with pytest.raises(
+        ValueError,
+        match=r"algorithm\.rollout_correction\.rollout_rs='seq_mean_k3' is incompatible "
+        rf"with adv_estimator={estimator}",
+    ):
+        validate_run_config(
+            compose_config(
+                f"algorithm.adv_estimator={estimator}", "algorithm.rollout_correction.rollout_rs=seq_mean_k3"
+            )
+        )
+    validate_run_config(
+        compose_config(f"algorithm.adv_estimator={estimator}", "algorithm.rollout_correction.rollout_is=token")
+    )
 
 
-@pytest.mark.parametrize("override, setting", [
-    ("trainer.v1.trainer_mode=sync", "trainer.v1.trainer_mode=sync"),
-    ("trainer.v1.trainer_mode=colocate_async", "trainer.v1.trainer_mode=colocate_async"),
-    ("trainer.use_v1=false", "trainer.use_v1=false"),
-])
+@pytest.mark.parametrize(
+    "override, setting",
+    [
+        ("trainer.v1.trainer_mode=sync", "trainer.v1.trainer_mode=sync"),
+        ("trainer.v1.trainer_mode=colocate_async", "trainer.v1.trainer_mode=colocate_async"),
+        ("trainer.use_v1=false", "trainer.use_v1=false"),
+    ],
+)
 def test_stateful_methods_need_the_lead_sync_trainer(override, setting):
     for name in ("lead", "hapo", "laser_d", "truncation", "kimi_len"):
-        with pytest.raises(ValueError, match=rf"adv_estimator={name} keeps state from step to step, which "
-                                             rf"{setting} neither.*trainer\.v1\.trainer_mode=lead_sync"):
+        with pytest.raises(
+            ValueError,
+            match=rf"adv_estimator={name} keeps state from step to step, which "
+            rf"{setting} neither.*trainer\.v1\.trainer_mode=lead_sync",
+        ):
             validate_run_config(compose_config(f"algorithm.adv_estimator={name}", override))
     with pytest.warns(UserWarning, match=rf"adv_estimator=laser with {setting}: its laser/\* metrics are not logged"):
         validate_run_config(compose_config("algorithm.adv_estimator=laser", override))
     validate_run_config(compose_config("algorithm.adv_estimator=grpo", override))  # verl's own: not ours to judge
 
 
-REWARD = ["reward.custom_reward_function.path=pkg://lead.rewards.math",
-          "reward.custom_reward_function.name=compute_score"]
+REWARD = [
+    "reward.custom_reward_function.path=pkg://lead.rewards.math",
+    "reward.custom_reward_function.name=compute_score",
+]
 
 
 def test_reward_levels_other_than_one_zero_need_the_indicator_knob_and_a_separating_threshold():
-    plus_minus = [*REWARD, "+reward.custom_reward_function.reward_kwargs.correct_reward=1.0",
-                  "+reward.custom_reward_function.reward_kwargs.incorrect_reward=-1.0"]
-    with pytest.raises(ValueError, match=r"correct_reward=1.0 and incorrect_reward=-1.0.*"
-                                         r"algorithm\.lead\.indicator_stats=true"):
+    plus_minus = [
+        *REWARD,
+        "+reward.custom_reward_function.reward_kwargs.correct_reward=1.0",
+        "+reward.custom_reward_function.reward_kwargs.incorrect_reward=-1.0",
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"correct_reward=1.0 and incorrect_reward=-1.0.*"
+        r"algorithm\.lead\.indicator_stats=true",
+    ):
         validate_run_config(compose_config(*plus_minus, "algorithm.lead.correct_threshold=0.0"))
-    validate_run_config(compose_config(*plus_minus, "algorithm.lead.correct_threshold=0.0",
-                                       "algorithm.lead.indicator_stats=true"))
+    validate_run_config(
+        compose_config(*plus_minus, "algorithm.lead.correct_threshold=0.0", "algorithm.lead.indicator_stats=true")
+    )
     with pytest.raises(ValueError, match=r"algorithm\.laser\.correct_threshold=1\.5 does not separate"):
-        validate_run_config(compose_config(*REWARD, "algorithm.adv_estimator=laser",
-                                           "algorithm.laser.correct_threshold=1.5"))
+        validate_run_config(
+            compose_config(*REWARD, "algorithm.adv_estimator=laser", "algorithm.laser.correct_threshold=1.5")
+        )
     validate_run_config(compose_config(*REWARD))  # the default 1/0 reward and threshold 0.5
 
 
@@ -533,5 +625,4 @@ print(dict(cfg.algorithm.throwaway), cap_knob("throwaway"), get_adv_estimator_fn
 """
     done = run_python(code, HF_HUB_OFFLINE="1")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert ("{'correct_threshold': 0.5, 'cap': 1500, 'epsilon': 1e-06} cap compute_throwaway_advantage"
-            in done.stdout)
+    assert "{'correct_threshold': 0.5, 'cap': 1500, 'epsilon': 1e-06} cap compute_throwaway_advantage" in done.stdout

@@ -69,8 +69,9 @@ def _selected(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return x if mask is None else torch.where(_like(mask, x), x, 0.0)
 
 
-def group_count(gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None,
-                dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def group_count(
+    gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """Number of (selected) members per group, ``[G]`` (``[G, k]`` for a ``[N, k]`` mask)."""
     if mask is None:
         # bincount scans its input for the range first: three passes where this is one.
@@ -104,22 +105,34 @@ def per_member(t: torch.Tensor, gid: torch.Tensor) -> torch.Tensor:
     return t.index_select(0, gid)
 
 
-def _count_for(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None,
-               count: torch.Tensor | None) -> torch.Tensor:
+def _count_for(
+    x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None, count: torch.Tensor | None
+) -> torch.Tensor:
     count = group_count(gid, num_groups, mask, dtype=x.dtype) if count is None else count
     return _like(count, x)
 
 
-def group_mean(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None,
-               count: torch.Tensor | None = None) -> torch.Tensor:
+def group_mean(
+    x: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    mask: torch.Tensor | None = None,
+    count: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean per group, ``[G]`` or ``[G, k]``; 0 for a group with no selected member."""
     count = _count_for(x, gid, num_groups, mask, count)
     return group_sum(x, gid, num_groups, mask) / count.clamp_min(1)
 
 
-def group_var(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torch.Tensor | None = None,
-              unbiased: bool = False, count: torch.Tensor | None = None,
-              mean: torch.Tensor | None = None) -> torch.Tensor:
+def group_var(
+    x: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    mask: torch.Tensor | None = None,
+    unbiased: bool = False,
+    count: torch.Tensor | None = None,
+    mean: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Variance per group, ``[G]`` or ``[G, k]``: ``sum (x - mean_g)^2 / (n_g - unbiased)``.
 
     Two-pass (centre first) for accuracy; ``mean``: the :func:`group_mean` for the same
@@ -171,8 +184,13 @@ def group_median(x: torch.Tensor, gid: torch.Tensor, num_groups: int, mask: torc
     return torch.where(counts > 0, med, torch.zeros_like(med))
 
 
-def group_deviations(x: torch.Tensor, gid: torch.Tensor, num_groups: int, count: torch.Tensor | None = None,
-                     sums: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def group_deviations(
+    x: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    count: torch.Tensor | None = None,
+    sums: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Deviations from the group means and the statistics behind them, ``(d, mean, sq)``.
 
     ``d_i = x_i - mean_g`` (``[N]`` or ``[N, k]``), except in a group of one, whose member keeps
@@ -184,7 +202,7 @@ def group_deviations(x: torch.Tensor, gid: torch.Tensor, num_groups: int, count:
     mean = (group_sum(x, gid, num_groups) if sums is None else sums) / count.clamp_min(1)
     several = count > 1
     d = x - per_member(torch.where(several, mean, 0.0), gid)
-    sq = torch.where(several, group_sum(d ** 2, gid, num_groups), 0.0)
+    sq = torch.where(several, group_sum(d**2, gid, num_groups), 0.0)
     return d, mean, sq
 
 
@@ -195,8 +213,14 @@ def zscore_scale(sq: torch.Tensor, count: torch.Tensor, eps: float) -> torch.Ten
     return torch.where(count > 1, (sq / (count - 1).clamp_min(1)).sqrt() + eps, 1.0 + eps)
 
 
-def group_zscore(x: torch.Tensor, gid: torch.Tensor, num_groups: int, eps: float = 1e-6,
-                 scale_by_std: bool = True, count: torch.Tensor | None = None) -> torch.Tensor:
+def group_zscore(
+    x: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    eps: float = 1e-6,
+    scale_by_std: bool = True,
+    count: torch.Tensor | None = None,
+) -> torch.Tensor:
     """GRPO outcome normalisation, ``[N]`` or ``[N, k]``: ``A_i = (x_i - mean_g) / (std_g + eps)``.
 
     ``std_g`` is the unbiased (n-1) standard deviation, as in verl's ``grpo`` estimator. A group

@@ -27,8 +27,9 @@ import ast
 import inspect
 import math
 import textwrap
+from collections.abc import Mapping
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
-from typing import Any, ClassVar, Mapping, NamedTuple, NoReturn
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 PAPER_BUDGET = 8000
 """Response budget (tokens) of the LEAD paper's runs, ``data.max_response_length`` of the GPU
@@ -73,7 +74,7 @@ class MethodConfig:
         self.validate()
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "MethodConfig":
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> MethodConfig:
         """Build from a dict-like (an omegaconf node converted to a dict, a dict). Unknown keys are an error."""
         values = dict(values or {})
         known = sorted(f.name for f in fields(cls))
@@ -125,6 +126,7 @@ class MethodConfig:
 
 
 # --- LEAD and its efficiency reward --------------------------------------------------------------
+
 
 @dataclass
 class EfficiencyKnobs(MethodConfig):
@@ -248,6 +250,7 @@ class GdpoStaticConfig(EfficiencyKnobs):
 
 # --- correctness-only GRPO -----------------------------------------------------------------------
 
+
 @dataclass
 class GRPOConfig(MethodConfig):
     """Knobs of ``grpo``, the length-blind reference."""
@@ -265,6 +268,7 @@ class GRPOConfig(MethodConfig):
 
 
 # --- global length budgets: truncation, DLER, LASER, the LEAD paper's GRPO baseline --------------
+
 
 @dataclass
 class TruncationConfig(MethodConfig):
@@ -436,6 +440,7 @@ class GrpoLenThresholdConfig(MethodConfig):
 
 # --- per-prompt length rewards --------------------------------------------------------------------
 
+
 @dataclass
 class AlpConfig(MethodConfig):
     """Knobs of ``alp`` (``algorithm.alp.*``); defaults are the paper's."""
@@ -571,6 +576,7 @@ class ShorterBetterConfig(MethodConfig):
 
 # --- reading the declarations ---------------------------------------------------------------------
 
+
 def check_roles(config_cls: type[MethodConfig]) -> None:
     """Raise ``ValueError`` unless the length roles of ``config_cls`` name its fields, its cap and
     budget knobs are token knobs, and no knob is both counted in tokens and a rate per token."""
@@ -628,8 +634,11 @@ def scaled_knobs(method: str, response_cap: float) -> dict[str, float]:
     default times ``response_cap / PAPER_BUDGET``, the cap knob ``response_cap`` itself, and each
     per-token rate's default times ``PAPER_BUDGET / response_cap`` (a full-length response pays
     what it pays at the paper's budget). ``{}`` for a method without length knobs."""
-    if isinstance(response_cap, bool) or not isinstance(response_cap, (int, float)) or not (
-            math.isfinite(response_cap) and response_cap > 0):
+    if (
+        isinstance(response_cap, bool)
+        or not isinstance(response_cap, (int, float))
+        or not (math.isfinite(response_cap) and response_cap > 0)
+    ):
         raise ValueError(f"response cap {response_cap!r} is invalid: expected a number of tokens > 0")
     config_cls = config_class(method)
     defaults = config_cls()
@@ -664,8 +673,13 @@ def field_docs(config_cls: type) -> dict[str, str]:
             continue
         body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
         for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
                 docs[node.target.id] = " ".join(after.value.value.split())
     return docs
 

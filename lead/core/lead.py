@@ -29,7 +29,8 @@ call these same functions.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -56,13 +57,33 @@ from lead.core.rollouts import RolloutBatch, prepare
 LSTAR_MODE_CODES = {"max_asym": 0.0, "max_sym": 1.0, "upper_only": 2.0}
 
 # The statistics returned by psi_statistics, each for correctness then efficiency.
-PSI_KEYS = ("mu_corr", "mu_eff", "sigma_corr", "sigma_eff", "cv_corr", "cv_eff", "cv_corr_norm", "cv_eff_norm",
-            "potential_corr", "potential_eff", "D_corr", "D_eff", "target_w_corr", "target_w_eff")
+PSI_KEYS = (
+    "mu_corr",
+    "mu_eff",
+    "sigma_corr",
+    "sigma_eff",
+    "cv_corr",
+    "cv_eff",
+    "cv_corr_norm",
+    "cv_eff_norm",
+    "potential_corr",
+    "potential_eff",
+    "D_corr",
+    "D_eff",
+    "target_w_corr",
+    "target_w_eff",
+)
 
 
-def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                   cfg: EfficiencyKnobs, correct_count: torch.Tensor | None = None,
-                   correct_ids: torch.Tensor | None = None) -> torch.Tensor:
+def target_lengths(
+    lengths: torch.Tensor,
+    correct: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    cfg: EfficiencyKnobs,
+    correct_count: torch.Tensor | None = None,
+    correct_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Per-prompt target length ``L*``, ``[G]``.
 
     .. math:: L^*_q = \mathrm{clamp}(\mathrm{agg}_q,\ \texttt{lstar\_floor},\ \texttt{bmax})
@@ -88,8 +109,9 @@ def target_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tens
     return torch.where(count > 0, lstar, torch.full_like(lstar, cfg.bmax))
 
 
-def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torch.Tensor,
-                       cfg: EfficiencyKnobs) -> torch.Tensor:
+def efficiency_rewards(
+    lengths: torch.Tensor, correct: torch.Tensor, lstar: torch.Tensor, cfg: EfficiencyKnobs
+) -> torch.Tensor:
     r"""Efficiency reward of each rollout, ``[N]``, given its prompt's ``L*`` (``lstar``, ``[N]``).
 
     * ``max_sym``:    :math:`r = \max(-1,\ 1 - |l - L^*| / L^*)` for every rollout.
@@ -106,9 +128,15 @@ def efficiency_rewards(lengths: torch.Tensor, correct: torch.Tensor, lstar: torc
     return torch.where(correct, correct_r, (1.0 - ratio).clamp(min=-1.0, max=0.0))
 
 
-def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                    cfg: EfficiencyKnobs, correct_count: torch.Tensor | None = None,
-                    correct_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def lead_efficiency(
+    lengths: torch.Tensor,
+    correct: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    cfg: EfficiencyKnobs,
+    correct_count: torch.Tensor | None = None,
+    correct_ids: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Target lengths ``L*`` (``[G]``) and efficiency rewards (``[N]``) of a batch: the
     :func:`target_lengths` / :func:`efficiency_rewards` pipeline, with the rewards of prompts no
     rollout solved set to 0 when ``zero_unsolved_efficiency`` is on. ``correct_count`` and
@@ -124,8 +152,9 @@ def lead_efficiency(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Ten
     return lstar, r_eff
 
 
-def _total_variance_stats(means: torch.Tensor, variances: torch.Tensor, count: torch.Tensor,
-                          sigma_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _total_variance_stats(
+    means: torch.Tensor, variances: torch.Tensor, count: torch.Tensor, sigma_eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per column of the per-group ``means`` and population ``variances`` (``[G, k]``, ``count``
     members per group): the prompt-weighted mean and law-of-total-variance std over the groups
     with a member, ``mu = mean_g m_g``, ``sigma = sqrt(mean_g v_g + popvar_g(m_g) + sigma_eps)``;
@@ -139,9 +168,16 @@ def _total_variance_stats(means: torch.Tensor, variances: torch.Tensor, count: t
     return torch.where(some, mu, 0.0), torch.where(some, sigma, 0.0)
 
 
-def psi_statistics(scores: torch.Tensor, r_eff: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                   num_groups: int, cfg: LeadConfig, counts: torch.Tensor | None = None,
-                   moments: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def psi_statistics(
+    scores: torch.Tensor,
+    r_eff: torch.Tensor,
+    correct: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    cfg: LeadConfig,
+    counts: torch.Tensor | None = None,
+    moments: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     r"""Potential-Scaled Instability of both rewards, and the controller's targets.
 
     Correctness uses every rollout (the scores, or their indicator with ``indicator_stats``),
@@ -201,15 +237,20 @@ class LeadController:
             self.weights = [lam_c, 1.0 - lam_c]
         else:
             prev = self.weights if (self.initialized and self.weights is not None) else [0.5, 0.5]
-            self.weights = [cfg.beta * prev[0] + (1.0 - cfg.beta) * target_corr,
-                            cfg.beta * prev[1] + (1.0 - cfg.beta) * target_eff]
+            self.weights = [
+                cfg.beta * prev[0] + (1.0 - cfg.beta) * target_corr,
+                cfg.beta * prev[1] + (1.0 - cfg.beta) * target_eff,
+            ]
             lam_c = max(self.weights[0], cfg.lambda_min)
         self.initialized = True
         return lam_c, 1.0 - lam_c
 
     def state_dict(self) -> dict[str, Any]:
-        return {"weights": None if self.weights is None else [float(w) for w in self.weights],
-                "initialized": bool(self.initialized), "step": int(self.step)}
+        return {
+            "weights": None if self.weights is None else [float(w) for w in self.weights],
+            "initialized": bool(self.initialized),
+            "step": int(self.step),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         missing = {"weights", "initialized", "step"} - set(state)
@@ -223,8 +264,9 @@ class LeadController:
         self.step = int(state["step"])
 
 
-def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token", eps: float = 1e-8,
-           total: float | None = None) -> torch.Tensor:
+def whiten(
+    values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token", eps: float = 1e-8, total: float | None = None
+) -> torch.Tensor:
     r"""Whiten per-sequence values as if they were broadcast over each response's tokens.
 
     ``token``: with weights ``w_i = l_i`` and ``T = sum l_i``,
@@ -240,7 +282,7 @@ def whiten(values: torch.Tensor, lengths: torch.Tensor, weighting: str = "token"
         raise ValueError("cannot whiten advantages: every response in the batch is empty")
     mean = (weights * values).sum() / total
     centred = values - mean
-    sq = (weights * centred ** 2).sum()
+    sq = (weights * centred**2).sum()
     var = sq / (total - 1) if total > 1 else torch.zeros_like(sq)
     return centred * torch.rsqrt(var + eps)
 
@@ -256,8 +298,9 @@ def _masked_summary(x: torch.Tensor, mask: torch.Tensor) -> tuple[int, list[torc
     return n, [(x * mask).sum() / n, 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2]), ordered[0], ordered[-1]]
 
 
-def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig,
-                    controller: LeadController) -> tuple[torch.Tensor, dict[str, float]]:
+def lead_advantages(
+    scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any, cfg: LeadConfig, controller: LeadController
+) -> tuple[torch.Tensor, dict[str, float]]:
     """LEAD's per-rollout advantage, ``[N]``, and its ``lead/*`` metrics.
 
     Args:
@@ -273,8 +316,10 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     """
     ro = prepare(RolloutBatch(scores, lengths, group_ids), cfg.correct_threshold, "lead")
     if ro.total_length <= 0:
-        raise ValueError(f"lead: all {ro.lengths.numel()} responses of the batch are empty (response mask all zero); "
-                         "nothing was updated")
+        raise ValueError(
+            f"lead: all {ro.lengths.numel()} responses of the batch are empty (response mask all zero); "
+            "nothing was updated"
+        )
     s, length, correct, gid, num_groups, n = ro.scores, ro.lengths, ro.correct, ro.gid, ro.num_groups, ro.counts
     # Cost follows the number of passes over [N] vectors, not their size: the correct rollouts are
     # selected once (correct_ids, reduced over one extra group), every per-prompt statistic is
@@ -312,32 +357,51 @@ def lead_advantages(scores: torch.Tensor, lengths: torch.Tensor, group_ids: Any,
     solvable = lstar < cfg.bmax
     num_solvable, lstar_solvable = _masked_summary(lstar, solvable)
     if num_correct:
-        r_correct = [r_correct_sums[:num_groups].sum() / num_correct, group_min(r_eff, correct_ids, slots)[:num_groups].min(),
-                     group_max(r_eff, correct_ids, slots)[:num_groups].max(),
-                     group_sum(length, correct_ids, slots)[:num_groups].sum() / num_correct]
+        r_correct = [
+            r_correct_sums[:num_groups].sum() / num_correct,
+            group_min(r_eff, correct_ids, slots)[:num_groups].min(),
+            group_max(r_eff, correct_ids, slots)[:num_groups].max(),
+            group_sum(length, correct_ids, slots)[:num_groups].sum() / num_correct,
+        ]
     else:
         r_correct = [s.new_zeros(())] * 4
-    tensors = dict(zip(("lstar_mean_solvable", "lstar_median_solvable", "lstar_min_solvable", "lstar_max_solvable",
-                        "r_eff_mean_correct", "r_eff_min_correct", "r_eff_max_correct", "resp_len_mean_correct"),
-                       lstar_solvable + r_correct))
-    tensors.update({
-        "lstar_mean": lstar.mean(),
-        "num_unsolved_prompts": (~solved).sum(),
-        "num_clamped_prompts": (solved & ~solvable).sum(),
-        "r_eff_mean": r_sums.sum() / num,
-        **psi,
-    })
+    tensors = dict(
+        zip(
+            (
+                "lstar_mean_solvable",
+                "lstar_median_solvable",
+                "lstar_min_solvable",
+                "lstar_max_solvable",
+                "r_eff_mean_correct",
+                "r_eff_min_correct",
+                "r_eff_max_correct",
+                "resp_len_mean_correct",
+            ),
+            lstar_solvable + r_correct,
+        )
+    )
+    tensors.update(
+        {
+            "lstar_mean": lstar.mean(),
+            "num_unsolved_prompts": (~solved).sum(),
+            "num_clamped_prompts": (solved & ~solvable).sum(),
+            "r_eff_mean": r_sums.sum() / num,
+            **psi,
+        }
+    )
     values = torch.stack([t.to(torch.float64) for t in tensors.values()]).tolist()
     metrics = {f"lead/{k}": v for k, v in zip(tensors, values)}
-    metrics.update({
-        "lead/num_solvable_prompts": float(num_solvable),
-        "lead/accuracy_batch": num_correct / num,
-        "lead/resp_len_mean": ro.total_length / num,
-        "lead/step": float(controller.step),
-        "lead/lstar_mode": LSTAR_MODE_CODES[cfg.lstar_mode],
-        "lead/w_corr": lam_c,
-        "lead/w_eff": lam_e,
-    })
+    metrics.update(
+        {
+            "lead/num_solvable_prompts": float(num_solvable),
+            "lead/accuracy_batch": num_correct / num,
+            "lead/resp_len_mean": ro.total_length / num,
+            "lead/step": float(controller.step),
+            "lead/lstar_mode": LSTAR_MODE_CODES[cfg.lstar_mode],
+            "lead/w_corr": lam_c,
+            "lead/w_eff": lam_e,
+        }
+    )
     if cfg.static_lambda_corr is not None:
         metrics["lead/static_w_corr"] = lam_c
     return adv.to(ro.out_dtype), metrics

@@ -24,7 +24,8 @@ Interface of a method class (see :class:`Method`):
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 
@@ -60,8 +61,9 @@ def register_method(name: str) -> Callable[[type], type]:
             raise ValueError(f"method {name!r} is already registered to {METHODS[name].__qualname__}")
         config_cls = cls.config_cls
         if config_cls.method != name:
-            raise ValueError(f"method {name!r}: its config {config_cls.__qualname__} is for method "
-                             f"{config_cls.method!r}")
+            raise ValueError(
+                f"method {name!r}: its config {config_cls.__qualname__} is for method {config_cls.method!r}"
+            )
         try:
             check_roles(config_cls)
         except ValueError as err:

@@ -87,10 +87,14 @@ def _refuse_rows(method: str, bad: torch.Tensor, values: torch.Tensor, what: str
     """Raise ``ValueError`` for the rows selected by ``bad``, naming their number, values and prompt ids."""
     rows = bad.nonzero().reshape(-1)
     ids = _ids_of(group_ids, rows)
-    shown = ", ".join(repr(i) for i in ids[:_NAMED_IDS]) + (f" and {len(ids) - _NAMED_IDS} more" if len(ids) > _NAMED_IDS else "")
+    shown = ", ".join(repr(i) for i in ids[:_NAMED_IDS]) + (
+        f" and {len(ids) - _NAMED_IDS} more" if len(ids) > _NAMED_IDS else ""
+    )
     examples = sorted({str(v) for v in values[rows[:_NAMED_IDS]].tolist()})
-    raise ValueError(f"{method}: {rows.numel()} of {bad.numel()} rollouts have {what} (e.g. {', '.join(examples)}), "
-                     f"in prompt id(s) {shown}; nothing was updated. Check the reward function and the batch.")
+    raise ValueError(
+        f"{method}: {rows.numel()} of {bad.numel()} rollouts have {what} (e.g. {', '.join(examples)}), "
+        f"in prompt id(s) {shown}; nothing was updated. Check the reward function and the batch."
+    )
 
 
 def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollouts:
@@ -101,11 +105,13 @@ def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollo
     """
     scores, lengths = batch.scores, batch.lengths
     if not isinstance(scores, torch.Tensor) or not isinstance(lengths, torch.Tensor):
-        raise TypeError(f"{method}: scores and lengths must be tensors, got {type(scores).__name__} "
-                        f"and {type(lengths).__name__}")
+        raise TypeError(
+            f"{method}: scores and lengths must be tensors, got {type(scores).__name__} and {type(lengths).__name__}"
+        )
     if scores.ndim != 1 or scores.shape != lengths.shape:
-        raise ValueError(f"{method}: scores and lengths must both be [N]; got {tuple(scores.shape)} "
-                         f"and {tuple(lengths.shape)}")
+        raise ValueError(
+            f"{method}: scores and lengths must both be [N]; got {tuple(scores.shape)} and {tuple(lengths.shape)}"
+        )
     if scores.shape[0] == 0:
         raise ValueError(f"{method}: the batch has no rollouts")
     gid, num_groups = group_index(batch.group_ids, device=scores.device)
@@ -119,15 +125,18 @@ def prepare(batch: RolloutBatch, correct_threshold: float, method: str) -> Rollo
     # clean (a NaN or inf makes its prompt's sum non-finite, a negative length the minimum
     # negative); only a suspect batch pays for the row-by-row check.
     total, total_length, shortest = torch.stack(
-        [score_sums.sum(), length_sums.sum(), group_min(length, gid, num_groups).min()]).tolist()
+        [score_sums.sum(), length_sums.sum(), group_min(length, gid, num_groups).min()]
+    ).tolist()
     if not (math.isfinite(total) and shortest >= 0 and math.isfinite(total_length)):
         bad_score = ~torch.isfinite(s)
         if bool(bad_score.any()):
             _refuse_rows(method, bad_score, s, "a non-finite score", batch.group_ids)
         bad_length = ~torch.isfinite(length) | (length < 0)
         if bool(bad_length.any()):
-            _refuse_rows(method, bad_length, length, "a response length that is negative or not finite",
-                         batch.group_ids)
+            _refuse_rows(
+                method, bad_length, length, "a response length that is negative or not finite", batch.group_ids
+            )
     out_dtype = scores.dtype if scores.is_floating_point() else torch.float32
-    return Rollouts(s, length, s > correct_threshold, gid, num_groups, out_dtype, counts, score_sums, length_sums,
-                    total_length)
+    return Rollouts(
+        s, length, s > correct_threshold, gid, num_groups, out_dtype, counts, score_sums, length_sums, total_length
+    )

@@ -44,8 +44,16 @@ class LabConfig:
     """Held-out problems per difficulty, each sampled once at temperature 1 with a fixed seed."""
 
     def __post_init__(self) -> None:
-        for key in ("seeds", "threads", "sft_batch", "prompts_per_step", "group_size", "max_new_tokens",
-                    "eval_every", "eval_per_k"):
+        for key in (
+            "seeds",
+            "threads",
+            "sft_batch",
+            "prompts_per_step",
+            "group_size",
+            "max_new_tokens",
+            "eval_every",
+            "eval_per_k",
+        ):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key}={value!r} is invalid: expected a positive integer")
@@ -59,12 +67,16 @@ class LabConfig:
         if self.group_size < 2:
             raise ValueError(f"group_size={self.group_size} is invalid: group advantages need >= 2 samples per prompt")
         if self.max_new_tokens < self.task.longest_trace():
-            raise ValueError(f"max_new_tokens={self.max_new_tokens} cannot hold the longest warm-up trace "
-                             f"({self.task.longest_trace()} tokens)")
+            raise ValueError(
+                f"max_new_tokens={self.max_new_tokens} cannot hold the longest warm-up trace "
+                f"({self.task.longest_trace()} tokens)"
+            )
         longest_prompt = self.task.longest_prompt()
         if self.model.max_positions < longest_prompt + self.max_new_tokens:
-            raise ValueError(f"model.max_positions={self.model.max_positions} is shorter than the longest prompt "
-                             f"plus max_new_tokens ({longest_prompt + self.max_new_tokens})")
+            raise ValueError(
+                f"model.max_positions={self.model.max_positions} is shorter than the longest prompt "
+                f"plus max_new_tokens ({longest_prompt + self.max_new_tokens})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +89,13 @@ PRESETS: dict[str, LabConfig] = {
     # ~10 min on 2 cores for the five default arms: docs/lab.md's run (0.34M parameters).
     "default": LabConfig(sft_steps=600, rl_steps=60, seeds=2),
     # ~2 min on 2 cores (0.2M parameters).
-    "quick": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=20,
-                       eval_per_k=20),
+    "quick": LabConfig(
+        model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=20, eval_per_k=20
+    ),
     # The CI test configuration: the quick model with a handful of RL steps per arm.
-    "test": LabConfig(model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=8,
-                      eval_every=4, eval_per_k=20),
+    "test": LabConfig(
+        model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256), sft_steps=500, rl_steps=8, eval_every=4, eval_per_k=20
+    ),
 }
 
 
@@ -98,20 +112,42 @@ apart), so one global budget cannot suit every difficulty; every warm-up trace m
 # evaluation about 10 s, the warm-up 8.7 min; 30 steps would take 100-128 min. Runs are evaluated at
 # the end only; every step's training accuracy and length are logged.
 CLAIMS_PRESETS: dict[str, LabConfig] = {
-    "default": LabConfig(task=CLAIMS_TASK, model=ModelConfig(max_positions=224), sft_steps=1000, rl_steps=20,
-                         seeds=3, max_new_tokens=180, eval_every=20, eval_per_k=50),
+    "default": LabConfig(
+        task=CLAIMS_TASK,
+        model=ModelConfig(max_positions=224),
+        sft_steps=1000,
+        rl_steps=20,
+        seeds=3,
+        max_new_tokens=180,
+        eval_every=20,
+        eval_per_k=50,
+    ),
     # A first look at the claims in well under an hour on 2 quiet cores: the same difficulties with at
     # most one re-check (longest warm-up trace 116 tokens), the quick model, one seed of 20 steps.
-    "quick": LabConfig(task=replace(CLAIMS_TASK, max_rechecks=1), model=ModelConfig(hidden=64, layers=3, heads=4,
-                       ffn=256, max_positions=160), sft_steps=800, rl_steps=20, max_new_tokens=120, eval_every=10,
-                       eval_per_k=20),
+    "quick": LabConfig(
+        task=replace(CLAIMS_TASK, max_rechecks=1),
+        model=ModelConfig(hidden=64, layers=3, heads=4, ffn=256, max_positions=160),
+        sft_steps=800,
+        rl_steps=20,
+        max_new_tokens=120,
+        eval_every=10,
+        eval_per_k=20,
+    ),
     # The CI configuration: a smaller task (k = 1, 2, 4, 8: 7-35 tokens, 5x) and model, a warm-up
     # too short to learn the task well, two seeds of one RL step: it exercises every arm, the
     # intervals, the figures and the claim paragraphs, not the claims themselves.
-    "test": LabConfig(task=TaskConfig(max_ops=8, max_rechecks=1, p_direct=0.3, ks=(1, 2, 4, 8)),
-                      model=ModelConfig(hidden=32, layers=2, heads=2, ffn=64, max_positions=96), sft_steps=150,
-                      rl_steps=1, seeds=2, prompts_per_step=4, group_size=4, max_new_tokens=72, eval_every=1,
-                      eval_per_k=6),
+    "test": LabConfig(
+        task=TaskConfig(max_ops=8, max_rechecks=1, p_direct=0.3, ks=(1, 2, 4, 8)),
+        model=ModelConfig(hidden=32, layers=2, heads=2, ffn=64, max_positions=96),
+        sft_steps=150,
+        rl_steps=1,
+        seeds=2,
+        prompts_per_step=4,
+        group_size=4,
+        max_new_tokens=72,
+        eval_every=1,
+        eval_per_k=6,
+    ),
 }
 
 
@@ -194,8 +230,10 @@ ABLATIONS = ("aggregator", "ratio", "controller")
 
 def ratio_arms(groups: tuple[str, ...] = ()) -> list[Arm]:
     """LEAD with static weights at the paper's ratios :data:`RATIOS` (Table 2's LEAD-static column)."""
-    return [Arm(f"static R={r:g} (λ_c={1 / (1 + r):.2f})", "lead", {"static_lambda_corr": 1 / (1 + r)}, groups)
-            for r in RATIOS]
+    return [
+        Arm(f"static R={r:g} (λ_c={1 / (1 + r):.2f})", "lead", {"static_lambda_corr": 1 / (1 + r)}, groups)
+        for r in RATIOS
+    ]
 
 
 NAMED_BUDGETS = {
@@ -235,10 +273,19 @@ def ablation_arms(name: str) -> list[Arm]:
         return [Arm("lead (controller)", "lead")] + ratio_arms()
     if name == "controller":
         defaults = LeadConfig()
-        arms = [Arm(f"lead (alpha={defaults.alpha:g}, beta={defaults.beta:g}, lambda_min={defaults.lambda_min:g})",
-                    "lead", {}, tuple(CONTROLLER_SWEEP))]
-        return arms + [Arm(f"lead {knob}={v:g}", "lead", {knob: v}, (knob,))
-                       for knob, values in CONTROLLER_SWEEP.items() for v in values]
+        arms = [
+            Arm(
+                f"lead (alpha={defaults.alpha:g}, beta={defaults.beta:g}, lambda_min={defaults.lambda_min:g})",
+                "lead",
+                {},
+                tuple(CONTROLLER_SWEEP),
+            )
+        ]
+        return arms + [
+            Arm(f"lead {knob}={v:g}", "lead", {knob: v}, (knob,))
+            for knob, values in CONTROLLER_SWEEP.items()
+            for v in values
+        ]
     raise ValueError(f"unknown --ablation {name!r}; expected one of {list(ABLATIONS)}")
 
 
@@ -257,8 +304,9 @@ def method_arms(names: list[str], trainer: str = "local") -> list[Arm]:
     return [arm for name in names for arm in (Arm(name, name), Arm(f"{name} (verl)", name, trainer="verl"))]
 
 
-def method_config(name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None,
-                  static_budget: float | None = None) -> dict[str, Any]:
+def method_config(
+    name: str, cfg: LabConfig, overrides: dict[str, Any] | None = None, static_budget: float | None = None
+) -> dict[str, Any]:
     """The config mapping the lab passes to ``build_method(name, ...)``: ``name``'s length knobs
     at the lab's scale, then ``overrides``; every other knob keeps its paper default.
 
@@ -301,8 +349,9 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
         if not sep or not dot or not key:
             raise ValueError(f"--set {item!r} is invalid: expected METHOD.KEY=VALUE, e.g. lead.beta=0.9")
         if method not in out:
-            raise ValueError(f"--set {item!r} names method {method!r}, which this run does not train "
-                             f"(methods: {methods})")
+            raise ValueError(
+                f"--set {item!r} names method {method!r}, which this run does not train (methods: {methods})"
+            )
         try:
             out[method][key] = json.loads(value)
         except json.JSONDecodeError:
@@ -310,9 +359,13 @@ def parse_method_overrides(items: list[str], methods: list[str]) -> dict[str, di
     return out
 
 
-def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, Any]],
-               static_budget: float | None = None,
-               budgets: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+def check_arms(
+    arms: list[Arm],
+    cfg: LabConfig,
+    overrides: dict[str, dict[str, Any]],
+    static_budget: float | None = None,
+    budgets: dict[str, float] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Build every arm's method once so a bad knob fails before any training; returns the config
     mapping of each arm (by label). An arm's own knobs win over the user's ``--set`` overrides.
     An arm with a ``budget`` name gets that one of ``budgets`` (a placeholder while ``None``).
@@ -323,14 +376,18 @@ def check_arms(arms: list[Arm], cfg: LabConfig, overrides: dict[str, dict[str, A
         raise ValueError(f"two arms share a label: {labels}")
     capped = sorted({arm.method for arm in arms if arm.trainer == "verl" and arm.method in STATIC_BUDGET_KNOBS})
     if capped:
-        raise ValueError(f"{', '.join(capped)} cannot train through verl's loop: the lab checks at every step that no "
-                         "response over the method's length cap gets a higher advantage than one within it, which "
-                         "needs each sample's advantage, and verl's loop does not hand them back. Train "
-                         f"{', '.join(capped)} in-process (without --trainer verl), or leave them out of --methods")
+        raise ValueError(
+            f"{', '.join(capped)} cannot train through verl's loop: the lab checks at every step that no "
+            "response over the method's length cap gets a higher advantage than one within it, which "
+            "needs each sample's advantage, and verl's loop does not hand them back. Train "
+            f"{', '.join(capped)} in-process (without --trainer verl), or leave them out of --methods"
+        )
     for arm in arms:
         if arm.budget is not None and (arm.budget not in NAMED_BUDGETS or arm.method not in STATIC_BUDGET_KNOBS):
-            raise ValueError(f"arm {arm.label!r}: budget {arm.budget!r} needs a static-budget method "
-                             f"({sorted(STATIC_BUDGET_KNOBS)}) and one of {list(NAMED_BUDGETS)}")
+            raise ValueError(
+                f"arm {arm.label!r}: budget {arm.budget!r} needs a static-budget method "
+                f"({sorted(STATIC_BUDGET_KNOBS)}) and one of {list(NAMED_BUDGETS)}"
+            )
     configs = {}
     for arm in arms:
         budget = static_budget if arm.budget is None else (budgets or {}).get(arm.budget)

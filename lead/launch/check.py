@@ -49,9 +49,20 @@ SETTINGS_FILE = "lead_config.yaml"
 OFFLINE_WANDB_MODES = ("offline", "disabled", "dryrun")
 # Keys a resumed run may change without mixing two runs: what is logged, how often it is
 # checkpointed or validated, how long it goes on, and the recipe's cost figures (lead/launch/cost.py).
-RESUMABLE_CHANGES = ("cost", "trainer.logger", "trainer.project_name", "trainer.save_freq", "trainer.test_freq",
-                     "trainer.val_before_train", "trainer.max_actor_ckpt_to_keep", "trainer.total_epochs",
-                     "trainer.total_training_steps", "trainer.resume_mode", "ray_kwargs", "hydra")
+RESUMABLE_CHANGES = (
+    "cost",
+    "trainer.logger",
+    "trainer.project_name",
+    "trainer.save_freq",
+    "trainer.test_freq",
+    "trainer.val_before_train",
+    "trainer.max_actor_ckpt_to_keep",
+    "trainer.total_epochs",
+    "trainer.total_training_steps",
+    "trainer.resume_mode",
+    "ray_kwargs",
+    "hydra",
+)
 
 
 @dataclass
@@ -88,8 +99,10 @@ def checkpoint_step(output_dir: str | os.PathLike) -> int | None:
     except ValueError:
         raise ValueError(f"{tracker} should hold a step number, found {text!r}") from None
     if not (folder / f"global_step_{step}").is_dir():
-        raise ValueError(f"{tracker} names step {step} but {folder / f'global_step_{step}'} is missing: restore "
-                         f"that checkpoint, or remove the marker (and the folder) to start the run again")
+        raise ValueError(
+            f"{tracker} names step {step} but {folder / f'global_step_{step}'} is missing: restore "
+            f"that checkpoint, or remove the marker (and the folder) to start the run again"
+        )
     return step
 
 
@@ -131,8 +144,9 @@ def train_rows(config: Any) -> tuple[int | None, str]:
         count = _count_rows(path)
         if count is None:
             exists = "://" not in path and Path(os.path.expanduser(path)).is_file()
-            return None, (f"cannot count the rows of {path} (not .parquet or .jsonl)" if exists
-                          else f"{path} is not here")
+            return None, (
+                f"cannot count the rows of {path} (not .parquet or .jsonl)" if exists else f"{path} is not here"
+            )
         rows += count
     max_samples = data.get("train_max_samples", -1) or -1
     return (max_samples if 0 < max_samples < rows else rows), ""
@@ -154,10 +168,12 @@ def final_step(config: Any) -> tuple[int | None, str]:
     by_epochs = per_epoch * int(trainer.total_epochs)
     if steps is None or int(steps) <= by_epochs:
         return (by_epochs if steps is None else int(steps)), ""
-    return by_epochs, (f"trainer.total_training_steps={steps} is more than the data gives ({rows} rows // "
-                       f"data.train_batch_size={config.data.train_batch_size} = {per_epoch} steps per epoch x "
-                       f"trainer.total_epochs={trainer.total_epochs}): the run ends, and is checkpointed, at step "
-                       f"{by_epochs}; raise trainer.total_epochs to train longer")
+    return by_epochs, (
+        f"trainer.total_training_steps={steps} is more than the data gives ({rows} rows // "
+        f"data.train_batch_size={config.data.train_batch_size} = {per_epoch} steps per epoch x "
+        f"trainer.total_epochs={trainer.total_epochs}): the run ends, and is checkpointed, at step "
+        f"{by_epochs}; raise trainer.total_epochs to train longer"
+    )
 
 
 def run_state(config: Any) -> tuple[str, int | None, int | None, str]:
@@ -169,8 +185,10 @@ def run_state(config: Any) -> tuple[str, int | None, int | None, str]:
     if final is None:
         return "unknown", step, None, note
     if step > final:
-        raise ValueError(f"{config.trainer.default_local_dir} holds step {step}, beyond this run's final step "
-                         f"{final}: it belongs to a different run (data, batch size or epochs changed)")
+        raise ValueError(
+            f"{config.trainer.default_local_dir} holds step {step}, beyond this run's final step "
+            f"{final}: it belongs to a different run (data, batch size or epochs changed)"
+        )
     return ("done" if step == final else "resume"), step, final, note
 
 
@@ -178,8 +196,10 @@ def check_checkpointing(config: Any) -> None:
     """A launched run must checkpoint: resuming and skipping finished runs read verl's checkpoints."""
     save_freq = config.trainer.save_freq
     if int(save_freq) <= 0:
-        raise ValueError(f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
-                         "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)")
+        raise ValueError(
+            f"trainer.save_freq={save_freq}: verl then writes no checkpoint, so the run can neither "
+            "resume nor be seen as finished; set trainer.save_freq to a number of steps (the recipes: 50)"
+        )
 
 
 def flat_settings(config: Any) -> dict[str, Any]:
@@ -213,8 +233,11 @@ def settings_changes(output_dir: str | os.PathLike, config: Any) -> list[str]:
     def kept(key: str) -> bool:
         return not any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES)
 
-    return [f"{key}: {recorded.get(key, '<unset>')} -> {now.get(key, '<unset>')}"
-            for key in sorted(set(recorded) | set(now)) if kept(key) and recorded.get(key) != now.get(key)]
+    return [
+        f"{key}: {recorded.get(key, '<unset>')} -> {now.get(key, '<unset>')}"
+        for key in sorted(set(recorded) | set(now))
+        if kept(key) and recorded.get(key) != now.get(key)
+    ]
 
 
 def record_settings(output_dir: str | os.PathLike, config: Any) -> Path:
@@ -244,20 +267,28 @@ def check_layout(config: Any, ray_address: str | None) -> None:
     gpus, nodes = int(trainer.n_gpus_per_node), int(trainer.nnodes)
     tp = int(rollout.get("tensor_model_parallel_size", 1) or 1)
     if tp > gpus or gpus % tp:
-        raise ValueError(f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide the GPUs per node "
-                         f"(N_GPUS={gpus}): a vLLM engine runs on the GPUs of one node")
+        raise ValueError(
+            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide the GPUs per node "
+            f"(N_GPUS={gpus}): a vLLM engine runs on the GPUs of one node"
+        )
     world = gpus * nodes
     n = int(rollout.n)
-    for what, prompts in (("data.train_batch_size", config.data.train_batch_size),
-                          ("actor_rollout_ref.actor.ppo_mini_batch_size", config.actor_rollout_ref.actor.ppo_mini_batch_size)):
+    for what, prompts in (
+        ("data.train_batch_size", config.data.train_batch_size),
+        ("actor_rollout_ref.actor.ppo_mini_batch_size", config.actor_rollout_ref.actor.ppo_mini_batch_size),
+    ):
         if (int(prompts) * n) % world:
-            raise ValueError(f"{what}={prompts} x actor_rollout_ref.rollout.n={n} = {int(prompts) * n} responses do not "
-                             f"split evenly over {world} GPU(s) ({nodes} node(s) x N_GPUS={gpus}): choose sizes "
-                             f"divisible by {world}")
+            raise ValueError(
+                f"{what}={prompts} x actor_rollout_ref.rollout.n={n} = {int(prompts) * n} responses do not "
+                f"split evenly over {world} GPU(s) ({nodes} node(s) x N_GPUS={gpus}): choose sizes "
+                f"divisible by {world}"
+            )
     if nodes > 1 and not ray_address:
-        raise ValueError(f"NNODES={nodes} needs a Ray cluster spanning the nodes: start one (`ray start --head` on "
-                         f"the head, `ray start --address <head>:6379` on the others; scripts/slurm/ does both) "
-                         f"and set RAY_ADDRESS, or run on one node")
+        raise ValueError(
+            f"NNODES={nodes} needs a Ray cluster spanning the nodes: start one (`ray start --head` on "
+            f"the head, `ray start --address <head>:6379` on the others; scripts/slurm/ does both) "
+            f"and set RAY_ADDRESS, or run on one node"
+        )
 
 
 def _wandb_credentials() -> bool:
@@ -318,7 +349,9 @@ def data_file_problems(key: str, path: str, config: Any) -> list[str]:
     local = Path(os.path.expanduser(path))
     where = f"data.{key}: {path}"
     if local.suffix not in DATA_FORMATS:
-        return [f"{where} is not a data file verl reads ({', '.join(DATA_FORMATS)}); convert it to parquet ({DATA_FIX})"]
+        return [
+            f"{where} is not a data file verl reads ({', '.join(DATA_FORMATS)}); convert it to parquet ({DATA_FIX})"
+        ]
     if local.suffix == ".json":
         return []  # one JSON document or one object per line: only loading it all tells
     prompt_key = str(config.data.get("prompt_key") or "prompt")
@@ -328,8 +361,11 @@ def data_file_problems(key: str, path: str, config: Any) -> list[str]:
         return [f"{where} cannot be read ({' '.join(str(err).split()) or type(err).__name__}); rewrite it ({DATA_FIX})"]
     if not rows:
         return [f"{where} has no rows; point DATA_DIR at the prepared data ({DATA_FIX})"]
-    needed = {prompt_key: "the prompt, as chat messages", "data_source": "passed to the reward",
-              "reward_model": "reward_model.ground_truth, the answer the reward checks"}
+    needed = {
+        prompt_key: "the prompt, as chat messages",
+        "data_source": "passed to the reward",
+        "reward_model": "reward_model.ground_truth, the answer the reward checks",
+    }
     from lead.core.methods import load_methods
 
     name = config.algorithm.adv_estimator
@@ -342,15 +378,21 @@ def data_file_problems(key: str, path: str, config: Any) -> list[str]:
     problems = []
     chat = _chat_problem(first.get(prompt_key)) if first is not None else None
     if chat:
-        problems.append(f"{where}: column {prompt_key} {chat}; verl needs chat messages, a list of {{role, content}} "
-                        f"(e.g. [{{'role': 'user', 'content': '<problem>'}}]) ({DATA_FIX})")
+        problems.append(
+            f"{where}: column {prompt_key} {chat}; verl needs chat messages, a list of {{role, content}} "
+            f"(e.g. [{{'role': 'user', 'content': '<problem>'}}]) ({DATA_FIX})"
+        )
     reward = first.get("reward_model") if first is not None else None
     if not isinstance(reward, dict) or reward.get("ground_truth") is None:
-        problems.append(f"{where}: reward_model of the first row is {reward!r}; the reward reads "
-                        f"reward_model.ground_truth, the gold answer ({DATA_FIX})")
+        problems.append(
+            f"{where}: reward_model of the first row is {reward!r}; the reward reads "
+            f"reward_model.ground_truth, the gold answer ({DATA_FIX})"
+        )
     if "extra_info" in needed and not _has_index(schema, first):
-        problems.append(f"{where}: extra_info has no index, the stable prompt id {name} remembers prompts by "
-                        f"(verl would give every prompt id 0) ({DATA_FIX})")
+        problems.append(
+            f"{where}: extra_info has no index, the stable prompt id {name} remembers prompts by "
+            f"(verl would give every prompt id 0) ({DATA_FIX})"
+        )
     return problems
 
 
@@ -370,15 +412,19 @@ def data_problems(config: Any) -> list[str]:
             if "://" in path:
                 continue
             if not Path(os.path.expanduser(path)).is_file():
-                problems.append(f"data.{key}: {path} does not exist. Prepare the data first "
-                                f"(`lead data math --out {Path(path).parent}`) or point DATA_DIR at it.")
+                problems.append(
+                    f"data.{key}: {path} does not exist. Prepare the data first "
+                    f"(`lead data math --out {Path(path).parent}`) or point DATA_DIR at it."
+                )
             else:
                 problems += data_file_problems(key, path, config)
     rows, _ = train_rows(config)
     batch = int(config.data.train_batch_size)
     if not problems and rows is not None and rows < batch:
-        problems.append(f"data.train_files: {rows} training rows are fewer than data.train_batch_size={batch}, and "
-                        f"verl trains on full batches only: use more data or a data.train_batch_size of at most {rows}")
+        problems.append(
+            f"data.train_files: {rows} training rows are fewer than data.train_batch_size={batch}, and "
+            f"verl trains on full batches only: use more data or a data.train_batch_size of at most {rows}"
+        )
     return problems
 
 
@@ -387,16 +433,20 @@ def launch_problems(config: Any) -> list[str]:
     problems = data_problems(config) + runtime_problems(config)
     model = str(config.actor_rollout_ref.model.path)
     if model.startswith(("/", "./", "../", "~")) and not Path(os.path.expanduser(model)).exists():
-        problems.append(f"actor_rollout_ref.model.path: {model} does not exist; set BASE_MODEL to a local "
-                        f"model folder or a Hugging Face model id")
+        problems.append(
+            f"actor_rollout_ref.model.path: {model} does not exist; set BASE_MODEL to a local "
+            f"model folder or a Hugging Face model id"
+        )
     loggers = config.trainer.logger
     loggers = [loggers] if isinstance(loggers, str) else list(loggers)
     offline = os.environ.get("WANDB_MODE", "").lower() in OFFLINE_WANDB_MODES
     if "wandb" in loggers and not offline and not _wandb_credentials():
-        problems.append("WANDB_API_KEY is not set and `wandb login` has not been run, but trainer.logger "
-                        "includes wandb. Put WANDB_API_KEY=<key> in .env (see .env.example), run "
-                        "`wandb login`, set WANDB_MODE=offline, or log to the console only with "
-                        "trainer.logger='[console]'.")
+        problems.append(
+            "WANDB_API_KEY is not set and `wandb login` has not been run, but trainer.logger "
+            "includes wandb. Put WANDB_API_KEY=<key> in .env (see .env.example), run "
+            "`wandb login`, set WANDB_MODE=offline, or log to the console only with "
+            "trainer.logger='[console]'."
+        )
     return problems
 
 
@@ -466,9 +516,11 @@ def check_run(run: PlannedRun, *, ray_address: str | None = None) -> RunReport:
         changes = settings_changes(report.output_dir, config) if report.state != "new" else []
         if changes:
             raise ValueError(
-                f"{report.output_dir} holds a checkpoint of a run with other settings:\n  " + "\n  ".join(changes)
+                f"{report.output_dir} holds a checkpoint of a run with other settings:\n  "
+                + "\n  ".join(changes)
                 + f"\nGive this run another name (RUN_NAME for a single run, OUTPUT_ROOT for a sweep), or delete "
-                f"{Path(report.output_dir) / SETTINGS_FILE} to resume it with the new settings.")
+                f"{Path(report.output_dir) / SETTINGS_FILE} to resume it with the new settings."
+            )
         problems = launch_problems(config) if report.state != "done" else []
         if problems:
             report.error = "\n".join(problems)
@@ -492,7 +544,9 @@ def check_plan(runs: Iterable[PlannedRun], *, ray_address: str | None = None) ->
 def describe_state(report: RunReport) -> str:
     final = report.final_step
     if report.state == "new":
-        return f"new, {final} steps" if final is not None else f"new (number of steps unknown: {report.final_step_note})"
+        return (
+            f"new, {final} steps" if final is not None else f"new (number of steps unknown: {report.final_step_note})"
+        )
     if report.state == "resume":
         return f"resume from step {report.step} of {final}"
     if report.state == "done":

@@ -37,15 +37,28 @@ CPU_TAG = "cpu-tiny"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "environment variables:\n" + _environment_help()
-    parser.add_argument("--experiment", default="math_1p5b",
-                        help="training recipe: a file of lead/verl_plugin/config/experiment/ (default math_1p5b)")
+    parser.add_argument(
+        "--experiment",
+        default="math_1p5b",
+        help="training recipe: a file of lead/verl_plugin/config/experiment/ (default math_1p5b)",
+    )
     parser.add_argument("--method", help="advantage estimator (default: the recipe's)")
     parser.add_argument("--name", help="run name before the model tag (default math_<method>); RUN_NAME replaces both")
     parser.add_argument("--sweep", choices=sorted(SWEEPS), help="plan one run per point of a paper table")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting of the script's own, before the user's overrides (repeatable)")
-    parser.add_argument("--env-knob", action="append", default=[], metavar="VAR=KEY",
-                        help="environment variable VAR, when set, sets KEY to a token count (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the script's own, before the user's overrides (repeatable)",
+    )
+    parser.add_argument(
+        "--env-knob",
+        action="append",
+        default=[],
+        metavar="VAR=KEY",
+        help="environment variable VAR, when set, sets KEY to a token count (repeatable)",
+    )
     parser.add_argument("--script", help="the launch script calling this command (for --help)")
     parser.add_argument("--root", help="project root: .env and relative paths are read from here (default: cwd)")
     parser.add_argument("--check", metavar="PLAN_FILE", help="check the runs of a PLAN_FILE written by scripts")
@@ -56,9 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _environment_help() -> str:
     doc = E.__doc__ or ""
-    table = doc[doc.index("====="):]
-    return "\n".join("  " + line.replace("``", "") for line in table.splitlines()
-                     if not line.startswith("=") and line.strip())
+    table = doc[doc.index("=====") :]
+    return "\n".join(
+        "  " + line.replace("``", "") for line in table.splitlines() if not line.startswith("=") and line.strip()
+    )
 
 
 def script_help(script: str) -> str:
@@ -117,8 +131,10 @@ def plan_runs(args: argparse.Namespace, launch: E.LaunchEnv) -> list[PlannedRun]
         tag = f"{tag}-{CPU_TAG}"
     if args.sweep:
         if env.get("RUN_NAME"):
-            raise E.LaunchError(f"RUN_NAME={env['RUN_NAME']!r} names a single run; a sweep names each of its runs "
-                                f"(set OUTPUT_ROOT to keep sweeps apart)")
+            raise E.LaunchError(
+                f"RUN_NAME={env['RUN_NAME']!r} names a single run; a sweep names each of its runs "
+                f"(set OUTPUT_ROOT to keep sweeps apart)"
+            )
         points = [(f"{p.stem}_{tag}", p.overrides) for p in SWEEPS[args.sweep](env)]
         if not points:
             raise E.LaunchError("no runs planned (check the sweep's subset variables)")
@@ -129,9 +145,20 @@ def plan_runs(args: argparse.Namespace, launch: E.LaunchEnv) -> list[PlannedRun]
     runs = []
     for name, own in points:
         name = run_name(name)
-        runs.append(PlannedRun(name, [*base, *own, *args.set, f"trainer.experiment_name={name}",
-                                      f"trainer.default_local_dir={launch.output_root}/{name}", *args.overrides],
-                               device=launch.device))
+        runs.append(
+            PlannedRun(
+                name,
+                [
+                    *base,
+                    *own,
+                    *args.set,
+                    f"trainer.experiment_name={name}",
+                    f"trainer.default_local_dir={launch.output_root}/{name}",
+                    *args.overrides,
+                ],
+                device=launch.device,
+            )
+        )
     return runs
 
 
@@ -145,12 +172,14 @@ def summary(report) -> str:
     trainer, rollout = cfg.trainer, cfg.actor_rollout_ref.rollout
     method = cfg.algorithm.adv_estimator
     changed = method_changes(cfg)
-    lines = [f"[ok] {report.run.name}: {describe_state(report)}",
-             f"    {trainer.n_gpus_per_node} GPU(s) x {trainer.nnodes} node(s) ({report.run.device}), "
-             f"{cfg.data.train_batch_size} prompts x {rollout.n} rollouts, "
-             f"responses <= {cfg.data.max_response_length} tokens, model {cfg.actor_rollout_ref.model.path}",
-             f"    {method}: " + (", ".join(changed) if changed else "default knobs"),
-             f"    checkpoints: {report.output_dir}"]
+    lines = [
+        f"[ok] {report.run.name}: {describe_state(report)}",
+        f"    {trainer.n_gpus_per_node} GPU(s) x {trainer.nnodes} node(s) ({report.run.device}), "
+        f"{cfg.data.train_batch_size} prompts x {rollout.n} rollouts, "
+        f"responses <= {cfg.data.max_response_length} tokens, model {cfg.actor_rollout_ref.model.path}",
+        f"    {method}: " + (", ".join(changed) if changed else "default knobs"),
+        f"    checkpoints: {report.output_dir}",
+    ]
     lines += [f"    {line}" for line in [run_cost_line(report)] if line]
     lines += [f"    warning: {w}" for w in report.warnings]
     return "\n".join(lines)
@@ -188,8 +217,11 @@ def run(args: argparse.Namespace) -> int:
     from lead.launch.check import check_plan
 
     dry = args.dry_run or launch.dry_run or bool(args.check)
-    print(f"Planned runs ({len(runs)}), under {launch.output_root}:" if not args.check else
-          f"Planned runs ({len(runs)}) of {args.check}:")
+    print(
+        f"Planned runs ({len(runs)}), under {launch.output_root}:"
+        if not args.check
+        else f"Planned runs ({len(runs)}) of {args.check}:"
+    )
     from lead.launch.execute import launcher_warnings_quieted
 
     with launcher_warnings_quieted():

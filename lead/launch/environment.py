@@ -35,7 +35,6 @@ values win over the file's; relative paths are taken from the project root):
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -148,9 +147,15 @@ def read_launch_env(environ: Mapping[str, str], root: Path) -> LaunchEnv:
     device = env.get("DEVICE", "").strip().lower() or "cuda"
     if device not in DEVICES:
         raise LaunchError(f"DEVICE={env['DEVICE']!r} is not one of {', '.join(DEVICES)}")
-    launch = LaunchEnv(root=root, env=env, env_file=env_file, device=device,
-                       dry_run=_flag(env, "DRY_RUN"), print_config=_flag(env, "PRINT_CONFIG"),
-                       plan_file=env.get("PLAN_FILE") or None)
+    launch = LaunchEnv(
+        root=root,
+        env=env,
+        env_file=env_file,
+        device=device,
+        dry_run=_flag(env, "DRY_RUN"),
+        print_config=_flag(env, "PRINT_CONFIG"),
+        plan_file=env.get("PLAN_FILE") or None,
+    )
 
     budget = positive_int(env, "BUDGET", "a number of tokens", "4000")
     if budget is not None:
@@ -159,14 +164,18 @@ def read_launch_env(environ: Mapping[str, str], root: Path) -> LaunchEnv:
     visible = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
     gpus = positive_int(env, "N_GPUS", "a positive integer", "4")
     if gpus is not None and visible and len(visible) != gpus:
-        raise LaunchError(f"N_GPUS={gpus} but CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} lists "
-                          f"{len(visible)} GPU(s); make them agree")
+        raise LaunchError(
+            f"N_GPUS={gpus} but CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} lists "
+            f"{len(visible)} GPU(s); make them agree"
+        )
     gpus = gpus or (len(visible) if visible and not launch.cpu else None)
     nodes = positive_int(env, "NNODES", "a positive integer", "2")
     if launch.cpu and ((gpus or 1) > 1 or (nodes or 1) > 1 or env.get("RAY_ADDRESS")):
-        raise LaunchError("DEVICE=cpu runs one process on this machine: unset N_GPUS, NNODES and RAY_ADDRESS "
-                          f"(got N_GPUS={env.get('N_GPUS', '')!r}, NNODES={env.get('NNODES', '')!r}, "
-                          f"RAY_ADDRESS={env.get('RAY_ADDRESS', '')!r})")
+        raise LaunchError(
+            "DEVICE=cpu runs one process on this machine: unset N_GPUS, NNODES and RAY_ADDRESS "
+            f"(got N_GPUS={env.get('N_GPUS', '')!r}, NNODES={env.get('NNODES', '')!r}, "
+            f"RAY_ADDRESS={env.get('RAY_ADDRESS', '')!r})"
+        )
     if gpus is not None:
         launch.set("trainer.n_gpus_per_node", str(gpus), "N_GPUS")
     if nodes is not None:

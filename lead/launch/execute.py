@@ -53,14 +53,20 @@ CONFIG_START = re.compile(r"^\{'[a-z_]+': ")
 # (and, for a Python warning, the source line printed under it) from the console only.
 QUIET_PATTERNS = {
     # verl probes its optional training engines at import, in every process; FSDP is the one used.
-    "optional engine": re.compile(r"UserWarning: (torchtitan|veomni|automodel|mindspeed|megatron) engine is not "
-                                  r"available: ModuleNotFoundError\("),
+    "optional engine": re.compile(
+        r"UserWarning: (torchtitan|veomni|automodel|mindspeed|megatron) engine is not "
+        r"available: ModuleNotFoundError\("
+    ),
     # verl's agent loop, once per rollout: models without a builder of their own use the default one.
-    "token builder": re.compile(r"No model-specific Continuous Token builder is registered for config\.json "
-                                r"model_type="),
+    "token builder": re.compile(
+        r"No model-specific Continuous Token builder is registered for config\.json "
+        r"model_type="
+    ),
     # TransferQueue caps its threads at the machine's cores, on every call.
-    "queue threads": re.compile(r"target_num_threads \d+ should not exceed total physical CPU cores \d+\. "
-                                r"Setting to \d+\."),
+    "queue threads": re.compile(
+        r"target_num_threads \d+ should not exceed total physical CPU cores \d+\. "
+        r"Setting to \d+\."
+    ),
     # Every method here runs without a critic, as intended.
     "no critic": re.compile(r"UserWarning: Disabled critic as algorithm\.adv_estimator != gae\."),
 }
@@ -166,6 +172,7 @@ class RunInterrupted(Exception):
 @contextmanager
 def interrupts_raised() -> Iterator[None]:
     """Turn the stop signals into :class:`RunInterrupted` in this (the main) thread."""
+
     def handler(signum: int, _frame: Any) -> None:
         raise RunInterrupted(signum)
 
@@ -211,15 +218,22 @@ def stop_run(process: subprocess.Popen | None, mark: str) -> None:
         process.wait()
 
 
-def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.executable,
-               console: ConsoleFilter | None = None) -> int:
+def launch_run(
+    report: RunReport, env: Mapping[str, str], python: str = sys.executable, console: ConsoleFilter | None = None
+) -> int:
     """Start one checked run and wait for it; returns its exit code. Raises :class:`RunInterrupted`
     after stopping the whole run when a stop signal arrives."""
     folder = Path(report.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     mark = uuid.uuid4().hex
-    run_env = {**env, "PYTHONUNBUFFERED": "1", "WANDB_RESUME": "allow", "DEVICE": report.run.device,
-               "WANDB_RUN_ID": wandb_run_id(folder, report.run.name, fresh=report.state == "new"), RUN_MARK: mark}
+    run_env = {
+        **env,
+        "PYTHONUNBUFFERED": "1",
+        "WANDB_RESUME": "allow",
+        "DEVICE": report.run.device,
+        "WANDB_RUN_ID": wandb_run_id(folder, report.run.name, fresh=report.state == "new"),
+        RUN_MARK: mark,
+    }
     record = record_settings(folder, report.config)
     console = console or ConsoleFilter()
     process = None
@@ -234,8 +248,15 @@ def launch_run(report: RunReport, env: Mapping[str, str], python: str = sys.exec
         try:
             for line in opening_lines(report):
                 show(line)
-            process = subprocess.Popen(train_command(record, python), env=run_env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+            process = subprocess.Popen(
+                train_command(record, python),
+                env=run_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
             assert process.stdout is not None
             for line in process.stdout:
                 show(line)
@@ -341,8 +362,10 @@ def next_steps(report: RunReport, rerun: Rerun, hidden: int = 0) -> list[str]:
         lines += [f"   validation {line}" for line in validation_change(steps)]
         lines.append(f"   metrics: {folder / 'metrics.jsonl'} ({len(steps)} steps)")
     if hidden:
-        lines.append(f"   console: {hidden} lines of verl's configuration and known warnings left out "
-                     f"(all in {folder / 'train.log'}; VERBOSE=1 shows them)")
+        lines.append(
+            f"   console: {hidden} lines of verl's configuration and known warnings left out "
+            f"(all in {folder / 'train.log'}; VERBOSE=1 shows them)"
+        )
     lead = lead_command()
     name = report.run.name
     cpu = report.run.device == "cpu"
@@ -350,11 +373,15 @@ def next_steps(report: RunReport, rerun: Rerun, hidden: int = 0) -> list[str]:
     override, change = longer(report)
     lines += ["   next:"]
     if step is not None:
-        lines += [f"     evaluate it:  {lead} data eval --out data/eval   (once: the benchmarks)",
-                  f"                   {lead} eval --model {folder / f'global_step_{step}'} --out runs/{name}{extra}"]
-    lines += [f"     plot curves:  {lead} curves {folder} --out {folder / 'curves'}",
-              f"     train longer: {rerun.with_overrides([override])}   ({change}"
-              + (f", resumes from step {step})" if step is not None else ")")]
+        lines += [
+            f"     evaluate it:  {lead} data eval --out data/eval   (once: the benchmarks)",
+            f"                   {lead} eval --model {folder / f'global_step_{step}'} --out runs/{name}{extra}",
+        ]
+    lines += [
+        f"     plot curves:  {lead} curves {folder} --out {folder / 'curves'}",
+        f"     train longer: {rerun.with_overrides([override])}   ({change}"
+        + (f", resumes from step {step})" if step is not None else ")"),
+    ]
     return lines
 
 
@@ -364,12 +391,19 @@ def _interrupted_line(report: RunReport, stop: RunInterrupted, rerun: Rerun) -> 
     except ValueError:
         step = None
     kept = f"the last checkpoint is step {step}" if step is not None else "no checkpoint was written"
-    return (f"== {report.run.name}: interrupted ({stop}); every process of the run stopped, {kept}; "
-            f"resume with: {rerun.with_overrides()}")
+    return (
+        f"== {report.run.name}: interrupted ({stop}); every process of the run stopped, {kept}; "
+        f"resume with: {rerun.with_overrides()}"
+    )
 
 
-def launch_all(reports: Sequence[RunReport], env: Mapping[str, str], python: str = sys.executable,
-               rerun: Rerun | None = None, out: TextIO | None = None) -> int:
+def launch_all(
+    reports: Sequence[RunReport],
+    env: Mapping[str, str],
+    python: str = sys.executable,
+    rerun: Rerun | None = None,
+    out: TextIO | None = None,
+) -> int:
     """Launch every run not finished yet, in order; an interrupted run resumes from its latest
     checkpoint on the next launch. Returns 0, 1 when any run failed (the others still ran), or
     128 + the signal's number when a stop signal ended the launch."""
@@ -381,8 +415,12 @@ def launch_all(reports: Sequence[RunReport], env: Mapping[str, str], python: str
         name = report.run.name
         if report.state == "done":
             override, change = longer(report)
-            print(f"== {name}: finished, skipped (final step {report.final_step} checkpointed); to train "
-                  f"longer: {rerun.with_overrides([override])}   ({change})", file=out, flush=True)
+            print(
+                f"== {name}: finished, skipped (final step {report.final_step} checkpointed); to train "
+                f"longer: {rerun.with_overrides([override])}   ({change})",
+                file=out,
+                flush=True,
+            )
             continue
         print(f"== {name}: {report.state} (log: {Path(report.output_dir) / 'train.log'})", file=out, flush=True)
         console = ConsoleFilter(verbose)
@@ -396,8 +434,11 @@ def launch_all(reports: Sequence[RunReport], env: Mapping[str, str], python: str
             print("\n".join(next_steps(report, rerun, console.hidden)), file=out, flush=True)
         else:
             failed.append(name)
-            print(f"== {name}: FAILED (see {Path(report.output_dir) / 'train.log'}); {after_failure(report)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"== {name}: FAILED (see {Path(report.output_dir) / 'train.log'}); {after_failure(report)}",
+                file=sys.stderr,
+                flush=True,
+            )
     if failed:
         print(f"{len(failed)} run(s) failed: {' '.join(failed)}", file=sys.stderr)
         return 1

@@ -52,7 +52,7 @@ def number(text: str, variable: str, what: str = "a number >= 0") -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:
-        raise LaunchError(f"{variable}: {text!r} is not {what} (e.g. {variable}=\"0 0.5 2\")")
+        raise LaunchError(f'{variable}: {text!r} is not {what} (e.g. {variable}="0 0.5 2")')
     return value
 
 
@@ -91,39 +91,58 @@ def ratio_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     methods = choices(env, "METHODS", "grpo lead", ("grpo", "lead"), "method")
     ratios = [number(r, "RATIOS", "a ratio >= 0") for r in words(env.get("RATIOS", "0 0.25 0.5 1 2 4"))]
     # Only a threshold the user sets is passed: a command-line override would beat the device group's.
-    threshold = ([f"algorithm.grpo_len_threshold.threshold={tokens(env, 'LENGTH_THRESHOLD', 2000)}"]
-                 if env.get("LENGTH_THRESHOLD", "").strip() else [])
+    threshold = (
+        [f"algorithm.grpo_len_threshold.threshold={tokens(env, 'LENGTH_THRESHOLD', 2000)}"]
+        if env.get("LENGTH_THRESHOLD", "").strip()
+        else []
+    )
     points = []
     for method in methods:
         for ratio in ratios:
             w_corr, w_len = exact(1 / (1 + ratio)), exact(ratio / (1 + ratio))
             stem = f"math_{method}_ratio{name_number(ratio)}"
             if method == "grpo":
-                points.append(SweepPoint(stem, [
-                    "algorithm.adv_estimator=grpo_len_threshold", "algorithm.grpo_len_threshold.mode=classic",
-                    f"algorithm.grpo_len_threshold.lambda1={w_corr}", f"algorithm.grpo_len_threshold.lambda2={w_len}",
-                    *threshold]))
+                points.append(
+                    SweepPoint(
+                        stem,
+                        [
+                            "algorithm.adv_estimator=grpo_len_threshold",
+                            "algorithm.grpo_len_threshold.mode=classic",
+                            f"algorithm.grpo_len_threshold.lambda1={w_corr}",
+                            f"algorithm.grpo_len_threshold.lambda2={w_len}",
+                            *threshold,
+                        ],
+                    )
+                )
             else:
-                points.append(SweepPoint(stem, ["algorithm.adv_estimator=lead",
-                                                f"algorithm.lead.static_lambda_corr={w_corr}"]))
+                points.append(
+                    SweepPoint(stem, ["algorithm.adv_estimator=lead", f"algorithm.lead.static_lambda_corr={w_corr}"])
+                )
     return points
 
 
 def aggregator_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     """Table 3: how L* is taken from a group's rollouts. ``AGGS`` (all four aggregators)."""
-    return [SweepPoint(f"math_lead_agg_{a}", ["algorithm.adv_estimator=lead", f"algorithm.lead.aggregator={a}"])
-            for a in choices(env, "AGGS", " ".join(AGGREGATORS), AGGREGATORS, "aggregator")]
+    return [
+        SweepPoint(f"math_lead_agg_{a}", ["algorithm.adv_estimator=lead", f"algorithm.lead.aggregator={a}"])
+        for a in choices(env, "AGGS", " ".join(AGGREGATORS), AGGREGATORS, "aggregator")
+    ]
 
 
 def mode_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
     """The efficiency reward's shape around L*. ``MODES`` (max_sym max_asym upper_only)."""
-    return [SweepPoint(f"math_lead_mode_{m}", ["algorithm.adv_estimator=lead", f"algorithm.lead.lstar_mode={m}"])
-            for m in choices(env, "MODES", " ".join(LSTAR_MODES), LSTAR_MODES, "mode")]
+    return [
+        SweepPoint(f"math_lead_mode_{m}", ["algorithm.adv_estimator=lead", f"algorithm.lead.lstar_mode={m}"])
+        for m in choices(env, "MODES", " ".join(LSTAR_MODES), LSTAR_MODES, "mode")
+    ]
 
 
 PAPER_CONTROLLER = {knob: getattr(LeadConfig(), knob) for knob in ("alpha", "beta", "lambda_min")}
-CONTROLLER_AXES = {"alpha": ("ALPHAS", "0.5 1 2"), "beta": ("BETAS", "0.9 0.95 0.99"),
-                   "lambda_min": ("LAMBDA_MINS", "0.1 0.3 0.5")}
+CONTROLLER_AXES = {
+    "alpha": ("ALPHAS", "0.5 1 2"),
+    "beta": ("BETAS", "0.9 0.95 0.99"),
+    "lambda_min": ("LAMBDA_MINS", "0.1 0.3 0.5"),
+}
 
 
 def controller_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
@@ -135,13 +154,25 @@ def controller_sweep(env: Mapping[str, str]) -> list[SweepPoint]:
         for raw in words(env.get(variable, default)):
             point = {**PAPER_CONTROLLER, knob: number(raw, variable, "a number >= 0")}
             stem = "math_lead_a{}_b{}_lm{}".format(*(name_number(point[k]) for k in ("alpha", "beta", "lambda_min")))
-            points.setdefault(stem, SweepPoint(stem, ["algorithm.adv_estimator=lead", *(
-                f"algorithm.lead.{k}={exact(point[k])}" for k in ("alpha", "beta", "lambda_min"))]))
+            points.setdefault(
+                stem,
+                SweepPoint(
+                    stem,
+                    [
+                        "algorithm.adv_estimator=lead",
+                        *(f"algorithm.lead.{k}={exact(point[k])}" for k in ("alpha", "beta", "lambda_min")),
+                    ],
+                ),
+            )
     return list(points.values())
 
 
 SWEEPS: dict[str, Callable[[Mapping[str, str]], list[SweepPoint]]] = {
-    "ratio": ratio_sweep, "aggregator": aggregator_sweep, "mode": mode_sweep, "controller": controller_sweep}
+    "ratio": ratio_sweep,
+    "aggregator": aggregator_sweep,
+    "mode": mode_sweep,
+    "controller": controller_sweep,
+}
 
 
 def run_name(name: str) -> str:

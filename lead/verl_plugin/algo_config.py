@@ -79,13 +79,16 @@ store_method_blocks()
 
 LeadAlgoConfig = make_dataclass(
     "LeadAlgoConfig",
-    [(name, dict[str, Any], field(default_factory=dict)) for name in load_methods()
-     if name not in AlgoConfig.__dataclass_fields__],
+    [
+        (name, dict[str, Any], field(default_factory=dict))
+        for name in load_methods()
+        if name not in AlgoConfig.__dataclass_fields__
+    ],
     bases=(AlgoConfig,),
     namespace={
         "__module__": __name__,
         "__doc__": "verl's AlgoConfig plus ``algorithm.<method>`` knob blocks (``lead``, and one per "
-                   "registered baseline), each a plain dict validated by the method's config dataclass.",
+        "registered baseline), each a plain dict validated by the method's config dataclass.",
     },
 )
 
@@ -122,8 +125,10 @@ def validate_run_config(config: Any) -> None:
     algorithm = config.algorithm
     name = algorithm.adv_estimator
     if name not in ADV_ESTIMATOR_REGISTRY:
-        raise ValueError(f"algorithm.adv_estimator={name!r} is not a registered advantage estimator; "
-                         f"available: {sorted(ADV_ESTIMATOR_REGISTRY)}")
+        raise ValueError(
+            f"algorithm.adv_estimator={name!r} is not a registered advantage estimator; "
+            f"available: {sorted(ADV_ESTIMATOR_REGISTRY)}"
+        )
     if not is_lead_estimator(name):
         return
     cfg = config_class(name).from_mapping(method_block(algorithm, name))
@@ -131,14 +136,16 @@ def validate_run_config(config: Any) -> None:
         raise ValueError(
             f"algorithm.use_kl_in_reward=True is incompatible with adv_estimator={name}: the estimator reads "
             "correctness from token_level_rewards, which would include the KL penalty. Set it to False and use "
-            "actor_rollout_ref.actor.use_kl_loss=True instead.")
+            "actor_rollout_ref.actor.use_kl_loss=True instead."
+        )
     rejection = (algorithm.get("rollout_correction") or {}).get("rollout_rs")
     if rejection not in (None, ""):
         raise ValueError(
             f"algorithm.rollout_correction.rollout_rs={rejection!r} is incompatible with adv_estimator={name}: "
             "rejection sampling zeroes parts of response_mask before the advantage estimator runs, so the "
             "response lengths it scores shrink or vanish. Set algorithm.rollout_correction.rollout_rs=null "
-            "(importance weighting, rollout_is, leaves the mask alone).")
+            "(importance weighting, rollout_is, leaves the mask alone)."
+        )
     _check_trainer(config, name)
     _check_reward_levels(config, name, cfg)
     max_response = config.get("data", {}).get("max_response_length")
@@ -147,7 +154,8 @@ def validate_run_config(config: Any) -> None:
         warnings.warn(
             f"algorithm.{name}.bmax={bmax} is below data.max_response_length={max_response}: responses longer "
             f"than bmax are scored against L* <= bmax. Set both from one budget (BUDGET in the launch scripts).",
-            stacklevel=2)
+            stacklevel=2,
+        )
 
 
 def _check_trainer(config: Any, name: str) -> None:
@@ -161,9 +169,13 @@ def _check_trainer(config: Any, name: str) -> None:
         raise ValueError(
             f"adv_estimator={name} keeps state from step to step, which {setting} neither checkpoints nor logs "
             f"(and the asynchronous modes would advance it several times per step). Use the synchronous v1 "
-            f"trainer of this package: trainer.use_v1=true trainer.v1.trainer_mode={TRAINER_MODE}.")
-    warnings.warn(f"adv_estimator={name} with {setting}: its {name}/* metrics are not logged; "
-                  f"trainer.v1.trainer_mode={TRAINER_MODE} logs them.", stacklevel=3)
+            f"trainer of this package: trainer.use_v1=true trainer.v1.trainer_mode={TRAINER_MODE}."
+        )
+    warnings.warn(
+        f"adv_estimator={name} with {setting}: its {name}/* metrics are not logged; "
+        f"trainer.v1.trainer_mode={TRAINER_MODE} logs them.",
+        stacklevel=3,
+    )
 
 
 def _check_reward_levels(config: Any, name: str, cfg: Any) -> None:
@@ -177,9 +189,11 @@ def _check_reward_levels(config: Any, name: str, cfg: Any) -> None:
         raise ValueError(
             f"algorithm.{name}.correct_threshold={threshold} does not separate the reward's incorrect_reward="
             f"{incorrect} and correct_reward={correct} (a rollout is correct when its reward exceeds the "
-            f"threshold): set it between the two, e.g. {(correct + incorrect) / 2}.")
+            f"threshold): set it between the two, e.g. {(correct + incorrect) / 2}."
+        )
     if (correct, incorrect) != (1.0, 0.0) and getattr(cfg, "indicator_stats", True) is False:
         raise ValueError(
             f"adv_estimator={name} with correct_reward={correct} and incorrect_reward={incorrect}: the controller's "
             f"correctness statistics assume 1/0 rewards. Set algorithm.{name}.indicator_stats=true to compute them "
-            f"on the correct/incorrect indicator, or use 1/0 rewards.")
+            f"on the correct/incorrect indicator, or use 1/0 rewards."
+        )

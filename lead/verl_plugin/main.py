@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -42,6 +43,8 @@ def check_config(config: DictConfig) -> None:
     import warnings
 
     import lead.verl_plugin.plugin  # noqa: F401 - registers the estimators even when verl skips plugins
+
+    # isort: split
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
@@ -102,10 +105,12 @@ def unreachable_length_knobs(config: DictConfig) -> list[str]:
         except ValueError:
             continue
         if _rewards_length(method_cls, below, cap):
-            lines.append(f"algorithm.{name}.{knob}={value:g} is not below the response cap data.max_response_length="
-                         f"{cap}: every response is within it, so {name} rewards no response for being shorter (its "
-                         f"advantage is correctness alone); set algorithm.{name}.{knob} below {cap}, or raise the cap "
-                         f"(BUDGET in the launch scripts)")
+            lines.append(
+                f"algorithm.{name}.{knob}={value:g} is not below the response cap data.max_response_length="
+                f"{cap}: every response is within it, so {name} rewards no response for being shorter (its "
+                f"advantage is correctness alone); set algorithm.{name}.{knob} below {cap}, or raise the cap "
+                f"(BUDGET in the launch scripts)"
+            )
     return lines
 
 
@@ -244,19 +249,26 @@ def recorded_config(args: list[str]) -> Path | None:
     elif args[0].startswith(RECORD_FLAG + "=") and len(args) == 1:
         path = Path(args[0].split("=", 1)[1])
     else:
-        sys.exit(f"lead-train: error: {RECORD_FLAG} FILE runs a recorded configuration as it is and takes no other "
-                 f"argument (got {' '.join(args)}): to change a setting, launch again with it, or run "
-                 "lead-train with overrides")
+        sys.exit(
+            f"lead-train: error: {RECORD_FLAG} FILE runs a recorded configuration as it is and takes no other "
+            f"argument (got {' '.join(args)}): to change a setting, launch again with it, or run "
+            "lead-train with overrides"
+        )
     if path.suffix != ".yaml" or not path.is_file():
-        sys.exit(f"lead-train: error: {RECORD_FLAG} {path}: not a .yaml file (a run's lead_config.yaml, written by "
-                 "lead launch)")
+        sys.exit(
+            f"lead-train: error: {RECORD_FLAG} {path}: not a .yaml file (a run's lead_config.yaml, written by "
+            "lead launch)"
+        )
     return path.resolve()
 
 
 def hydra_arguments(record: Path) -> list[str]:
     """Hydra's command line loading ``record`` as the whole configuration, its files in ``<run>/hydra``."""
-    return [f"--config-path={record.parent}", f"--config-name={record.stem}",
-            f"hydra.run.dir={record.parent / 'hydra'}"]
+    return [
+        f"--config-path={record.parent}",
+        f"--config-name={record.stem}",
+        f"hydra.run.dir={record.parent / 'hydra'}",
+    ]
 
 
 def explain_refusal(overrides: list[str]) -> str | None:
@@ -289,8 +301,10 @@ def main() -> None:
         recorded = str(OmegaConf.select(OmegaConf.load(record), "trainer.device"))
         device = os.environ.setdefault(DEVICE_ENV, "cpu") if recorded == "cpu" else os.environ.get(DEVICE_ENV, "")
         if (device.strip().lower() == "cpu") != (recorded == "cpu"):
-            sys.exit(f"error: {record} records a run with trainer.device={recorded}, which contradicts "
-                     f"{DEVICE_ENV}={device!r}; unset {DEVICE_ENV}")
+            sys.exit(
+                f"error: {record} records a run with trainer.device={recorded}, which contradicts "
+                f"{DEVICE_ENV}={device!r}; unset {DEVICE_ENV}"
+            )
     try:
         cpu = select_from_env()
     except ValueError as exc:

@@ -39,12 +39,14 @@ def release_name_error(override: str) -> str | None:
 
     from lead.core.knobs import LeadConfig
 
-    knob = key[len(RELEASE_PREFIX):]
+    knob = key[len(RELEASE_PREFIX) :]
     if knob not in {f.name for f in fields(LeadConfig)}:
         return None
     value = override.split("=", 1)[1] if "=" in override else "<value>"
-    return (f"{key} is the paper release's name of a LEAD knob, which this package does not read: "
-            f"use algorithm.lead.{knob}={value}")
+    return (
+        f"{key} is the paper release's name of a LEAD knob, which this package does not read: "
+        f"use algorithm.lead.{knob}={value}"
+    )
 
 
 def check_release_names(overrides: list[str]) -> None:
@@ -55,8 +57,9 @@ def check_release_names(overrides: list[str]) -> None:
             raise ValueError(error)
 
 
-def explain_override_error(err: Exception, overrides: list[str],
-                           compose: Callable[[list[str]], Any] | None = None) -> Exception:
+def explain_override_error(
+    err: Exception, overrides: list[str], compose: Callable[[list[str]], Any] | None = None
+) -> Exception:
     """A ``ValueError`` saying ``unknown key alpah in algorithm.lead; did you mean alpha?`` when
     ``err`` is Hydra's refusal of an override of a missing key; ``err`` itself otherwise.
 
@@ -89,6 +92,9 @@ def explain_override_error(err: Exception, overrides: list[str],
         known = []
     where = f" in {parent}" if parent else " at the top level"
     hint = difflib.get_close_matches(leaf, known, n=3)
-    advice = f"; did you mean {' or '.join(hint)}?" if hint else (
-        f"; {parent or 'it'} has: {', '.join(sorted(known))}" if known else "")
+    advice = (
+        f"; did you mean {' or '.join(hint)}?"
+        if hint
+        else (f"; {parent or 'it'} has: {', '.join(sorted(known))}" if known else "")
+    )
     return ValueError(f"unknown key {leaf}{where} (override {match.group(1)}){advice}")

@@ -50,8 +50,9 @@ def attention_choice(config: DictConfig, environ: Mapping[str, str] = os.environ
     choice = from_config if from_config is not None else (environ.get(ENV_VAR) or None)
     if choice is not None and choice not in CHOICES:
         source = "attention.implementation" if from_config is not None else ENV_VAR
-        raise ValueError(f"{source}={choice!r} is not an attention choice; allowed: {', '.join(CHOICES)} "
-                         "(or unset, for flash-attn)")
+        raise ValueError(
+            f"{source}={choice!r} is not an attention choice; allowed: {', '.join(CHOICES)} (or unset, for flash-attn)"
+        )
     return choice
 
 
@@ -143,7 +144,7 @@ def prepare_attention(
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise FlashAttentionMissing(
             f"this run needs flash-attn ({', '.join(uses)}) but it cannot be imported ({reason}): "
-            f"install it with `{FLASH_ATTN_INSTALL}` (docs/install.md, \"CUDA node\"), or run with PyTorch attention "
+            f'install it with `{FLASH_ATTN_INSTALL}` (docs/install.md, "CUDA node"), or run with PyTorch attention '
             f"by adding the override attention=sdpa (or setting {ENV_VAR}=sdpa)"
         ) from exc
     return []
@@ -152,23 +153,29 @@ def prepare_attention(
 VLLM_ENV_COMMAND = "make vllm-env"
 
 
-def vllm_missing(config: DictConfig, cpu: bool, find_spec: Callable[[str], Any] = importlib.util.find_spec) -> str | None:
+def vllm_missing(
+    config: DictConfig, cpu: bool, find_spec: Callable[[str], Any] = importlib.util.find_spec
+) -> str | None:
     """One line on which environment to use when the run's rollout is vLLM and this environment has
     no vLLM; None when vLLM is not asked for or is importable."""
     if OmegaConf.select(config, "actor_rollout_ref.rollout.name", default=None) != "vllm" or find_spec("vllm"):
         return None
     if cpu:
-        return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: build the vLLM "
-                f"CPU environment with `{VLLM_ENV_COMMAND}` and run with PYTHON=.venv-vllm/bin/python "
-                "(docs/install.md, \"The vLLM lane\"), or drop the override to train with the hfcpu rollout")
-    return ("actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: install the GPU "
-            "environment with `pip install -e \".[gpu]\"` (docs/install.md, \"CUDA node\")")
+        return (
+            "actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: build the vLLM "
+            f"CPU environment with `{VLLM_ENV_COMMAND}` and run with PYTHON=.venv-vllm/bin/python "
+            '(docs/install.md, "The vLLM lane"), or drop the override to train with the hfcpu rollout'
+        )
+    return (
+        "actor_rollout_ref.rollout.name=vllm needs vLLM, which this environment lacks: install the GPU "
+        'environment with `pip install -e ".[gpu]"` (docs/install.md, "CUDA node")'
+    )
 
 
 # The oldest Linux driver that runs a CUDA release of each major version (NVIDIA's CUDA
 # compatibility guide: minor-version compatibility holds within a major version from this driver on).
 MIN_DRIVER_FOR_CUDA_MAJOR = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
-CUDA12_ROUTE = "docs/install.md, \"CUDA 12 drivers\""
+CUDA12_ROUTE = 'docs/install.md, "CUDA 12 drivers"'
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -178,8 +185,13 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 def driver_version(run: Callable[..., Any] | None = None) -> str | None:
     """The NVIDIA driver version of this node as ``nvidia-smi`` reports it; None without a driver."""
     try:
-        out = (run or subprocess.run)(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                  capture_output=True, text=True, timeout=30, check=True).stdout
+        out = (run or subprocess.run)(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     versions = [line.strip() for line in out.splitlines() if line.strip()]
@@ -198,8 +210,10 @@ def driver_mismatch(torch_cuda: str | None, driver: str | None) -> str | None:
     fix = f"upgrade the driver to {needed} or newer"
     if major >= 13:
         fix += f", or install torch 2.11.0's cu128 wheels and vLLM's cu129 build of 0.24.0 ({CUDA12_ROUTE})"
-    return (f"the NVIDIA driver {driver} on this node is older than {needed}, the oldest that runs torch "
-            f"{_torch_version()} built for CUDA {torch_cuda}: {fix}")
+    return (
+        f"the NVIDIA driver {driver} on this node is older than {needed}, the oldest that runs torch "
+        f"{_torch_version()} built for CUDA {torch_cuda}: {fix}"
+    )
 
 
 def _torch_version() -> str:

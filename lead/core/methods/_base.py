@@ -6,7 +6,8 @@ and the correctness rule ``c_i = 1[s_i > correct_threshold]``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -71,8 +72,9 @@ def check_state_keys(method: str, state: Mapping[str, Any], keys: tuple[str, ...
     """Raise ``ValueError`` unless ``state`` has exactly ``keys``."""
     missing, unexpected = sorted(set(keys) - set(state)), sorted(set(state) - set(keys))
     if missing or unexpected:
-        raise ValueError(f"{method} state must have keys {sorted(keys)}; missing {missing}, "
-                         f"unexpected {unexpected}: {dict(state)!r}")
+        raise ValueError(
+            f"{method} state must have keys {sorted(keys)}; missing {missing}, unexpected {unexpected}: {dict(state)!r}"
+        )
 
 
 def read_step(method: str, state: Mapping[str, Any]) -> int:

@@ -43,10 +43,13 @@ class AlpMethod(Stateless):
         penalty = cfg.beta * ro.lengths * scale[ro.gid]
         rewards = ro.c - penalty
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "penalty_mean": penalty.mean(),
-            "solve_rate_weight_mean": scale.mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "penalty_mean": penalty.mean(),
+                "solve_rate_weight_mean": scale.mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics

@@ -30,8 +30,14 @@ from lead.core.registry import register_method
 from lead.core.rollouts import RolloutBatch, prepare
 
 
-def sigmoid_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int,
-                           alpha: float, length_std_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def sigmoid_length_rewards(
+    lengths: torch.Tensor,
+    correct: torch.Tensor,
+    gid: torch.Tensor,
+    num_groups: int,
+    alpha: float,
+    length_std_eps: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Arora & Zanette's reward :math:`c_i (1 - \alpha \sigma(z_i))` and the z-scores ``z`` (0 for
     incorrect rollouts), both ``[N]``; ``z`` is taken over the correct rollouts of each group
     with the population std."""
@@ -54,14 +60,18 @@ class EfficientReasoningMethod(Stateless):
     def advantages(self, batch: RolloutBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         ro = prepare(batch, cfg.correct_threshold, self.name)
-        rewards, z = sigmoid_length_rewards(ro.lengths, ro.correct, ro.gid, ro.num_groups, cfg.alpha,
-                                            cfg.length_std_eps)
+        rewards, z = sigmoid_length_rewards(
+            ro.lengths, ro.correct, ro.gid, ro.num_groups, cfg.alpha, cfg.length_std_eps
+        )
         adv = normalise(rewards, ro, cfg.normalisation, cfg.epsilon)
         n_correct = ro.c.sum().clamp_min(1.0)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "reward_mean": rewards.mean(),
-            "reward_mean_correct": (rewards * ro.c).sum() / n_correct,
-            "length_z_abs_mean_correct": (z.abs() * ro.c).sum() / n_correct,
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "reward_mean": rewards.mean(),
+                "reward_mean_correct": (rewards * ro.c).sum() / n_correct,
+                "length_z_abs_mean_correct": (z.abs() * ro.c).sum() / n_correct,
+            },
+        )
         return adv.to(ro.out_dtype), metrics

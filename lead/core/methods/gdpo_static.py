@@ -45,12 +45,15 @@ class GdpoStaticMethod(Stateless):
         adv_c = group_zscore(ro.scores, ro.gid, ro.num_groups, eps=cfg.group_std_eps)
         adv_e = group_zscore(r_eff, ro.gid, ro.num_groups, eps=cfg.group_std_eps)
         adv = whiten(cfg.w_corr * adv_c + cfg.w_eff * adv_e, ro.lengths, cfg.whiten_weighting, cfg.whiten_eps)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "lstar_mean": lstar.mean(),
-            "r_eff_mean": r_eff.mean(),
-            "r_eff_mean_correct": (r_eff * ro.c).sum() / ro.c.sum().clamp_min(1.0),
-            "w_corr": cfg.w_corr,
-            "w_eff": cfg.w_eff,
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "lstar_mean": lstar.mean(),
+                "r_eff_mean": r_eff.mean(),
+                "r_eff_mean_correct": (r_eff * ro.c).sum() / ro.c.sum().clamp_min(1.0),
+                "w_corr": cfg.w_corr,
+                "w_eff": cfg.w_eff,
+            },
+        )
         return adv.to(ro.out_dtype), metrics

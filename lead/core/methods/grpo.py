@@ -8,7 +8,8 @@ runs use verl's own ``grpo`` / ``grpo_vectorized`` estimators, which compute the
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 

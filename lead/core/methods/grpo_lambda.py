@@ -59,8 +59,9 @@ class GrpoLambdaMethod(Stateless):
         ro = prepare(batch, cfg.correct_threshold, self.name)
         accuracy = group_mean(ro.c, ro.gid, ro.num_groups)
         selected = top_fraction_groups(accuracy, cfg.fraction)
-        penalised, _ = sigmoid_length_rewards(ro.lengths, ro.correct, ro.gid, ro.num_groups, cfg.alpha,
-                                              cfg.length_std_eps)
+        penalised, _ = sigmoid_length_rewards(
+            ro.lengths, ro.correct, ro.gid, ro.num_groups, cfg.alpha, cfg.length_std_eps
+        )
         rewards = torch.where(selected[ro.gid], penalised, ro.c)
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
         values = {**ro.base_metrics(), "penalised_prompts": selected.sum(), "reward_mean": rewards.mean()}

@@ -57,10 +57,13 @@ class GrpoLenThresholdMethod(Stateless):
         r_len = threshold_length_rewards(ro.lengths, ro.c, cfg)
         rewards = cfg.lambda1 * ro.c + cfg.lambda2 * r_len
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "within_threshold_frac": (ro.lengths <= cfg.threshold).to(torch.float64).mean(),
-            "length_reward_mean": r_len.mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "within_threshold_frac": (ro.lengths <= cfg.threshold).to(torch.float64).mean(),
+                "length_reward_mean": r_len.mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics

@@ -20,7 +20,8 @@ and repetition penalty (off by default there) are not provided.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,12 +33,15 @@ from lead.core.registry import register_method
 from lead.core.rollouts import RolloutBatch, prepare
 
 
-def cosine_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, history: torch.Tensor,
-                          correct_floor: float) -> torch.Tensor:
+def cosine_length_rewards(
+    lengths: torch.Tensor, correct: torch.Tensor, history: torch.Tensor, correct_floor: float
+) -> torch.Tensor:
     """HAPO's length reward, ``[N]``, given each rollout's history ``h`` (NaN, or 0 as in the
     release: no history, reward 0)."""
     known = ~torch.isnan(history) & (history > 0)
-    ratio = torch.where(known, lengths / torch.where(known, history, torch.ones_like(history)), torch.zeros_like(lengths))
+    ratio = torch.where(
+        known, lengths / torch.where(known, history, torch.ones_like(history)), torch.zeros_like(lengths)
+    )
     f = torch.cos(0.5 * math.pi * ratio.clamp(max=2.0))
     r = torch.where(correct, f.clamp(min=correct_floor), f.clamp(max=0.0))
     return torch.where(known, r, torch.zeros_like(r))
@@ -86,8 +90,10 @@ class PromptHistory:
         values = np.asarray(lengths, dtype=np.float64)
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            raise ValueError(f"{method} history length {float(values[bad][0])} for key {keys[int(np.argmax(bad))]!r} "
-                             "is invalid: expected a finite number >= 0")
+            raise ValueError(
+                f"{method} history length {float(values[bad][0])} for key {keys[int(np.argmax(bad))]!r} "
+                "is invalid: expected a finite number >= 0"
+            )
         key_arr = np.asarray(keys, dtype=str)
         unique = np.unique(key_arr)
         if unique.size != key_arr.size:
@@ -99,8 +105,10 @@ class PromptHistory:
 def _prompt_keys(batch: RolloutBatch, num_rows: int, method: str) -> np.ndarray:
     keys = batch.prompt_keys
     if keys is None:
-        raise ValueError(f"{method} remembers prompts across steps and needs RolloutBatch.prompt_keys (the "
-                         "dataset's extra_info.index of each rollout), but the batch has none")
+        raise ValueError(
+            f"{method} remembers prompts across steps and needs RolloutBatch.prompt_keys (the "
+            "dataset's extra_info.index of each rollout), but the batch has none"
+        )
     if isinstance(keys, torch.Tensor):
         keys = keys.cpu().numpy()
     arr = np.asarray(keys if isinstance(keys, np.ndarray) else list(keys))
@@ -131,8 +139,10 @@ class HapoMethod:
         kid_t = torch.as_tensor(kid.reshape(-1), dtype=torch.long, device=ro.lengths.device)
         kid_f = kid_t.to(torch.float64)
         if bool((group_min(kid_f, ro.gid, ro.num_groups) != group_max(kid_f, ro.gid, ro.num_groups)).any()):
-            raise ValueError(f"{self.name}: rollouts of one group carry different prompt keys; prompt_keys "
-                             "must be the dataset index of each rollout's prompt")
+            raise ValueError(
+                f"{self.name}: rollouts of one group carry different prompt keys; prompt_keys "
+                "must be the dataset index of each rollout's prompt"
+            )
 
         known = torch.as_tensor(self.history.lookup(unique), dtype=torch.float64, device=ro.lengths.device)
         history = known[kid_t]
@@ -145,13 +155,16 @@ class HapoMethod:
         self.history.update(unique, shortest.cpu().numpy())
 
         has_history = ~torch.isnan(history) & (history > 0)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "with_history_frac": has_history.to(torch.float64).mean(),
-            "history_size": float(self.history.keys.size),
-            "length_reward_mean": length_reward.mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "with_history_frac": has_history.to(torch.float64).mean(),
+                "history_size": float(self.history.keys.size),
+                "length_reward_mean": length_reward.mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics
 
     def state_dict(self) -> dict[str, Any]:

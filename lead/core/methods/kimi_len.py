@@ -26,8 +26,9 @@ from lead.core.registry import register_method
 from lead.core.rollouts import RolloutBatch, prepare
 
 
-def kimi_length_rewards(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                        num_groups: int) -> torch.Tensor:
+def kimi_length_rewards(
+    lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int
+) -> torch.Tensor:
     r"""``len_i``: :math:`\lambda_i` if correct, :math:`\min(0, \lambda_i)` otherwise, ``[N]``."""
     lo = group_min(lengths, gid, num_groups)[gid]
     hi = group_max(lengths, gid, num_groups)[gid]
@@ -54,11 +55,14 @@ class KimiLenMethod(StepCounter):
         rewards = ro.c + weight * length_reward
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
         self.step += 1
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "step": float(self.step),
-            "weight": weight,
-            "length_reward_mean": length_reward.mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "step": float(self.step),
+                "weight": weight,
+                "length_reward_mean": length_reward.mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics

@@ -33,7 +33,8 @@ provided.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -71,11 +72,14 @@ class LaserMethod(Stateless):
         ro = prepare(batch, cfg.correct_threshold, self.name)
         rewards = step_rewards(ro.lengths, ro.c, cfg.target_length, cfg.alpha)
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "bonus_frac": (ro.c * (ro.lengths <= cfg.target_length)).mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "bonus_frac": (ro.c * (ro.lengths <= cfg.target_length)).mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics
 
 
@@ -93,8 +97,9 @@ def difficulty_buckets(c: torch.Tensor, gid: torch.Tensor, num_groups: int) -> t
     return (3 * k >= n).long() + (3 * k >= 2 * n).long(), n
 
 
-def choose_targets(lengths: torch.Tensor, bucket: torch.Tensor, rollouts_per_prompt: int, previous: torch.Tensor,
-                   cfg: LaserDConfig) -> torch.Tensor:
+def choose_targets(
+    lengths: torch.Tensor, bucket: torch.Tensor, rollouts_per_prompt: int, previous: torch.Tensor, cfg: LaserDConfig
+) -> torch.Tensor:
     r"""New ``[low, medium, high]`` targets from one batch: the smallest grid length ``L`` with
     :math:`\mathrm{cov}_b(L) C_b \ge k` (tested exactly as ``fit_b(L) C_b >= k n_b`` on counts),
     ``L_max`` if none; ``previous`` for a bucket with no rollout. ``bucket`` is per rollout."""
@@ -138,15 +143,18 @@ class LaserDMethod:
         self.targets = targets.tolist()
         self.step += 1
         share = torch.bincount(bucket_q, minlength=3).to(torch.float64) / ro.num_groups
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "step": float(self.step),
-            "refreshed": float(refresh),
-            **{f"target_{b}": targets[j] for j, b in enumerate(BUCKETS)},
-            **{f"prompt_frac_{b}": share[j] for j, b in enumerate(BUCKETS)},
-            "bonus_frac": (ro.c * (ro.lengths <= targets[bucket])).mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "step": float(self.step),
+                "refreshed": float(refresh),
+                **{f"target_{b}": targets[j] for j, b in enumerate(BUCKETS)},
+                **{f"prompt_frac_{b}": share[j] for j, b in enumerate(BUCKETS)},
+                "bonus_frac": (ro.c * (ro.lengths <= targets[bucket])).mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics
 
     def state_dict(self) -> dict[str, Any]:
@@ -156,10 +164,13 @@ class LaserDMethod:
         check_state_keys(self.name, state, ("step", "targets"))
         step = read_step(self.name, state)
         targets = state["targets"]
-        if (not isinstance(targets, (list, tuple)) or len(targets) != 3
-                or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and t > 0
-                           for t in targets)):
-            raise ValueError(f"{self.name} state has targets={targets!r}; expected 3 numbers > 0 "
-                             f"(low, medium, high)")
+        if (
+            not isinstance(targets, (list, tuple))
+            or len(targets) != 3
+            or not all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and t > 0 for t in targets
+            )
+        ):
+            raise ValueError(f"{self.name} state has targets={targets!r}; expected 3 numbers > 0 (low, medium, high)")
         self.step = step
         self.targets = [float(t) for t in targets]

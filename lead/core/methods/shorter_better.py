@@ -21,8 +21,9 @@ from lead.core.registry import register_method
 from lead.core.rollouts import RolloutBatch, prepare
 
 
-def sample_optimal_lengths(lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor,
-                           num_groups: int) -> torch.Tensor:
+def sample_optimal_lengths(
+    lengths: torch.Tensor, correct: torch.Tensor, gid: torch.Tensor, num_groups: int
+) -> torch.Tensor:
     """``SOL_q`` per group, ``[G]``: shortest correct length, or the mean length if none is correct."""
     solved = group_count(gid, num_groups, correct) > 0
     shortest = group_min(lengths, gid, num_groups, correct)
@@ -45,10 +46,13 @@ class ShorterBetterMethod(Stateless):
         distance = (ro.lengths - sol[ro.gid]).abs()
         rewards = cfg.alpha * ro.c - cfg.beta * distance
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "sol_mean": sol.mean(),
-            "distance_mean": distance.mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "sol_mean": sol.mean(),
+                "distance_mean": distance.mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics

@@ -62,13 +62,16 @@ class TruncationMethod(StepCounter):
         rewards = truncation_rewards(ro.lengths, ro.c, cap)
         adv = normalise(rewards, ro, "grpo", cfg.epsilon)
         self.step += 1
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "step": float(self.step),
-            "cap": cap,
-            "over_cap_frac": (ro.lengths > cap).to(torch.float64).mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "step": float(self.step),
+                "cap": cap,
+                "over_cap_frac": (ro.lengths > cap).to(torch.float64).mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics
 
 
@@ -87,9 +90,12 @@ class DlerMethod(Stateless):
         rewards = truncation_rewards(ro.lengths, ro.c, cfg.max_length)
         centred = group_zscore(rewards, ro.gid, ro.num_groups, scale_by_std=False)
         adv = whiten(centred, ro.lengths, cfg.whiten_weighting, cfg.whiten_eps)
-        metrics = to_metrics(self.name, {
-            **ro.base_metrics(),
-            "over_cap_frac": (ro.lengths > cfg.max_length).to(torch.float64).mean(),
-            "reward_mean": rewards.mean(),
-        })
+        metrics = to_metrics(
+            self.name,
+            {
+                **ro.base_metrics(),
+                "over_cap_frac": (ro.lengths > cfg.max_length).to(torch.float64).mean(),
+                "reward_mean": rewards.mean(),
+            },
+        )
         return adv.to(ro.out_dtype), metrics
