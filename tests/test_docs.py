@@ -140,7 +140,7 @@ def test_readme_is_a_front_page():
     assert text[: first.start()].count("\n") <= 5
     commands = [line.split("#")[0].strip() for line in first.group(1).splitlines()]
     assert commands == ["make train", "make test"]
-    assert "CI runs `make test`, then `make test-vllm`" in text
+    assert "CI runs `make lint` (ruff), `make test`, then `make test-vllm`" in text
     for heading in ("Quick start", "Reproducing the paper", "The lab", "Layout", "Documentation"):
         assert heading in {m.group(2) for m in HEADING.finditer(FENCE.sub("", text))}
 
