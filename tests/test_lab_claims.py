@@ -8,6 +8,7 @@ import json
 import math
 import random
 import statistics
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -25,6 +26,7 @@ from lead.lab.config import (
     claims_arms,
     named_budgets,
 )
+from lead.lab.model import build_tokenizer
 from lead.lab.report import markdown_table
 from lead.lab.task import (
     OP_TOKENS,
@@ -35,6 +37,7 @@ from lead.lab.task import (
     training_problems,
     warmup_example,
 )
+from lead.lab.train import warmup_batches
 
 
 def test_the_claims_task_needs_lengths_more_than_8x_apart_and_wastes_on_every_difficulty():
@@ -59,6 +62,27 @@ def test_heldout_and_training_problems_keep_to_the_task_difficulties():
     assert {p.k for p in train} == set(CLAIMS_TASK.difficulties)
     with pytest.raises(ValueError, match="k=3 is not a difficulty"):
         random_problem(random.Random(0), CLAIMS_TASK, 3)
+
+
+def test_the_warm_up_draws_every_difficulty_in_between_and_rl_keeps_to_the_task():
+    assert CLAIMS_TASK.warmup_difficulties == tuple(range(1, CLAIMS_TASK.max_ops + 1))
+    cfg = CLAIMS_PRESETS["default"]
+    tokenizer = build_tokenizer(cfg.task)
+    held = {p.key for p in heldout_problems(cfg.task, 5, 0)}
+    ids, _, _ = next(warmup_batches(random.Random(0), tokenizer, replace(cfg, sft_batch=512), held))
+    prompts = [tokenizer.decode(row, skip_special_tokens=True).split(" ?")[0] for row in ids]
+    drawn = {(len(prompt.split()) - 2) // 2 for prompt in prompts}
+    assert drawn == set(CLAIMS_TASK.warmup_difficulties)
+    assert {p.k for p in training_problems(random.Random(1), CLAIMS_TASK, 300, held)} == set(CLAIMS_TASK.ks)
+    assert TaskConfig(ks=(1, 3)).warmup_task() == TaskConfig(ks=(1, 3))
+
+
+@pytest.mark.parametrize(
+    ("warmup_ks", "match"), [((1, 2, 4), r"lacks the difficulties \[8\]"), ((0, 1, 2, 4, 8), r"task\.warmup_ks=")]
+)
+def test_a_warm_up_without_the_task_difficulties_is_refused(warmup_ks, match):
+    with pytest.raises(ValueError, match=match):
+        TaskConfig(max_ops=8, ks=(1, 2, 4, 8), warmup_ks=warmup_ks)
 
 
 def test_the_default_task_draws_what_it_always_drew():
@@ -237,7 +261,8 @@ def test_a_run_smaller_than_the_suite_says_so_and_the_suite_itself_does_not():
     small = {"config": CLAIMS_PRESETS["quick"].to_dict(), "preset": "quick"}
     note = claims.size_note(small)[0]
     assert note.startswith("**This run is not the claims suite at its default size**: preset `quick`")
-    assert "seeds (1 against 3)" in note and "sft_steps (800 against 1000)" in note
+    default_steps = CLAIMS_PRESETS["default"].sft_steps
+    assert "seeds (1 against 3)" in note and f"sft_steps (800 against {default_steps})" in note
 
 
 # The suite's CI preset, end to end.

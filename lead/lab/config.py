@@ -99,13 +99,17 @@ PRESETS: dict[str, LabConfig] = {
 }
 
 
-CLAIMS_TASK = TaskConfig(max_ops=14, max_rechecks=2, p_direct=0.3, ks=(1, 2, 4, 8, 14))
+CLAIMS_TASK = TaskConfig(max_ops=14, max_rechecks=2, p_direct=0.3, ks=(1, 2, 4, 8, 14), warmup_ks=tuple(range(1, 15)))
 """The claims suite's task: shortest complete solutions of 7, 11, 19, 35 and 59 tokens (8.4x
 apart), so one global budget cannot suit every difficulty; every warm-up trace may re-check
-(0-2 rounds), so every difficulty starts with waste. Its longest warm-up trace has 173 tokens."""
+(0-2 rounds), so every difficulty starts with waste. Its longest warm-up trace has 173 tokens.
+The warm-up draws every ``k`` from 1 to 14, so that the model learns the labels between."""
 
-# The claims suite (`--suite claims`): the default model, warmed up for 1000 steps; in the shipped
-# run that solves k = 1 and 2 greedily, k = 4 half the time and k = 8, 14 only 0.10-0.12 of the time.
+# The claims suite (`--suite claims`): the default model, warmed up for 1200 steps on every k from 1
+# to 14, which solves all five difficulties greedily (1.00 each; its loss drops from ~0.7 to ~0.08
+# between steps 600 and 720). Warmed up on the five difficulties alone, 1000 steps solved k = 8 and
+# 14 only 0.10-0.12 of the time and 2000 steps k = 8 0.14 of the time: the operations of labels E-G
+# were copied wrongly.
 # The response budget holds the longest warm-up trace (173 tokens) with a few tokens to spare.
 # 17 arms x 3 seeds x 20 steps fit 90 minutes on 2 cores (68 min measured in all): a step takes
 # 2.5-4.2 s (it grows with the longest sample of the batch, and LEAD's arms lengthen theirs), an
@@ -115,7 +119,7 @@ CLAIMS_PRESETS: dict[str, LabConfig] = {
     "default": LabConfig(
         task=CLAIMS_TASK,
         model=ModelConfig(max_positions=224),
-        sft_steps=1000,
+        sft_steps=1200,
         rl_steps=20,
         seeds=3,
         max_new_tokens=180,

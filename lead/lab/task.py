@@ -20,7 +20,7 @@ Everything is drawn from ``random.Random(seed)``, so a seed fixes the data.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 OPS = ("+", "-", "*")
 DIGITS = tuple(str(d) for d in range(10))
@@ -45,20 +45,34 @@ class TaskConfig:
     """The difficulties drawn, uniformly; empty: every ``k`` in ``1..max_ops``. A spread-out
     set (e.g. 1, 2, 4, 8, 14) gives problems whose shortest solutions lie far apart without
     spending the evaluation on every ``k`` in between."""
+    warmup_ks: tuple[int, ...] = ()
+    """The difficulties of the warm-up corpus, a superset of :attr:`difficulties`; empty: the
+    same. RL and evaluation draw only :attr:`difficulties`. Warming up on every ``k`` in between
+    teaches the model to find each label's operation in the prompt by its label: trained on 1, 2,
+    4, 8 and 14 alone, it copies the wrong operations for the labels (E-G) that appear only in the
+    two longest difficulties, whose prompts put them at two different distances."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_ops, int) or not 1 <= self.max_ops <= 26:
             raise ValueError(f"task.max_ops={self.max_ops!r} is invalid: expected an integer in 1..26")
-        # A JSON round trip (results.json) gives a list; keep the config hashable and comparable.
-        object.__setattr__(self, "ks", tuple(self.ks))
-        if (
-            any(not isinstance(k, int) or not 1 <= k <= self.max_ops for k in self.ks)
-            or len(set(self.ks)) != len(self.ks)
-            or list(self.ks) != sorted(self.ks)
-        ):
+        for key in ("ks", "warmup_ks"):
+            # A JSON round trip (results.json) gives a list; keep the config hashable and comparable.
+            ks = tuple(getattr(self, key))
+            object.__setattr__(self, key, ks)
+            if (
+                any(not isinstance(k, int) or not 1 <= k <= self.max_ops for k in ks)
+                or len(set(ks)) != len(ks)
+                or list(ks) != sorted(ks)
+            ):
+                raise ValueError(
+                    f"task.{key}={ks!r} is invalid: expected distinct increasing integers in "
+                    f"1..max_ops ({self.max_ops}), or () for {'all of them' if key == 'ks' else 'task.ks'}"
+                )
+        missing = sorted(set(self.difficulties) - set(self.warmup_difficulties))
+        if missing:
             raise ValueError(
-                f"task.ks={self.ks!r} is invalid: expected distinct increasing integers in "
-                f"1..max_ops ({self.max_ops}), or () for all of them"
+                f"task.warmup_ks={self.warmup_ks!r} is invalid: it lacks the difficulties {missing}, "
+                "which RL and evaluation draw"
             )
         if not isinstance(self.max_rechecks, int) or self.max_rechecks < 0:
             raise ValueError(f"task.max_rechecks={self.max_rechecks!r} is invalid: expected an integer >= 0")
@@ -69,6 +83,15 @@ class TaskConfig:
     def difficulties(self) -> tuple[int, ...]:
         """The ``k`` values problems are drawn from."""
         return self.ks or tuple(range(1, self.max_ops + 1))
+
+    @property
+    def warmup_difficulties(self) -> tuple[int, ...]:
+        """The ``k`` values warm-up problems are drawn from."""
+        return self.warmup_ks or self.difficulties
+
+    def warmup_task(self) -> TaskConfig:
+        """This task with the warm-up's difficulties as its own: what the warm-up corpus draws from."""
+        return replace(self, ks=self.warmup_ks, warmup_ks=()) if self.warmup_ks else self
 
     @property
     def labels(self) -> tuple[str, ...]:

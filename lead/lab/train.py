@@ -63,11 +63,12 @@ def warmup_batches(
     Batches are drawn at random, not bucketed by length: bucketing cuts padding about 2x but
     makes batches of one kind (all long traces, all direct answers), which trains far worse here.
     """
+    task = cfg.task.warmup_task()
     while True:
-        problems = training_problems(rng, cfg.task, cfg.sft_batch, exclude)
+        problems = training_problems(rng, task, cfg.sft_batch, exclude)
         prompts = [prompt_text(p) for p in problems]
         ids, mask = encode(
-            tokenizer, [f"{q} {warmup_example(rng, cfg.task, p)}" for q, p in zip(prompts, problems)], "right"
+            tokenizer, [f"{q} {warmup_example(rng, task, p)}" for q, p in zip(prompts, problems)], "right"
         )
         prompt_len = torch.tensor([len(q.split()) for q in prompts])
         labels = ids.masked_fill(mask == 0, -100)
