@@ -106,15 +106,14 @@ apart), so one global budget cannot suit every difficulty; every warm-up trace m
 The warm-up draws every ``k`` from 1 to 14, so that the model learns the labels between."""
 
 # The claims suite (`--suite claims`): the default model, warmed up for 1200 steps on every k from 1
-# to 14, which solves all five difficulties greedily (1.00 each; its loss drops from ~0.7 to ~0.08
-# between steps 600 and 720). Warmed up on the five difficulties alone, 1000 steps solved k = 8 and
+# to 14, which solves all five difficulties greedily (1.00 each; its loss drops from ~0.6 to ~0.08
+# between steps 480 and 720). Warmed up on the five difficulties alone, 1000 steps solved k = 8 and
 # 14 only 0.10-0.12 of the time and 2000 steps k = 8 0.14 of the time: the operations of labels E-G
 # were copied wrongly.
 # The response budget holds the longest warm-up trace (173 tokens) with a few tokens to spare.
-# 17 arms x 3 seeds x 20 steps fit 90 minutes on 2 cores (68 min measured in all): a step takes
-# 2.5-4.2 s (it grows with the longest sample of the batch, and LEAD's arms lengthen theirs), an
-# evaluation about 10 s, the warm-up 8.7 min; 30 steps would take 100-128 min. Runs are evaluated at
-# the end only; every step's training accuracy and length are logged.
+# 17 arms x 3 seeds x 20 steps fit 90 minutes on 2 quiet cores (58 min measured in all): a step takes
+# 1.8-4.0 s (it grows with the longest sample of the batch), an evaluation about 10 s, the warm-up
+# 8.5 min. Runs are evaluated at the end only; every step's training accuracy and length are logged.
 CLAIMS_PRESETS: dict[str, LabConfig] = {
     "default": LabConfig(
         task=CLAIMS_TASK,
