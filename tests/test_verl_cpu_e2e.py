@@ -85,6 +85,8 @@ def assert_trained(run: Run, steps: list[int], nonzero_every_step: bool = True) 
 
 
 LEAD_SCRIPT = "train_math_lead_deepseek-r1-1.5b.sh"
+# Prompts per step of the runs that need some prompt's rollouts to differ in correctness.
+PROMPTS_PER_STEP = 8
 
 
 def test_lead_script_trains_checkpoints_every_step_and_resumes(cpu_cache, tmp_path):
@@ -126,10 +128,15 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
     from lead.verl_plugin.cpu import assets
 
     # No steps or save_freq given: the CPU group runs 2 steps and checkpoints every step. hapo's
-    # advantages are 0 on groups whose rollouts are all right or all wrong: 8 rollouts make a
-    # step where every group is uniform unlikely.
+    # advantages are 0 on groups whose rollouts are all right or all wrong: with the tiny model
+    # right about 1 time in 10, 8 prompts x 8 rollouts make two such steps in a row unlikely
+    # (about 1 run in 30,000; 4 prompts x 8 rollouts: 1 in 200).
     run = launch_script(
-        cpu_cache, tmp_path, "baselines/train_hapo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8"
+        cpu_cache,
+        tmp_path,
+        "baselines/train_hapo_deepseek-r1-1.5b.sh",
+        f"data.train_batch_size={PROMPTS_PER_STEP}",
+        "actor_rollout_ref.rollout.n=8",
     )
     assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("hapo/") for k in m) for m in run.steps.values())
@@ -139,20 +146,36 @@ def test_hapo_baseline_reads_prompt_ids_from_transfer_queue(cpu_cache, tmp_path)
     # The history holds the prompts solved at least once, keyed by the dataset's stable ids.
     assert set(keys) <= {str(r["extra_info"]["index"]) for r in train}
     solved = any(m["critic/score/max"] > 0 for m in run.steps.values())
-    assert 1 <= len(keys) <= 8 if solved else keys == []
+    assert 1 <= len(keys) <= 2 * PROMPTS_PER_STEP if solved else keys == []
 
 
 def test_grpo_script_trains(cpu_cache, tmp_path):
-    # As for hapo: a step whose groups are all uniform has zero advantages; 8 rollouts make it unlikely.
-    run = launch_script(cpu_cache, tmp_path, "train_math_grpo_deepseek-r1-1.5b.sh", "actor_rollout_ref.rollout.n=8")
+    # As for hapo: a step whose groups are all uniform has zero advantages.
+    run = launch_script(
+        cpu_cache,
+        tmp_path,
+        "train_math_grpo_deepseek-r1-1.5b.sh",
+        f"data.train_batch_size={PROMPTS_PER_STEP}",
+        "actor_rollout_ref.rollout.n=8",
+    )
     assert_trained(run, [1, 2], nonzero_every_step=False)
     assert all(any(k.startswith("grpo_len_threshold/") for k in m) for m in run.steps.values())
     assert not any(k.startswith("lead/") for m in run.steps.values() for k in m)
 
 
 def test_an_ablation_sweep_runs_its_planned_run(cpu_cache, tmp_path):
+    # max_asym gives every rollout of an unsolved prompt an efficiency reward of 0 (no rollout is
+    # longer than bmax), so a step where no rollout is right has zero advantages. The tiny model is
+    # right about 1 time in 10: CPU mode's 16 rollouts are all wrong in about 1 step of 5, and
+    # 16 prompts x 8 rollouts in about 1 of 50,000.
     run = launch_script(
-        cpu_cache, tmp_path, "ablations/mode_sweep.sh", "trainer.total_training_steps=1", MODES="max_asym"
+        cpu_cache,
+        tmp_path,
+        "ablations/mode_sweep.sh",
+        "trainer.total_training_steps=1",
+        "data.train_batch_size=16",
+        "actor_rollout_ref.rollout.n=8",
+        MODES="max_asym",
     )
     assert_trained(run, [1])
     assert (
