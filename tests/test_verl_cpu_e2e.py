@@ -166,7 +166,7 @@ def test_grpo_script_trains(cpu_cache, tmp_path):
 def test_an_ablation_sweep_runs_its_planned_run(cpu_cache, tmp_path):
     # max_asym gives every rollout of an unsolved prompt an efficiency reward of 0 (no rollout is
     # longer than bmax), so a step where no rollout is right has zero advantages. The tiny model is
-    # right about 1 time in 10: CPU mode's 16 rollouts are all wrong in about 1 step of 5, and
+    # right about 1 time in 10: CPU mode's 16 rollouts are all wrong in about 1 step of 4, and
     # 16 prompts x 8 rollouts in about 1 of 50,000.
     run = launch_script(
         cpu_cache,
